@@ -1,0 +1,1 @@
+"""The ``advdyn`` command line: presentation only, every number comes from the library."""

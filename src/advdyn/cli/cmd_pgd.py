@@ -1,0 +1,56 @@
+"""``advdyn pgd``: run batched PGD on a two-layer problem file and print the end point."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from advdyn.cli.common import DTYPES, add_dtype, emit_json, load_vector
+from advdyn.models import Problem
+from advdyn.pgd import RULES, run_pgd
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pgd", help="run PGD on a problem file (exactly --steps steps)",
+                       description="PGD on L(δ) = -ℓ(y, f(x+δ)) over the l2 ball of radius eps: "
+                       "δ ← P_B(δ - η v), v = ∇L (raw) or ∇L/‖∇L‖ (normalized), η = --eta.")
+    p.add_argument("problem", help="problem file (.npz with W, a, x, y, eps[, loss])")
+    p.add_argument("--eta", type=float, required=True,
+                   help="step size: η for raw steps, the step length α for normalized steps")
+    p.add_argument("--steps", type=int, required=True, help="number of steps T")
+    p.add_argument("--rule", choices=sorted(RULES), default="raw", help="step rule")
+    p.add_argument("--direction", choices=("descent", "ascent"), default="descent",
+                   help="descent on L (the attack) or ascent on L (to local maxima of L)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--delta0", help="start point δ₀ (.npy, shape (d,), ‖δ₀‖ ≤ eps)")
+    start.add_argument("--seed", type=int, default=0, help="seed of the uniform start (default 0)")
+    p.add_argument("--start", choices=("uniform", "sphere", "zero"), default="uniform",
+                   help="random start when no --delta0 is given (default uniform in the ball)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="stop early once ‖Γ‖ ≤ tol at a KKT point (default: run all steps)")
+    add_dtype(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = Problem.load(args.problem)
+    dtype = DTYPES[args.dtype]
+    obj = problem.objective(dtype)
+    start: str | torch.Tensor = args.start
+    if args.delta0 is not None:
+        start = torch.tensor(load_vector(args.delta0, "--delta0", (problem.dim,)), dtype=dtype)
+    res = run_pgd(obj, problem.eps, args.eta, args.steps, rule=args.rule,
+                  direction=args.direction, start=start, generator=args.seed, tol=args.tol)
+    out = {"delta": res.delta[0], "L": float(res.L[0]), "adv_loss": float(res.ell[0]),
+           "steps": int(res.steps[0]), "converged": bool(res.converged[0]),
+           "norm": float(res.delta[0].norm()), "eps": problem.eps, "rule": args.rule,
+           "direction": args.direction, "dtype": args.dtype}
+    if args.json:
+        emit_json(out)
+    else:
+        print(f"steps {out['steps']}  L {out['L']:.10g}  adv_loss {out['adv_loss']:.10g}  "
+              f"‖δ‖/eps {out['norm'] / problem.eps:.6f}")
+        print("delta", " ".join(f"{v:.10g}" for v in res.delta[0].tolist()))
+    return 0

@@ -1,0 +1,54 @@
+"""Entry point: ``advdyn COMMAND ...``.
+
+Every command lives in its own module of this package with a ``register(subparsers)`` function
+that adds its parser and sets ``run=<function(args) -> int>``. Bad input raises
+:class:`advdyn.errors.AdvdynError` (or an argparse error) and ends as one line on stderr with
+exit status 2, no traceback, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from advdyn import __version__
+from advdyn.errors import AdvdynError
+
+COMMANDS = [
+    "advdyn.cli.cmd_pgd",
+    "advdyn.cli.cmd_diagnose",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="advdyn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"advdyn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except AdvdynError as e:
+        sys.stderr.write(f"advdyn {args.command}: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("advdyn: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

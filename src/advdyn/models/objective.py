@@ -1,0 +1,62 @@
+r"""The objective interface the PGD engine and the sphere geometry work with.
+
+An objective fixes a batch of inputs ``x_b`` and labels ``y_b`` (one row each, or a single row
+broadcast to every row of δ) and evaluates the minimisation form
+``L(δ) = -ℓ(y, f(x + δ))`` row-wise, with its gradient and Hessian in δ.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import NamedTuple
+
+import torch
+
+
+class Evaluation(NamedTuple):
+    """``L`` (minimisation form) and ``ell`` (= -L, the attacker's loss), each ``(B,)``;
+    ``grad`` = ∇_δ L, shape of δ (``None`` when not asked for)."""
+
+    L: torch.Tensor
+    ell: torch.Tensor
+    grad: torch.Tensor | None
+
+
+class Objective(ABC):
+    """``L(δ) = -ℓ(y, f(x+δ))`` for a batch of rows; subclasses give the model."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one perturbation (one row of δ)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def rows(self) -> int:
+        """Rows the objective holds (1 means: broadcast to any batch)."""
+        return self.x.shape[0]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    @abstractmethod
+    def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
+        """``L``, ``ℓ`` and (if ``grad``) ``∇L`` at every row of ``delta``."""
+
+    @abstractmethod
+    def hessian(self, delta: torch.Tensor) -> torch.Tensor:
+        """``∇²L`` at every row, shape ``(B, D, D)`` with ``D`` the flattened dimension."""
+
+    @abstractmethod
+    def select(self, rows: torch.Tensor) -> Objective:
+        """The same objective restricted to the given rows (a no-op for a broadcast row)."""
+
+    def _rows(self, t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return t if t.shape[0] == 1 else t[rows]

@@ -1,0 +1,135 @@
+r"""The two-layer softplus network ``f(z) = Σ_r a_r σ(w_rᵀ z)`` with closed-form derivatives.
+
+With ``h = W z``, ``s = sigmoid(h)``, ``s' = s ⊙ (1 - s)``:
+
+* ``∇f = Wᵀ (a ⊙ s)``, ``∇²f = Wᵀ diag(a ⊙ s') W``;
+* for ``L(δ) = -ℓ(y, f(x+δ))``: ``∇L = -ℓ'(u) ∇f``, ``∇²L = -(ℓ'(u) ∇²f + ℓ''(u) ∇f ∇fᵀ)``.
+
+``σ(h) = max(h, 0) + log1p(exp(-|h|))`` is finite for any ``|h|`` (input scale 10⁴ in float32).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from advdyn.errors import check_dim, check_finite_tensor, check_number, fail
+from advdyn.losses import ScalarLoss, softplus
+from advdyn.models.objective import Evaluation, Objective
+
+
+class TwoLayerNet:
+    """Weights ``W`` (m×d) and output weights ``a`` (m); closed forms act on batches ``(B, d)``."""
+
+    def __init__(self, W: torch.Tensor, a: torch.Tensor) -> None:
+        W = torch.as_tensor(W)
+        a = torch.as_tensor(a, dtype=W.dtype, device=W.device)
+        check_dim("W", W, 2, "(m, d)")
+        check_dim("a", a, 1, "(m,)")
+        if a.shape[0] != W.shape[0]:
+            raise fail("a", f"has {a.shape[0]} entries but W has m = {W.shape[0]} rows",
+                       "a needs one output weight per row of W")
+        self.W = check_finite_tensor("W", W)
+        self.a = check_finite_tensor("a", a)
+
+    @property
+    def width(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.W.shape[1]
+
+    @classmethod
+    def xavier(cls, d: int, m: int, kappa: float | None = None, gamma: float | None = None,
+               generator: torch.Generator | None = None,
+               dtype: torch.dtype = torch.float64) -> TwoLayerNet:
+        r"""Xavier initialisation: ``w_r ~ N(0, κ² I)``, ``a_r = ±γ`` with probability 1/2 each;
+        defaults ``κ = d^{-1/2}``, ``γ = m^{-1/2}``."""
+        d = check_number("d", d, positive=True, integer=True)
+        m = check_number("m", m, positive=True, integer=True)
+        k = 1 / math.sqrt(d) if kappa is None else check_number("kappa", kappa, positive=True)
+        g = 1 / math.sqrt(m) if gamma is None else check_number("gamma", gamma, positive=True)
+        W = k * torch.randn((m, d), generator=generator, dtype=dtype)
+        signs = torch.randint(0, 2, (m,), generator=generator).to(dtype) * 2 - 1
+        return cls(W, g * signs)
+
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+           ) -> TwoLayerNet:
+        return TwoLayerNet(self.W.to(device=device, dtype=dtype), self.a.to(device=device,
+                                                                             dtype=dtype))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``f(z)`` for every row of ``z`` ``(B, d)``, shape ``(B,)``."""
+        return softplus(z @ self.W.T) @ self.a
+
+    def value_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``f(z)`` and ``∇f(z) = Wᵀ(a ⊙ sigmoid(Wz))``: two GEMMs."""
+        h = z @ self.W.T
+        return softplus(h) @ self.a, (torch.sigmoid(h) * self.a) @ self.W
+
+    def hessian(self, z: torch.Tensor) -> torch.Tensor:
+        """``∇²f(z) = Wᵀ diag(a ⊙ s') W``, shape ``(B, d, d)``."""
+        s = torch.sigmoid(z @ self.W.T)
+        c = self.a * s * (1 - s)
+        return torch.einsum("bm,md,me->bde", c, self.W, self.W)
+
+    def as_module(self) -> nn.Module:
+        """The same network as a ``torch.nn.Module`` (for autograd cross-checks and adapters)."""
+        return _TwoLayerModule(self.W, self.a)
+
+
+class _TwoLayerModule(nn.Module):
+    def __init__(self, W: torch.Tensor, a: torch.Tensor) -> None:
+        super().__init__()
+        self.W = nn.Parameter(W.clone())
+        self.a = nn.Parameter(a.clone())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(z @ self.W.T, threshold=float("inf")) @ self.a
+
+
+def _label_rows(y: torch.Tensor | float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    t = torch.as_tensor(y, dtype=dtype, device=device).reshape(-1)
+    check_finite_tensor("y", t)
+    return t
+
+
+class TwoLayerObjective(Objective):
+    """``L(δ) = -ℓ(y, f(x+δ))`` for the two-layer network, by the closed forms above."""
+
+    def __init__(self, net: TwoLayerNet, loss: ScalarLoss, x: torch.Tensor,
+                 y: torch.Tensor | float) -> None:
+        x = torch.as_tensor(x, dtype=net.W.dtype, device=net.W.device)
+        if x.ndim == 1:
+            x = x[None]
+        check_dim("x", x, 2, "(d,) or (B, d)")
+        if x.shape[1] != net.dim:
+            raise fail("x", f"has dimension {x.shape[1]} but W has d = {net.dim} columns")
+        self.net, self.loss = net, loss
+        self.x = check_finite_tensor("x", x)
+        self.y = _label_rows(y, x.dtype, x.device)
+        if self.y.shape[0] not in (1, self.x.shape[0]) and self.x.shape[0] != 1:
+            raise fail("y", f"has {self.y.shape[0]} rows but x has {self.x.shape[0]}")
+
+    def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
+        z = self.x + delta
+        if not grad:
+            ell = self.loss.value(self.net.forward(z), self.y)
+            return Evaluation(-ell, ell, None)
+        u, g = self.net.value_and_grad(z)
+        ell = self.loss.value(u, self.y)
+        return Evaluation(-ell, ell, -self.loss.d1(u, self.y)[:, None] * g)
+
+    def hessian(self, delta: torch.Tensor) -> torch.Tensor:
+        z = self.x + delta
+        u, g = self.net.value_and_grad(z)
+        d1 = self.loss.d1(u, self.y)[:, None, None]
+        d2 = self.loss.d2(u, self.y)[:, None, None]
+        return -(d1 * self.net.hessian(z) + d2 * g[:, :, None] * g[:, None, :])
+
+    def select(self, rows: torch.Tensor) -> TwoLayerObjective:
+        return TwoLayerObjective(self.net, self.loss, self._rows(self.x, rows),
+                                 self._rows(self.y, rows))

@@ -1,0 +1,220 @@
+r"""One batched PGD engine.
+
+For each row b (its own ``x_b, y_b, ε_b, η_b``) it iterates
+
+    ``δ_{t+1} = P_B(δ_t - s η_t v(∇L(δ_t)))``,   ``s = +1`` (descent on L: the attack)
+                                                 ``s = -1`` (ascent on L: toward the points
+                                                 where the attack is weakest),
+
+with ``v`` a step rule (:mod:`advdyn.pgd.rules`), ``η_t`` a schedule
+(:mod:`advdyn.pgd.schedules`), ``P_B`` the ball's projection, optionally followed by clipping
+``x + δ`` to a data box. A row stops when its step budget is spent or, with ``tol``, when it is a
+first-order stationary point of the ball problem it solves:
+
+* inside the ball: ``‖∇L‖ ≤ tol``;
+* on the sphere: ``‖Γ(δ)‖ ≤ tol`` and ``s λ*(δ) ≤ 0`` (KKT: the step points outward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from advdyn.errors import check_choice, check_number, fail
+from advdyn.geometry import (
+    BALLS,
+    alignment,
+    clip_to_box,
+    lagrange_multiplier,
+    per_row,
+    row_norm,
+    sphere_rtol,
+    tangent_project,
+)
+from advdyn.models.objective import Objective
+from advdyn.pgd.record import Recorder, RecordSink, Trajectory
+from advdyn.pgd.rules import get_rule
+from advdyn.pgd.schedules import ScheduleFn, ScheduleState, as_schedule, needs_geometry
+
+START = ("uniform", "sphere", "zero")
+DIRECTIONS = {"descent": 1.0, "ascent": -1.0}
+
+
+@dataclass
+class PGDResult:
+    """Final iterates and what happened per row.
+
+    ``delta`` (B, *shape); ``L``, ``ell`` (B,) at ``delta``; ``grad`` = ∇L at ``delta``;
+    ``steps`` (B,) steps taken; ``converged`` (B,) whether ``tol`` was met;
+    ``trajectory`` when a :class:`Recorder` was given.
+    """
+
+    delta: torch.Tensor
+    L: torch.Tensor
+    ell: torch.Tensor
+    grad: torch.Tensor
+    steps: torch.Tensor
+    converged: torch.Tensor
+    trajectory: Trajectory | None
+
+
+def _per_row_values(field: str, value: torch.Tensor | float, batch: int, like: torch.Tensor,
+                    positive: bool) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device).reshape(-1)
+    if t.numel() == 1:
+        t = t.expand(batch)
+    if t.shape != (batch,):
+        raise fail(field, f"expected a scalar or {batch} values (one per row), got {t.numel()}")
+    if not torch.isfinite(t).all():
+        raise fail(field, "must be finite")
+    if positive and (t <= 0).any():
+        raise fail(field, f"must be > 0, got min {float(t.min())}")
+    if (t < 0).any():
+        raise fail(field, f"must be ≥ 0, got min {float(t.min())}")
+    return t.contiguous()
+
+
+def _batch_size(objective: Objective, start: object, eps: object, eta: object,
+                batch: int | None) -> int:
+    sizes = {objective.rows}
+    if isinstance(start, torch.Tensor) and start.ndim == len(objective.shape) + 1:
+        sizes.add(start.shape[0])
+    for v in (eps, eta):
+        if isinstance(v, torch.Tensor) and v.numel() > 1:
+            sizes.add(v.numel())
+    if batch is not None:
+        sizes.add(check_number("batch", batch, positive=True, integer=True))
+    sizes.discard(1)
+    if len(sizes) > 1:
+        raise fail("batch", f"inconsistent numbers of rows {sorted(sizes)} among objective, "
+                            "start, eps and eta", "give each one value or one value per row")
+    return sizes.pop() if sizes else 1
+
+
+def initial_delta(start: str | torch.Tensor, ball_name: str, batch: int,
+                  shape: tuple[int, ...], eps: torch.Tensor, like: torch.Tensor,
+                  generator: torch.Generator | None) -> torch.Tensor:
+    """δ₀: uniform in the open ball, uniform on the (l2) sphere, zero, or given (checked)."""
+    ball = BALLS[ball_name]
+    if isinstance(start, torch.Tensor):
+        d0 = start.to(dtype=like.dtype, device=like.device)
+        if d0.shape == shape:
+            d0 = d0.expand(batch, *shape)
+        if d0.shape != (batch, *shape):
+            raise fail("start", f"expected shape {(batch, *shape)} or {shape}, "
+                                f"got {tuple(d0.shape)}")
+        if not torch.isfinite(d0).all():
+            raise fail("start", "has NaN or infinite entries")
+        over = ball.radius(d0) > eps * (1 + 1e-6)
+        if over.any():
+            raise fail("start", f"{int(over.sum())} row(s) lie outside the ball of radius eps",
+                       "give a start with norm ≤ eps")
+        return ball.project(d0.clone(), eps)
+    check_choice("start", start, START)
+    if start == "zero":
+        return torch.zeros((batch, *shape), dtype=like.dtype, device=like.device)
+    if start == "sphere":
+        if ball_name != "l2":
+            raise fail("start", "'sphere' starts are defined for the l2 ball only")
+        d0 = ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
+    else:
+        d0 = ball.sample(batch, shape, eps.cpu(), generator, like.dtype)
+    return d0.to(like.device)
+
+
+def _as_generator(seed: int | torch.Generator | None) -> torch.Generator:
+    if isinstance(seed, torch.Generator):
+        return seed
+    g = torch.Generator()
+    g.manual_seed(0 if seed is None else check_number("seed", seed, integer=True))
+    return g
+
+
+def run_pgd(
+    objective: Objective,
+    eps: float | torch.Tensor,
+    eta: float | torch.Tensor,
+    steps: int,
+    *,
+    rule: str = "raw",
+    ball: str = "l2",
+    direction: str = "descent",
+    schedule: ScheduleFn | str | None = None,
+    start: str | torch.Tensor = "uniform",
+    batch: int | None = None,
+    generator: int | torch.Generator | None = None,
+    tol: float | None = None,
+    box: tuple[float, float] | None = None,
+    record: Recorder | None = None,
+    progress: bool = False,
+) -> PGDResult:
+    """Run batched PGD on ``L`` (see the module docstring) and return the :class:`PGDResult`.
+
+    ``eps``, ``eta``: a scalar or one value per row. ``steps``: the budget (exactly that many
+    steps unless ``tol`` stops a row earlier). ``generator``: a seed or a ``torch.Generator``
+    for random starts (CPU-sampled, so the same seed gives the same start on any device).
+    """
+    steps = check_number("steps", steps, nonnegative=True, integer=True)
+    step_rule = get_rule(rule)
+    ball_cls = BALLS[check_choice("ball", ball, BALLS)]
+    sign = DIRECTIONS[check_choice("direction", direction, DIRECTIONS)]
+    sched = as_schedule(schedule)
+    if tol is not None:
+        tol = check_number("tol", tol, nonnegative=True)
+    if box is not None and (len(box) != 2 or not box[0] < box[1]):
+        raise fail("box", f"expected (low, high) with low < high, got {box}")
+    if record is not None and not isinstance(record, Recorder):
+        raise fail("record", "expected an advdyn.pgd.Recorder")
+
+    like = objective.x
+    b = _batch_size(objective, start, eps, eta, batch)
+    shape = objective.shape
+    eps_t = _per_row_values("eps", eps, b, like, positive=True)
+    eta_t = _per_row_values("eta", eta, b, like, positive=False)
+    delta = initial_delta(start, ball, b, shape, eps_t, like, _as_generator(generator))
+    x_full = like.expand(b, *shape) if box is not None else None
+
+    geometry = record is not None or tol is not None or needs_geometry(sched)
+    sink = RecordSink(record, b, shape) if record is not None else None
+    on_tol = sphere_rtol(like.dtype)
+
+    ev = objective.evaluate(delta)
+    taken = torch.zeros(b, dtype=torch.long, device=like.device)
+    active = torch.ones(b, dtype=torch.bool, device=like.device)
+    converged = torch.zeros_like(active)
+    bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
+    for t in range(steps + 1):
+        if geometry:
+            on_sphere = ball_cls.radius(delta) >= eps_t * (1 - on_tol)
+            gamma = row_norm(tangent_project(delta, ev.grad))
+            lam = lagrange_multiplier(ev.grad, delta)
+            if tol is not None:
+                interior_stop = ~on_sphere & (row_norm(ev.grad) <= tol)
+                sphere_stop = on_sphere & (gamma <= tol) & (sign * lam <= 0)
+                done = active & (interior_stop | sphere_stop)
+                converged |= done
+                active &= ~done
+            state = ScheduleState(eta_t, on_sphere, gamma)
+        else:
+            state = ScheduleState(eta_t, active, active)
+        eta_now = torch.as_tensor(sched(t, state), dtype=like.dtype,
+                                  device=like.device).expand(b)
+        if sink is not None and (t % record.stride == 0 or t == steps or not active.any()):
+            sink.add(t, {"delta": delta, "L": ev.L, "ell": ev.ell, "gamma_norm": gamma,
+                         "lam": lam, "alignment": alignment(ev.grad, delta),
+                         "on_sphere": on_sphere, "eta": eta_now})
+        if t == steps or not active.any():
+            break
+        v = step_rule.direction(ev.grad, ball_cls)
+        new = ball_cls.project(delta - per_row(sign * eta_now, delta) * v, eps_t)
+        if x_full is not None:
+            new = clip_to_box(x_full, new, box[0], box[1])
+        delta = new if tol is None else torch.where(per_row(active, delta).bool(), new, delta)
+        taken += active
+        ev = objective.evaluate(delta)
+        bar.update(1)
+    bar.close()
+    return PGDResult(delta=delta, L=ev.L, ell=ev.ell, grad=ev.grad, steps=taken,
+                     converged=converged, trajectory=sink.finish() if sink else None)
