@@ -18,6 +18,8 @@ from advdyn.errors import AdvdynError
 COMMANDS = [
     "advdyn.cli.cmd_pgd",
     "advdyn.cli.cmd_diagnose",
+    "advdyn.cli.cmd_sweep",
+    "advdyn.cli.cmd_reproduce",
 ]
 
 

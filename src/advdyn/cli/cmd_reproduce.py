@@ -1,0 +1,60 @@
+"""``advdyn reproduce --out DIR [--quick]``: run every experiment and write the report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from advdyn.cli.cmd_sweep import add_executor_arguments, executor_from, output_folder
+from advdyn.experiments import registry
+from advdyn.runner.reproduce import plan, reproduce
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``reproduce`` command."""
+    p = subparsers.add_parser(
+        "reproduce", help="run every experiment and write DIR/report.html",
+        description="Run every registered experiment (results cached in DIR/cache, so a rerun "
+        "only computes what is missing) and write DIR/report.html (self-contained) and "
+        "DIR/report.md. Exit status 1 if an experiment failed (the report says which).")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller configurations: a run of a few minutes")
+    p.add_argument("--only", action="append", metavar="NAME", default=None,
+                   help="run only this experiment (repeatable)")
+    add_executor_arguments(p)
+    p.set_defaults(run=run)
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run."""
+    words = ["advdyn", "reproduce", "--out", args.out]
+    words += ["--quick"] if args.quick else []
+    for name in args.only or []:
+        words += ["--only", name]
+    words += ["--executor", args.executor]
+    words += ["--workers", str(args.workers)] if args.workers else []
+    words += ["--scheduler", args.scheduler] if args.scheduler else []
+    return shlex.join(words)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate every configuration, run the experiments, print the report's path."""
+    out = output_folder(args.out)
+    if args.only:
+        experiments = [registry.get(name, "--only") for name in args.only]
+    else:
+        experiments = registry.registered()
+    the_plan = plan(experiments, quick=args.quick)
+    with executor_from(args) as executor:
+        out.mkdir(parents=True, exist_ok=True)
+        report = reproduce(the_plan, out, executor, progress=not args.no_progress,
+                           command=_command(args))
+    failed = [s.name for s in report.sections if s.error is not None]
+    verdicts = [c.verdict for _, c in report.claims]
+    print(f"{len(report.sections)} experiments, {len(verdicts)} claims "
+          f"({verdicts.count('supported')} supported); report: {out / 'report.html'}")
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""Experiments: configuration dataclass in, results dict out (pure, deterministic per seed)."""

@@ -1,0 +1,173 @@
+"""Render a :class:`~advdyn.report.data.Report` as one self-contained HTML page.
+
+Figures are embedded as base64 PNG ``data:`` URIs and the style sheet is inline: the page needs
+no other file, no network and no script. Every piece of text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+from advdyn.report.data import Claim, Figure, Report, Section, Table
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5;
+color:#1b1f24;background:#fff;margin:0}
+main{max-width:70rem;margin:0 auto;padding:1.5rem 2rem 4rem}
+h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2.5rem;border-bottom:1px solid #d0d7de;
+padding-bottom:.3rem}h3{margin-top:1.5rem}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.verdict{font-weight:600;white-space:nowrap;border-radius:.3rem;padding:.05rem .4rem}
+.supported{background:#dafbe1;color:#116329}.partly-supported{background:#fff8c5;color:#7d4e00}
+.not-supported{background:#ffebe9;color:#a40e26}.inconclusive{background:#eaeef2;color:#424a53}
+figure{margin:1.2rem 0;padding:0}figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
+figcaption{font-size:.92rem;color:#424a53;max-width:60rem}
+pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.85rem}
+.meta{color:#57606a}nav ol{margin:.3rem 0}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def anchor(name: str) -> str:
+    """The HTML id of a section named ``name``."""
+    return "exp-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name)
+
+
+def _verdict(verdict: str) -> str:
+    return f'<span class="verdict {verdict.replace(" ", "-")}">{_e(verdict)}</span>'
+
+
+def _paragraphs(text: str) -> str:
+    return "".join(f"<p>{_e(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f'<td class="num">{_e(f"{value:.6g}")}</td>'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="num">{value}</td>'
+    return f"<td>{_e(value)}</td>"
+
+
+def _table(columns: list[str], rows: list[list[Any]], raw_cells: bool = False) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(c if raw_cells else _cell(c) for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def image_data_uri(path: Path) -> str | None:
+    """``data:image/png;base64,...`` for a PNG file, or ``None`` if it is missing or not PNG."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(PNG_MAGIC):
+        return None
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _figure(fig: Figure, number: int) -> str:
+    uri = image_data_uri(fig.path)
+    title = f"Figure {number}" + (f". {fig.title}" if fig.title else "")
+    caption = f"<figcaption><strong>{_e(title)}.</strong> {_e(fig.caption)}</figcaption>"
+    if uri is None:
+        return (f"<figure><p><strong>missing figure:</strong> {_e(fig.path.name)}</p>"
+                f"{caption}</figure>")
+    return f'<figure><img src="{uri}" alt="{_e(title)}">{caption}</figure>'
+
+
+def _claim_row(c: Claim) -> list[str]:
+    note = f'<br><span class="meta">{_e(c.note)}</span>' if c.note else ""
+    return [_cell(c.id), _cell(c.claim), f"<td>{_e(c.measurement)}{note}</td>",
+            f"<td>{_verdict(c.verdict)}</td>"]
+
+
+def _claims_table(report: Report) -> str:
+    rows = [[*_claim_row(c), f'<td><a href="#{anchor(s.name)}">{_e(s.title)}</a></td>']
+            for s, c in report.claims]
+    if not rows:
+        return "<p>No claims were measured in this run.</p>"
+    return _table(["claim", "statement", "measurement", "verdict", "experiment"], rows,
+                  raw_cells=True)
+
+
+def _own_claims(claims: list[Claim]) -> str:
+    if not claims:
+        return ""
+    return "<h3>Claims</h3>" + _table(["claim", "statement", "measurement", "verdict"],
+                                      [_claim_row(c) for c in claims], raw_cells=True)
+
+
+def _data_table(t: Table) -> str:
+    return f"<h3>{_e(t.title)}</h3>" + _table(t.columns, t.rows)
+
+
+def _section(s: Section, first_figure: int) -> tuple[str, int]:
+    parts = [f'<section id="{anchor(s.name)}"><h2>{_e(s.title)}</h2>', _paragraphs(s.description)]
+    parts.append(f'<p class="meta">{s.n_jobs} jobs ({s.n_reused} reused from the cache), '
+                 f"wall time {s.wall_s:.1f} s, compute time of its jobs {s.compute_s:.1f} s."
+                 "</p>")
+    number = first_figure
+    if s.error is not None:
+        parts.append("<p><strong>This experiment failed:</strong></p>"
+                     f"<pre>{_e(s.error)}</pre>")
+    if s.outcome is not None:
+        parts.append(_paragraphs(s.outcome.text))
+        parts.append(_own_claims(s.outcome.claims))
+        parts.extend(_data_table(t) for t in s.outcome.tables)
+        for fig in s.outcome.figures:
+            parts.append(_figure(fig, number))
+            number += 1
+    parts.append("<h3>Configuration</h3>"
+                 + _table(["parameter", "value"], [[k, v] for k, v in s.config.items()]))
+    parts.append("</section>")
+    return "".join(parts), number
+
+
+def render_html(report: Report) -> str:
+    """The report as a complete, self-contained HTML document."""
+    nav = "".join(f'<li><a href="#{anchor(s.name)}">{_e(s.title)}</a></li>'
+                  for s in report.sections)
+    sections, number = [], 1
+    for s in report.sections:
+        text, number = _section(s, number)
+        sections.append(text)
+    timing = _table(["experiment", "wall time (s)", "compute time (s)", "jobs", "reused"],
+                    [[s.title, round(s.wall_s, 2), round(s.compute_s, 2), s.n_jobs, s.n_reused]
+                     for s in report.sections])
+    settings = _table(["setting", "value"], [[k, v] for k, v in report.settings.items()])
+    env = _table(["", "version / value"], [[k, v] for k, v in report.environment.items()])
+    failed = [s.title for s in report.sections if s.error is not None]
+    status = (f"<p><strong>{len(failed)} experiment(s) failed:</strong> "
+              f"{_e(', '.join(failed))}.</p>" if failed else "")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(report.title)}</title><style>{STYLE}</style></head>\n<body><main>"
+        f"<h1>{_e(report.title)}</h1>"
+        f'<p class="meta">{_e(report.environment.get("date (UTC)", ""))} UTC · advdyn '
+        f'{_e(report.environment.get("advdyn", ""))}</p>{status}'
+        "<h2>The paper's claims</h2><p>Each claim of Deng, He, Huang &amp; Su (ICML 2020), "
+        "what this run measured, and the verdict. Follow the experiment link for the figures "
+        "and the setting of each measurement.</p>"
+        + (f"<p><strong>Verdicts:</strong> {_e(report.verdict_counts())}.</p>"
+           if report.claims else "")
+        + f"{_claims_table(report)}<nav><h3>Experiments</h3><ol>{nav}</ol></nav>"
+        + "".join(sections)
+        + '<section id="environment"><h2>Configuration and environment</h2>'
+        f"<h3>Run</h3>{settings}<h3>Wall time per experiment</h3>{timing}"
+        f"<h3>Environment</h3>{env}</section>"
+        "</main></body></html>\n"
+    )

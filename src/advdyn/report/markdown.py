@@ -1,0 +1,86 @@
+"""Render a :class:`~advdyn.report.data.Report` as Markdown (figures linked by relative path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from advdyn.report.data import Claim, Report, Section
+
+
+def _md(value: Any) -> str:
+    """A table cell: pipes escaped, line breaks flattened."""
+    if isinstance(value, float):
+        value = f"{value:.6g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(columns: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(_md(c) for c in columns) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _claim_row(c: Claim) -> list[Any]:
+    return [c.id, c.claim, c.measurement + (f" ({c.note})" if c.note else ""),
+            f"**{c.verdict}**"]
+
+
+def _section(s: Section, base: Path, number: int) -> tuple[str, int]:
+    out = [f"## {s.title}\n"]
+    if s.description:
+        out.append(s.description.strip() + "\n")
+    out.append(f"*{s.n_jobs} jobs ({s.n_reused} reused from the cache), wall time "
+               f"{s.wall_s:.1f} s, compute time of its jobs {s.compute_s:.1f} s.*\n")
+    if s.error is not None:
+        out.append("**This experiment failed:**\n\n```\n" + s.error.rstrip() + "\n```\n")
+    if s.outcome is not None:
+        if s.outcome.text:
+            out.append(s.outcome.text.strip() + "\n")
+        if s.outcome.claims:
+            out.append("### Claims\n\n" + _table(["claim", "statement", "measurement",
+                                                   "verdict"],
+                                                  [_claim_row(c) for c in s.outcome.claims]))
+        for t in s.outcome.tables:
+            out.append(f"### {t.title}\n\n" + _table(t.columns, t.rows))
+        for fig in s.outcome.figures:
+            rel = Path(os.path.relpath(fig.path, base)).as_posix()
+            title = f"Figure {number}" + (f". {fig.title}" if fig.title else "")
+            out.append(f"![{title}]({rel})\n\n*{title}.* {fig.caption}\n")
+            number += 1
+    out.append("### Configuration\n\n" + _table(["parameter", "value"],
+                                                [[k, v] for k, v in s.config.items()]))
+    return "\n".join(out), number
+
+
+def render_markdown(report: Report, base: Path) -> str:
+    """The report as Markdown; figure links are relative to ``base`` (where the file goes)."""
+    out = [f"# {report.title}\n",
+           f"*{report.environment.get('date (UTC)', '')} UTC · advdyn "
+           f"{report.environment.get('advdyn', '')}*\n"]
+    failed = [s.title for s in report.sections if s.error is not None]
+    if failed:
+        out.append(f"**{len(failed)} experiment(s) failed:** {', '.join(failed)}.\n")
+    out.append("## The paper's claims\n")
+    if report.claims:
+        out.append(f"**Verdicts:** {report.verdict_counts()}.\n")
+        out.append(_table(["claim", "statement", "measurement", "verdict", "experiment"],
+                          [[*_claim_row(c), s.title] for s, c in report.claims]))
+    else:
+        out.append("No claims were measured in this run.\n")
+    number = 1
+    for s in report.sections:
+        text, number = _section(s, base, number)
+        out.append(text)
+    out.append("## Configuration and environment\n")
+    out.append("### Run\n\n" + _table(["setting", "value"],
+                                      [[k, v] for k, v in report.settings.items()]))
+    out.append("### Wall time per experiment\n\n" + _table(
+        ["experiment", "wall time (s)", "compute time (s)", "jobs", "reused"],
+        [[s.title, round(s.wall_s, 2), round(s.compute_s, 2), s.n_jobs, s.n_reused]
+         for s in report.sections]))
+    out.append("### Environment\n\n" + _table(["", "version / value"],
+                                              [[k, v] for k, v in report.environment.items()]))
+    return "\n".join(out)

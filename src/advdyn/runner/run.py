@@ -1,0 +1,38 @@
+"""Run a list of jobs through an executor, reusing and filling a result store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from advdyn.runner.executors import Executor, resolve
+from advdyn.runner.store import Job, JobResult, ResultStore
+
+
+def run_jobs(jobs: Sequence[Job], store: ResultStore, executor: Executor, *,
+             progress: bool = True, desc: str = "jobs") -> list[JobResult]:
+    """Results of ``jobs`` in their order: read from ``store`` where present, else computed.
+
+    Each computed result is written to the store as soon as it arrives, so a run killed at any
+    moment loses at most the jobs in flight and the next run resumes from there. Jobs with the
+    same key are computed once. A progress bar counts jobs (stored ones count as done).
+    """
+    for function in {job.function for job in jobs}:
+        resolve(function)
+    store.remove_leftovers()
+    unique = list({job.key: job for job in jobs}.values())
+    done: dict[str, JobResult] = {}
+    for job in unique:
+        stored = store.load(job)
+        if stored is not None:
+            done[job.key] = stored
+    missing = [job for job in unique if job.key not in done]
+    with tqdm(total=len(unique), initial=len(done), desc=desc, unit="job",
+              disable=not progress, dynamic_ncols=True) as bar:
+        if missing:
+            bar.set_postfix_str(executor.describe())
+            for job, value, elapsed in executor.run(missing):
+                done[job.key] = store.save(job, value, elapsed)
+                bar.update(1)
+    return [done[job.key] for job in jobs]

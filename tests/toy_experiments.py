@@ -1,0 +1,87 @@
+"""A toy experiment for the runner and report tests (not part of the package).
+
+Importable as ``toy_experiments`` when ``tests/`` is on the path (pytest puts it there; the
+subprocess tests set ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from advdyn.errors import check_number
+from advdyn.report import Claim, Figure, Outcome, Table
+from advdyn.runner import Experiment, Job, JobResult
+
+
+def toy_job(x: float, seed: int, sleep: float = 0.0) -> dict:
+    """A pure function of its arguments, plus a draw from the global NumPy generator (which the
+    runner seeds from the job's key), a nested mapping and an array."""
+    time.sleep(sleep)
+    rng = np.random.default_rng(seed)
+    return {"y": x * x + float(rng.normal()), "global_draw": float(np.random.rand()),
+            "stats": {"abs": abs(x), "sign": int(np.sign(x))},
+            "curve": np.linspace(0.0, x, 5), "label": f"x={x}"}
+
+
+def failing_job(x: float) -> dict:
+    """Always fails (to test how a failed experiment is reported)."""
+    raise RuntimeError(f"toy failure at x={x}")
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """Parameters of the toy experiment."""
+
+    scale: float = 1.0
+    n: int = 3
+    seed: int = 0
+    sleep: float = 0.0
+    fail: bool = False
+
+    def __post_init__(self) -> None:
+        check_number("n", self.n, positive=True, integer=True)
+        check_number("sleep", self.sleep, nonnegative=True)
+
+
+def toy_jobs(config: ToyConfig) -> list[Job]:
+    """``n`` jobs at ``x = scale·i``."""
+    if config.fail:
+        return [Job("toy_experiments:failing_job", {"x": config.scale * i})
+                for i in range(config.n)]
+    return [Job("toy_experiments:toy_job",
+                {"x": config.scale * i, "seed": config.seed + i, "sleep": config.sleep})
+            for i in range(config.n)]
+
+
+def toy_summarize(config: ToyConfig, results: list[JobResult], folder: Path) -> Outcome:
+    """One figure, one claim, one table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ys = [r.value["y"] for r in results]
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot(ys, marker="o")
+    path = folder / "toy.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return Outcome(
+        text="A toy experiment <with> characters to escape & check.",
+        claims=[Claim("T0.1", "the toy values are finite", f"max |y| = {max(map(abs, ys)):.3g}",
+                      "supported", note=f"n = {config.n}")],
+        figures=[Figure(path, "Look for a line of points.", title="toy values")],
+        tables=[Table("values", ["i", "y"], [[i, y] for i, y in enumerate(ys)])])
+
+
+TOY = Experiment(name="toy", title="Toy experiment", config=ToyConfig, jobs=toy_jobs,
+                 summarize=toy_summarize, quick={"n": 2}, description="For tests only.")
+
+EXPERIMENT = TOY  # what the registry looks up when this module is listed in it
+BROKEN = Experiment(name="broken", title="Broken experiment", config=ToyConfig, jobs=toy_jobs,
+                    summarize=toy_summarize, quick={"fail": True, "n": 1},
+                    description="Its job raises, to show how a failure is reported.")
