@@ -120,3 +120,25 @@ def test_bad_eps_is_named():
         L2Ball.sample(3, (2,), -1.0)
     with pytest.raises(AdvdynError, match="eps"):
         L2Ball.sample(3, (2,), torch.tensor([1.0, 2.0]))
+
+
+def test_normalize_is_unit_even_for_tiny_gradients():
+    g = torch.tensor([[3e-200, 4e-200], [0.0, 0.0], [3.0, 4.0]])
+    n = L2Ball.normalize(g)
+    torch.testing.assert_close(n, torch.tensor([[0.6, 0.8], [0.0, 0.0], [0.6, 0.8]]))
+    g32 = torch.tensor([[3e-38, 4e-38]], dtype=torch.float32)
+    torch.testing.assert_close(L2Ball.normalize(g32),
+                               torch.tensor([[0.6, 0.8]], dtype=torch.float32))
+
+
+def test_atomic_files_are_world_readable(tmp_path):
+    import os
+    import stat
+
+    from advdyn.atomic import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.txt").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask

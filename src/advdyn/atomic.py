@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+_DIR_MODE = 0o777 & ~_umask()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
@@ -28,6 +38,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, _FILE_MODE)  # mkstemp makes 0600; results are ordinary files
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -46,6 +57,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
                                 suffix=f".{os.getpid()}.part"))
+    os.chmod(tmp, _DIR_MODE)
     try:
         yield tmp
         for f in tmp.rglob("*"):

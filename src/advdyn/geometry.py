@@ -27,12 +27,12 @@ def sphere_rtol(dtype: torch.dtype) -> float:
 
 def row_norm(v: torch.Tensor) -> torch.Tensor:
     """``‖v_b‖₂`` for every row, shape ``(B,)``."""
-    return torch.linalg.vector_norm(v.reshape(v.shape[0], -1), dim=1)
+    return torch.linalg.vector_norm(v.flatten(1), dim=1)
 
 
 def row_dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``⟨u_b, v_b⟩`` for every row, shape ``(B,)``."""
-    return (u.reshape(u.shape[0], -1) * v.reshape(v.shape[0], -1)).sum(dim=1)
+    return (u.flatten(1) * v.flatten(1)).sum(dim=1)
 
 
 def per_row(values: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
@@ -89,15 +89,21 @@ class L2Ball:
 
     @staticmethod
     def normalize(grad: torch.Tensor) -> torch.Tensor:
-        """``g/‖g‖₂`` (zero where ``g = 0``): the unit-l2 steepest direction."""
-        return grad / per_row(row_norm(grad).clamp_min(TINY), grad)
+        """``g/‖g‖₂`` (zero where ``g = 0``): the unit-l2 steepest direction.
+
+        Computed as ``ĝ/‖ĝ‖`` with ``ĝ = g/max|g|``, so a gradient of any tiny nonzero size (a
+        saturated loss, ``‖g‖ ≈ 1e-99``) still gives a unit direction instead of stalling.
+        """
+        flat = grad.reshape(grad.shape[0], -1)
+        peak = flat.abs().amax(dim=1).clamp_min(torch.finfo(grad.dtype).tiny)
+        g = grad / per_row(peak, grad)
+        return g / per_row(row_norm(g).clamp_min(TINY), g)
 
     @staticmethod
     def project(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
         r"""``P_B(v) = v · min(1, ε/‖v‖)``."""
-        n = row_norm(delta)
-        e = per_row(eps, delta).reshape(-1)
-        scale = torch.where(n > e, e / n.clamp_min(TINY), torch.ones_like(n))
+        # min(1, ε/‖v‖) (= 1 for v = 0, where ε/0 = inf)
+        scale = (per_row(eps, delta).reshape(-1) / row_norm(delta)).clamp_max(1)
         return delta * per_row(scale, delta)
 
     @staticmethod
@@ -148,6 +154,17 @@ def tangent_project(delta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     r"""``P_T v = v - ⟨v, δ⟩ δ/‖δ‖²``: the component of ``v`` tangent to the sphere through δ."""
     coef = row_dot(v, delta) / row_norm(delta).pow(2).clamp_min(TINY)
     return v - per_row(coef, delta) * delta
+
+
+def sphere_terms(grad: torch.Tensor, delta: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""``(‖δ‖, ‖Γ(δ)‖, λ*(δ))`` per row, sharing ``⟨∇L, δ⟩`` and ``‖δ‖²`` (the same numbers as
+    :func:`row_norm`, ``row_norm(tangent_project(δ, ∇L))`` and :func:`lagrange_multiplier`)."""
+    norm = row_norm(delta)
+    norm2 = norm.pow(2).clamp_min(TINY)
+    dot = row_dot(grad, delta)
+    gamma = row_norm(grad - per_row(dot / norm2, grad) * delta)
+    return norm, gamma, dot / (2 * norm2)
 
 
 def lagrange_multiplier(grad: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:

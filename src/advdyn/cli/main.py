@@ -18,8 +18,12 @@ from advdyn.errors import AdvdynError
 COMMANDS = [
     "advdyn.cli.cmd_pgd",
     "advdyn.cli.cmd_diagnose",
+    "advdyn.cli.cmd_census",
+    "advdyn.cli.cmd_check",
     "advdyn.cli.cmd_sweep",
     "advdyn.cli.cmd_reproduce",
+    "advdyn.cli.cmd_fig1",
+    "advdyn.cli.cmd_phase",
 ]
 
 

@@ -25,18 +25,24 @@ from tqdm.auto import tqdm
 from advdyn.errors import check_choice, check_number, fail
 from advdyn.geometry import (
     BALLS,
+    L2Ball,
     alignment,
     clip_to_box,
-    lagrange_multiplier,
     per_row,
     row_norm,
     sphere_rtol,
-    tangent_project,
+    sphere_terms,
 )
 from advdyn.models.objective import Objective
 from advdyn.pgd.record import Recorder, RecordSink, Trajectory
-from advdyn.pgd.rules import get_rule
-from advdyn.pgd.schedules import ScheduleFn, ScheduleState, as_schedule, needs_geometry
+from advdyn.pgd.rules import Ball, Rule, get_rule
+from advdyn.pgd.schedules import (
+    Constant,
+    ScheduleFn,
+    ScheduleState,
+    as_schedule,
+    needs_geometry,
+)
 
 START = ("uniform", "sphere", "zero")
 DIRECTIONS = {"descent": 1.0, "ascent": -1.0}
@@ -132,6 +138,25 @@ def _as_generator(seed: int | torch.Generator | None) -> torch.Generator:
     return g
 
 
+def _constant_steps(objective: Objective, delta: torch.Tensor, steps: int, rule: Rule,
+                    ball: Ball, step: torch.Tensor, eps: torch.Tensor,
+                    box: tuple[float, float] | None, x_full: torch.Tensor | None,
+                    bar: tqdm) -> torch.Tensor:
+    """``steps`` steps with a fixed signed step ``step`` per row (broadcast against δ), no
+    stopping rule and nothing recorded: no diagnostics per step. ``∇L`` comes from the
+    objective's ``gradient(δ)`` where it has one (∇L without the loss value), else from
+    ``evaluate``. Returns ``δ_T``."""
+    gradient = getattr(objective, "gradient", None)
+    if gradient is None:
+        def gradient(d: torch.Tensor) -> torch.Tensor:
+            return objective.evaluate(d).grad
+    for _ in range(steps):
+        new = ball.project(delta - step * rule.direction(gradient(delta), ball), eps)
+        delta = new if box is None else clip_to_box(x_full, new, box[0], box[1])
+        bar.update(1)
+    return delta
+
+
 def run_pgd(
     objective: Objective,
     eps: float | torch.Tensor,
@@ -180,16 +205,26 @@ def run_pgd(
     sink = RecordSink(record, b, shape) if record is not None else None
     on_tol = sphere_rtol(like.dtype)
 
+    bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
+    if not geometry and isinstance(sched, Constant):
+        delta = _constant_steps(objective, delta, steps, step_rule, ball_cls,
+                                per_row(sign * eta_t, delta), eps_t, box, x_full, bar)
+        ev = objective.evaluate(delta)
+        taken = torch.full((b,), steps, dtype=torch.long, device=like.device)
+        converged = torch.zeros(b, dtype=torch.bool, device=like.device)
+        bar.close()
+        return PGDResult(delta=delta, L=ev.L, ell=ev.ell, grad=ev.grad, steps=taken,
+                         converged=converged, trajectory=None)
+
     ev = objective.evaluate(delta)
     taken = torch.zeros(b, dtype=torch.long, device=like.device)
     active = torch.ones(b, dtype=torch.bool, device=like.device)
     converged = torch.zeros_like(active)
-    bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
     for t in range(steps + 1):
         if geometry:
-            on_sphere = ball_cls.radius(delta) >= eps_t * (1 - on_tol)
-            gamma = row_norm(tangent_project(delta, ev.grad))
-            lam = lagrange_multiplier(ev.grad, delta)
+            norm, gamma, lam = sphere_terms(ev.grad, delta)
+            radius = norm if ball_cls is L2Ball else ball_cls.radius(delta)
+            on_sphere = radius >= eps_t * (1 - on_tol)
             if tol is not None:
                 interior_stop = ~on_sphere & (row_norm(ev.grad) <= tol)
                 sphere_stop = on_sphere & (gamma <= tol) & (sign * lam <= 0)
@@ -201,11 +236,13 @@ def run_pgd(
             state = ScheduleState(eta_t, active, active)
         eta_now = torch.as_tensor(sched(t, state), dtype=like.dtype,
                                   device=like.device).expand(b)
-        if sink is not None and (t % record.stride == 0 or t == steps or not active.any()):
+        stopped = tol is not None and not active.any()
+        if sink is not None and (t % record.stride == 0 or t == steps or stopped):
+            aligned = alignment(ev.grad, delta) if "alignment" in record.fields else None
             sink.add(t, {"delta": delta, "L": ev.L, "ell": ev.ell, "gamma_norm": gamma,
-                         "lam": lam, "alignment": alignment(ev.grad, delta),
-                         "on_sphere": on_sphere, "eta": eta_now})
-        if t == steps or not active.any():
+                         "lam": lam, "alignment": aligned, "on_sphere": on_sphere,
+                         "eta": eta_now})
+        if t == steps or stopped:
             break
         v = step_rule.direction(ev.grad, ball_cls)
         new = ball_cls.project(delta - per_row(sign * eta_now, delta) * v, eps_t)

@@ -1,0 +1,241 @@
+r"""Simulated two-layer problems at a chosen input scale and ratio (Figure 1, the phase diagram).
+
+**Data.** For a seed ``s`` one generator ``G_s`` draws, in this order, the network
+``TwoLayerNet.xavier(d, m, κ, γ)`` (``w_r ~ N(0, κ²I)``, ``a_r = ±γ``; defaults ``κ = d^{-1/2}``,
+``γ = m^{-1/2}``) and a unit direction ``u = g/‖g‖``, ``g ~ N(0, I_d)``. At input scale ``c`` the
+point is ``x = c·u``, so ``‖x‖ = c`` exactly and the radius is ``ε = r‖x‖ = r·c`` (SPEC §1). All
+(scale, ratio) cells of one seed share the network and the direction: the cells differ by ``c``
+and ``r`` only, so the grid isolates the effect of scale and ratio.
+
+**Loss and label (default).** Binary cross-entropy on the logit with label ``y = 0``:
+``ℓ = softplus(u)``, ``L = -softplus(f(x+δ))``, ``ℓ' = sigmoid(u) > 0``. ℓ is strictly increasing in
+``u``, so ``∇L = -ℓ'(u)∇f`` is a positive multiple of ``-∇f`` and the critical points of L on the
+sphere are exactly those of ``f``: local minima of L are the local maxima of the logit. The count
+is a property of the network's landscape, never of where a label happens to be crossed (a
+quadratic loss ``-(y-u)²`` adds a maximum of L at every crossing ``u = y`` on the sphere, which at
+input scale 0.01 happens for a few per cent of seeds purely through the label). The price:
+where the logit is very negative ``ℓ' = sigmoid(u)`` is tiny (0 in float64 below ``u ≈ -745``)
+and the normalised step, which treats ``‖∇L‖ ≤ 10⁻³⁰`` as zero, cannot move; the experiments
+count the runs that start there (:func:`saturated`). The quadratic loss is an option.
+
+**Width.** ``m = 256`` by default: well above the paper's ``m = Ω(d^{5/2})`` for small ``d``, and
+wide enough that the ``m`` kinks ``w_rᵀz = 0`` of the features show up on the sphere at large
+input scale (the features vary over the sphere by ``~ε‖w_r‖``; once that exceeds the softplus
+width 1, each kink crossing the sphere can add an extremum). Counts at large scale grow with
+``m``; ``m`` is therefore fixed once for a whole grid.
+
+**Step rule.** ``normalized`` ``δ ← P_B(δ - α∇L/‖∇L‖)`` with ``α = ρε`` (scale-free, SPEC §5: the
+fair rule across input scales) or ``raw`` ``δ ← P_B(δ - η∇L)`` with ``η = ρε²``.
+
+**Arrival at a minimum.** A trajectory ``δ_0, δ_1, …`` has *settled* at step ``t*`` if for every
+``t ≥ t*`` up to the end of the budget some local minimum ``δ°`` of L on the sphere (from the
+census) has ``‖δ_t - δ°‖ ≤ min(τε, g°/2)``, ``g°`` the distance from ``δ°`` to the nearest other
+critical point. (At large input scale minima and maxima can lie closer than ``τε``; the cap keeps
+every maximum out of every target ball, so an escape run never counts as settled where it
+starts.) Fixed-length normalised steps can oscillate around a sharp minimum with amplitude up to
+about ``ρε``, so ``τ`` should not be smaller than ``ρ`` (default ``τ = ρ``); minima whose balls
+are much smaller than ``ρε`` are effectively invisible to the step and are passed over.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from advdyn.errors import check_choice, check_number, fail
+from advdyn.geometry import TINY, L2Ball, row_norm
+from advdyn.losses import SCALAR_LOSSES
+from advdyn.models import TwoLayerNet, TwoLayerObjective
+from advdyn.sphere.census import Census, census, scan_circle
+
+STEP_RULES = ("normalized", "raw")
+
+
+def check_grid(field: str, values: Sequence[float]) -> tuple[float, ...]:
+    """A non-empty tuple of distinct finite positive numbers, in the order given."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise fail(field, f"expected a list of numbers, got {values!r}")
+    out = tuple(check_number(field, v, positive=True) for v in values)
+    if not out:
+        raise fail(field, "needs at least one value")
+    if len(set(out)) != len(out):
+        raise fail(field, f"has repeated values {list(out)}")
+    return out
+
+
+@dataclass(frozen=True)
+class SimulatedSetup:
+    """The network and data choices shared by every cell of a grid (see the module docstring)."""
+
+    dim: int = 2
+    width: int = 256
+    loss: str = "bce"
+    label: float = 0.0
+    kappa: float | None = None
+    gamma: float | None = None
+
+    def __post_init__(self) -> None:
+        if check_number("dim", self.dim, positive=True, integer=True) < 2:
+            raise fail("dim", f"the sphere needs dimension ≥ 2, got {self.dim}")
+        check_number("width", self.width, positive=True, integer=True)
+        check_choice("loss", self.loss, SCALAR_LOSSES)
+        y = check_number("label", self.label)
+        if self.loss == "bce" and not 0 <= y <= 1:
+            raise fail("label", f"bce needs a label in [0, 1], got {y}")
+        for name in ("kappa", "gamma"):
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), positive=True)
+
+    def draw(self, seed: int) -> tuple[TwoLayerNet, torch.Tensor, torch.Generator]:
+        """``(net, u, G)``: the seed's network and unit direction, and the generator ``G`` after
+        both draws (for further random draws that stay reproducible)."""
+        g = torch.Generator().manual_seed(check_number("seed", seed, integer=True))
+        net = TwoLayerNet.xavier(self.dim, self.width, self.kappa, self.gamma, generator=g,
+                                 dtype=torch.float64)
+        u = torch.randn(self.dim, generator=g, dtype=torch.float64)
+        return net, u / u.norm(), g
+
+    def objective(self, net: TwoLayerNet, u: torch.Tensor, scales: Sequence[float]
+                  ) -> TwoLayerObjective:
+        """One row per input scale ``c``: ``x = c·u`` with the setup's loss and label."""
+        x = torch.as_tensor(list(scales), dtype=torch.float64)[:, None] * u[None, :]
+        return TwoLayerObjective(net, SCALAR_LOSSES[self.loss], x, self.label)
+
+
+def check_rule(rule: str, rho: float) -> None:
+    """Validate the step rule and its relative step ``ρ``."""
+    check_choice("rule", rule, STEP_RULES)
+    check_number("rho", rho, positive=True)
+
+
+def step_size(rule: str, rho: float, eps: torch.Tensor) -> torch.Tensor:
+    """The step per row: ``α = ρε`` (normalized) or ``η = ρε²`` (raw)."""
+    return rho * (eps * eps if rule == "raw" else eps)
+
+
+@dataclass(frozen=True)
+class ScanGrid:
+    r"""The angle grid of the d = 2 circle scan, per row.
+
+    On the circle ``δ = ε(cos θ, sin θ)`` the feature ``h_r(θ) = w_rᵀx + ε‖w_r‖cos(θ - φ_r)``
+    passes through the softplus transition (``|h_r| ≲ 1``) within an angle of about
+    ``1/(ε‖w_r‖)``, the finest structure L can have on the circle. The scan uses
+    ``n = 2^⌈log₂(2π·density·ε·max_r‖w_r‖)⌉`` angles (``density`` grid points per transition
+    width), clipped to ``[lo, hi]``; the scan is exact unless two critical points fall within
+    one grid cell.
+    """
+
+    density: float = 1.0
+    lo: int = 256
+    hi: int = 16384
+
+    def __post_init__(self) -> None:
+        check_number("angle_density", self.density, positive=True)
+        if check_number("min_angles", self.lo, positive=True, integer=True) < 8:
+            raise fail("min_angles", f"needs at least 8 angles, got {self.lo}")
+        if check_number("max_angles", self.hi, positive=True, integer=True) < self.lo:
+            raise fail("max_angles", f"must be ≥ min_angles = {self.lo}, got {self.hi}")
+
+    def angles(self, eps: torch.Tensor, net: TwoLayerNet) -> np.ndarray:
+        """The number of scan angles for each radius in ``eps``."""
+        wmax = float(net.W.norm(dim=1).max())
+        want = 2 * math.pi * self.density * eps.numpy() * wmax
+        n = np.power(2.0, np.ceil(np.log2(np.maximum(want, 1.0))))
+        return np.clip(n, self.lo, self.hi).astype(np.int64)
+
+
+def sphere_census(objective: TwoLayerObjective, eps: torch.Tensor, *, grid: ScanGrid,
+                  starts: int | None, seed: int, progress: bool = False) -> list[Census]:
+    """One census of the critical points of L on ``ε_bS^{d-1}`` per row ``b``: for ``d = 2`` the
+    exact circle scan (:func:`advdyn.sphere.census.scan_circle`, one batched call per distinct
+    grid size of :class:`ScanGrid`), otherwise the multistart census row by row
+    (:func:`advdyn.sphere.census.census`, seed ``seed`` for every row)."""
+    if objective.shape == (2,):
+        n = grid.angles(eps, objective.net)
+        found: dict[int, Census] = {}
+        for size in tqdm(np.unique(n), desc="scan", unit="grid", disable=not progress,
+                         leave=False):
+            rows = np.flatnonzero(n == size)
+            idx = torch.as_tensor(rows)
+            for b, c in zip(rows, scan_circle(objective.select(idx), eps[idx], int(size)),
+                            strict=True):
+                found[int(b)] = c
+        return [found[b] for b in range(len(n))]
+    rows = tqdm(range(objective.rows), desc="census", unit="cell", disable=not progress,
+                leave=False)
+    return [census(objective.select(torch.tensor([b])), float(eps[b]), starts=starts,
+                   seed=seed) for b in rows]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The local minima of every row as settling targets: ``points`` ``(B, K, d)`` and
+    ``radius`` ``(B, K)``, NaN-padded (``K`` the largest count, at least 1)."""
+
+    points: np.ndarray
+    radius: np.ndarray
+
+    def rows(self, index: np.ndarray | list[int]) -> Targets:
+        """The targets of the given rows (repeats allowed)."""
+        return Targets(self.points[index], self.radius[index])
+
+
+def minima_targets(censuses: Sequence[Census], dim: int, tol: float) -> Targets:
+    r"""Each local minimum ``δ°`` of L on the sphere with its tolerance radius
+    ``min(τε, ½·dist(δ°, nearest other critical point of the census))``: the ball never
+    contains another critical point, in particular not the maximum an escape run starts from."""
+    k = max([1, *(len(c.minima) for c in censuses)])
+    points = np.full((len(censuses), k, dim), np.nan)
+    radius = np.full((len(censuses), k), np.nan)
+    for b, c in enumerate(censuses):
+        others = np.array([p.delta for p in (*c.minima, *c.maxima, *c.saddles, *c.degenerate)])
+        for j, p in enumerate(c.minima):
+            gap = np.linalg.norm(others - p.delta, axis=1)
+            gap = gap[gap > 0]
+            points[b, j] = p.delta
+            radius[b, j] = min(tol * c.eps, gap.min() / 2 if gap.size else np.inf)
+    return Targets(points, radius)
+
+
+def settle_steps(delta: np.ndarray, targets: Targets) -> np.ndarray:
+    r"""Per trajectory, the step ``t*`` from which it stays within the radius of some local
+    minimum (:func:`minima_targets`).
+
+    ``delta`` ``(T+1, B, d)`` the iterates ``δ_0 … δ_T``; ``targets`` for the same ``B`` rows.
+    Returns ``t*`` per row, ``-1`` where ``δ_T`` is in no target ball (not settled within the
+    budget).
+    """
+    dist = np.linalg.norm(delta[:, :, None, :] - targets.points[None], axis=-1)  # (T+1, B, K)
+    near = (np.nan_to_num(dist, nan=np.inf) <= np.nan_to_num(targets.radius, nan=-1.0)[None]
+            ).any(axis=-1)
+    t_last = near.shape[0] - 1
+    far_rev = ~near[::-1]
+    first_far_from_end = np.where(far_rev.any(axis=0), far_rev.argmax(axis=0), t_last + 1)
+    settled = t_last + 1 - first_far_from_end
+    return np.where(near[-1], settled, -1).astype(np.int64)
+
+
+def saturated(objective: TwoLayerObjective, delta: torch.Tensor) -> np.ndarray:
+    r"""Rows where ``‖∇L(δ)‖ ≤ TINY`` (:data:`advdyn.geometry.TINY`): the normalised step
+    ``∇L/max(‖∇L‖, TINY)`` cannot move from there. With bce and label 0 this happens where the
+    logit is so negative that ``ℓ' = sigmoid(u)`` has (nearly) underflowed: a saturated loss."""
+    return (row_norm(objective.evaluate(delta).grad) <= TINY).numpy()
+
+
+def perturbed_starts(points: torch.Tensor, eps: torch.Tensor, size: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    r"""``P_B(δ* + σε v)`` per row, ``v`` uniform on the unit sphere, ``σ`` = ``size``: a tiny kick
+    that breaks the exact stationarity of the critical point ``δ*``."""
+    v = L2Ball.sample_sphere(points.shape[0], tuple(points.shape[1:]), 1.0, generator,
+                             points.dtype)
+    return L2Ball.project(points + size * eps[:, None] * v, eps)
+
+
+def log_grid(low: float, high: float, n: int) -> tuple[float, ...]:
+    """``n`` log-spaced values from ``low`` to ``high``, rounded to 4 significant digits."""
+    return tuple(float(f"{v:.4g}") for v in np.logspace(math.log10(low), math.log10(high), n))

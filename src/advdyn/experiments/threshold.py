@@ -1,0 +1,160 @@
+r"""The threshold ``τ_ε`` of Theorem 5.1: the largest ε below which L has exactly one local minimum
+on the sphere ``εS^{d-1}``, as a function of width m, dimension d and input scale.
+
+For a problem (network of :class:`~advdyn.experiments.simulated.SimulatedSetup`, point
+``x = c·u``) and a log-spaced grid of ratios ``r_1 < … < r_n`` (``ε = r·c``), the number of local
+minima ``N(ε)`` is counted (d = 2: the exact circle scan, one batched call for the whole grid;
+d ≥ 3: the multistart census, whose counts are lower bounds). With ``k`` the first grid index
+where ``N ≠ 1``, ``τ`` lies in ``[r_{k-1}, r_k)``; ``refine`` bisection steps (geometric
+midpoints, each asking ``N = 1``) narrow the bracket. ``τ`` is reported as the lower end of the
+final bracket (``τ_ε = τ·c``). If ``N ≠ 1`` already at ``r_1`` only ``τ < r_1`` is known
+(``tau = None``, ``bound = "below_grid"``); if ``N = 1`` on the whole grid only ``τ ≥ r_n``
+(``bound = "above_grid"``). ``N`` need not be monotone in ε: ``τ`` is the first change.
+
+The sweep varies one axis at a time around a base setting ``(base_dim, base_width, base_scale)``:
+``dims`` at the base width and scale, ``widths`` at the base dimension and scale, ``scales`` at
+the base dimension and width; each setting over ``seeds`` networks. Per setting the table gives
+the median of ``τ_ε`` and its range over seeds (the interval).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from advdyn.errors import check_number, fail
+from advdyn.experiments.simulated import ScanGrid, SimulatedSetup, check_grid
+from advdyn.sphere.census import census, scan_circle
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """``dims``, ``widths``, ``scales``: the swept axes around ``base_dim``, ``base_width``,
+    ``base_scale``; ``ratio_min``, ``ratio_max``, ``n_ratios``: the grid of ``r = ε/‖x‖``;
+    ``refine`` bisection steps; ``seeds`` networks per setting (seeds ``seed …``); ``loss``,
+    ``label``: the problem; ``census_starts`` first-round starts of the census (d ≥ 3) and
+    ``census_max_starts`` its cap."""
+
+    dims: tuple[int, ...] = (2, 3, 4)
+    widths: tuple[int, ...] = (64, 256, 1024, 4000)
+    scales: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
+    base_dim: int = 2
+    base_width: int = 256
+    base_scale: float = 1.0
+    ratio_min: float = 1e-3
+    ratio_max: float = 30.0
+    n_ratios: int = 25
+    refine: int = 8
+    seeds: int = 10
+    seed: int = 0
+    loss: str = "bce"
+    label: float = 0.0
+    census_starts: int = 128
+    census_max_starts: int = 512
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dims", tuple(int(check_number("dims", d, integer=True))
+                                               for d in check_grid("dims", self.dims)))
+        object.__setattr__(self, "widths", tuple(int(check_number("widths", m, integer=True))
+                                                 for m in check_grid("widths", self.widths)))
+        object.__setattr__(self, "scales", check_grid("scales", self.scales))
+        SimulatedSetup(self.base_dim, self.base_width, self.loss, self.label)
+        for d in self.dims:
+            SimulatedSetup(d, self.base_width, self.loss, self.label)
+        check_number("base_scale", self.base_scale, positive=True)
+        lo = check_number("ratio_min", self.ratio_min, positive=True)
+        if check_number("ratio_max", self.ratio_max, positive=True) <= lo:
+            raise fail("ratio_max", f"must exceed ratio_min = {lo}, got {self.ratio_max}")
+        if check_number("n_ratios", self.n_ratios, positive=True, integer=True) < 2:
+            raise fail("n_ratios", f"needs at least 2 ratios, got {self.n_ratios}")
+        check_number("refine", self.refine, nonnegative=True, integer=True)
+        for name in ("seeds", "census_starts", "census_max_starts"):
+            check_number(name, getattr(self, name), positive=True, integer=True)
+        check_number("seed", self.seed, integer=True)
+
+    def settings(self) -> list[tuple[int, int, float]]:
+        """The distinct ``(d, m, scale)`` settings of the one-axis-at-a-time sweep."""
+        out = [(d, self.base_width, self.base_scale) for d in self.dims]
+        out += [(self.base_dim, m, self.base_scale) for m in self.widths]
+        out += [(self.base_dim, self.base_width, c) for c in self.scales]
+        return list(dict.fromkeys(out))
+
+
+def count_minima(setup: SimulatedSetup, seed: int, scale: float, ratios: np.ndarray,
+                 cfg: ThresholdConfig) -> np.ndarray:
+    """Number of local minima of L on the sphere of radius ``r·scale`` for each ratio ``r`` (d = 2:
+    one batched scan with the finest angle grid :class:`ScanGrid` asks for on this grid)."""
+    net, u, _ = setup.draw(seed)
+    eps = torch.as_tensor(ratios * scale, dtype=torch.float64)
+    if setup.dim == 2:
+        n_angles = int(ScanGrid().angles(eps, net).max())
+        found = scan_circle(setup.objective(net, u, [scale]), eps, n_angles)
+    else:
+        obj = setup.objective(net, u, [scale])
+        found = [census(obj, float(e), starts=cfg.census_starts,
+                        max_starts=cfg.census_max_starts, seed=seed) for e in eps]
+    return np.array([len(c.minima) for c in found])
+
+
+def tau(setup: SimulatedSetup, seed: int, scale: float, cfg: ThresholdConfig
+        ) -> dict[str, Any]:
+    """``τ`` (ratio) for one problem, with its bracket and the counts on the grid."""
+    grid = np.geomspace(cfg.ratio_min, cfg.ratio_max, cfg.n_ratios)
+    counts = count_minima(setup, seed, scale, grid, cfg)
+    bad = np.flatnonzero(counts != 1)
+    out: dict[str, Any] = {"counts": counts.tolist(), "grid": grid.tolist()}
+    if bad.size == 0:
+        return {**out, "tau": float(grid[-1]), "lo": float(grid[-1]), "hi": None,
+                "bound": "above_grid"}
+    if bad[0] == 0:
+        return {**out, "tau": None, "lo": None, "hi": float(grid[0]), "bound": "below_grid"}
+    lo, hi = float(grid[bad[0] - 1]), float(grid[bad[0]])
+    for _ in range(cfg.refine):
+        mid = math.sqrt(lo * hi)
+        if count_minima(setup, seed, scale, np.array([mid]), cfg)[0] == 1:
+            lo = mid
+        else:
+            hi = mid
+    return {**out, "tau": lo, "lo": lo, "hi": hi, "bound": "bracketed"}
+
+
+def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, Any]:
+    """Every setting × seed: ``τ`` (ratio) and ``τ_ε = τ·scale``; per-setting summaries."""
+    per_problem: list[dict[str, Any]] = []
+    jobs = [(d, m, c, s) for d, m, c in cfg.settings()
+            for s in range(cfg.seed, cfg.seed + cfg.seeds)]
+    for d, m, c, s in tqdm(jobs, desc="threshold", unit="problem", disable=not progress):
+        setup = SimulatedSetup(d, m, cfg.loss, cfg.label)
+        t = tau(setup, s, c, cfg)
+        per_problem.append({"dim": d, "width": m, "scale": c, "seed": s, "tau_ratio": t["tau"],
+                            "tau_eps": None if t["tau"] is None else t["tau"] * c,
+                            "bracket_lo": t["lo"], "bracket_hi": t["hi"], "bound": t["bound"],
+                            "max_count_on_grid": int(max(t["counts"])),
+                            "regime_eps": math.log(m) ** -2})
+    summary = []
+    for d, m, c in cfg.settings():
+        grp = [p for p in per_problem if (p["dim"], p["width"], p["scale"]) == (d, m, c)]
+        v = np.array([p["tau_eps"] for p in grp if p["tau_eps"] is not None])
+        med = float(np.median(v)) if v.size else None
+        summary.append({"dim": d, "width": m, "scale": c, "problems": len(grp),
+                        "tau_eps_median": med,
+                        "tau_eps_min": float(v.min()) if v.size else None,
+                        "tau_eps_max": float(v.max()) if v.size else None,
+                        "tau_ratio_median": None if med is None else med / c,
+                        "below_grid": sum(p["bound"] == "below_grid" for p in grp),
+                        "above_grid": sum(p["bound"] == "above_grid" for p in grp),
+                        "regime_eps": math.log(m) ** -2})
+    return {"problems": per_problem, "summary": summary,
+            "base": {"dim": cfg.base_dim, "width": cfg.base_width, "scale": cfg.base_scale}}
+
+
+def compute(**parameters: Any) -> dict[str, Any]:
+    """Job entry point: :func:`run_threshold` of ``ThresholdConfig(**parameters)``."""
+    cfg = ThresholdConfig(**{k: tuple(v) if isinstance(v, list) else v
+                             for k, v in parameters.items()})
+    return run_threshold(cfg)

@@ -1,0 +1,1 @@
+"""Plotting: functions that only draw results computed elsewhere."""

@@ -1,0 +1,140 @@
+r"""Heatmaps of the input-scale × ratio phase diagram (drawing only; the numbers come from
+:mod:`advdyn.experiments.phase`).
+
+Left: the mean number of local minima of L on the sphere; middle: the mean number of PGD steps
+to escape from a local maximum of L; right: the fraction of escape runs that start where the
+loss is saturated (``‖∇L‖`` below the engine's floor: they cannot move). All on log axes (cells
+centred on the grid values), each with its own colour bar (logarithmic for the first two), the
+value written in every cell (``≥`` where some escape runs were censored at the step budget),
+and the boundary of the region where every seed has exactly one minimum drawn along the cell
+edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib import colors, rc_context, ticker
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+FONTS = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13}
+BOUNDARY = {"colors": "#ff2d2d", "linewidths": 3.2}
+
+
+def log_edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges on a log axis: geometric midpoints, the ends mirrored (one cell: ×/÷ √10)."""
+    c = np.log10(np.asarray(centres, dtype=float))
+    if c.size == 1:
+        return 10 ** np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return 10 ** np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
+
+
+def region_boundary(mask: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray
+                    ) -> list[list[tuple[float, float]]]:
+    """The cell edges separating ``mask`` (rows: y, columns: x) from its complement, as
+    segments; edges on the border of the grid are not drawn."""
+    segs = []
+    ny, nx = mask.shape
+    for i in range(ny):
+        for j in range(nx - 1):
+            if mask[i, j] != mask[i, j + 1]:
+                segs.append([(x_edges[j + 1], y_edges[i]), (x_edges[j + 1], y_edges[i + 1])])
+    for i in range(ny - 1):
+        for j in range(nx):
+            if mask[i, j] != mask[i + 1, j]:
+                segs.append([(x_edges[j], y_edges[i + 1]), (x_edges[j + 1], y_edges[i + 1])])
+    return segs
+
+
+def draw_heatmap(ax: Axes, scales: np.ndarray, ratios: np.ndarray, values: np.ndarray, *,
+                 title: str, label: str, text: list[list[str]], one_min: np.ndarray,
+                 cmap: str = "magma", log: bool = True) -> None:
+    """One log-log heatmap (rows: input scale, columns: ratio) with cell texts, a colour bar
+    (logarithmic with ``log``, else linear on [0, 1]) and the boundary of ``one_min``; NaN cells
+    are left blank."""
+    order_s, order_r = np.argsort(scales), np.argsort(ratios)
+    v = values[order_s][:, order_r]
+    xe, ye = log_edges(ratios[order_r]), log_edges(scales[order_s])
+    finite = v[np.isfinite(v)]
+    lo, hi = float(finite.min()), float(finite.max())
+    norm = (colors.LogNorm(lo, hi if hi > lo else lo * 1.01) if log
+            else colors.Normalize(0.0, 1.0))
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(v), norm=norm, cmap=cmap)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    rgba = mesh.cmap(norm(np.where(np.isfinite(v), v, lo)))
+    light = (rgba[..., :3] @ np.array([0.299, 0.587, 0.114])) > 0.55
+    xc, yc = ratios[order_r], scales[order_s]
+    small = 8 if max(v.shape) > 10 else 10
+    for i, s_idx in enumerate(order_s):
+        for j, r_idx in enumerate(order_r):
+            ax.text(xc[j], yc[i], text[s_idx][r_idx], ha="center", va="center", fontsize=small,
+                    color="black" if light[i, j] else "white")
+    ax.add_collection(LineCollection(region_boundary(one_min[order_s][:, order_r], xe, ye),
+                                     **BOUNDARY))
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
+    ax.set_xlabel(r"ratio $r = \varepsilon/\|x\|$")
+    ax.set_ylabel(r"input scale $\|x\|$")
+    ax.set_title(title)
+    cb = ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.03)
+    cb.set_label(label + (" (log colour)" if log else ""))
+    if log:
+        cb.ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+        cb.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        cb.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def phase_figure(results: dict[str, Any]) -> Figure:
+    """The three heatmaps of :func:`advdyn.experiments.phase.run_phase`'s results."""
+    with rc_context(FONTS):
+        cfg = results["config"]
+        scales, ratios = np.asarray(results["scales"]), np.asarray(results["ratios"])
+        mins = np.asarray(results["mean_minima"], dtype=float)
+        esc = np.array([[np.nan if v is None else v for v in row]
+                        for row in results["mean_escape_steps"]], dtype=float)
+        cens = np.array([[v is not None and v > 0 for v in row]
+                         for row in results["unsettled_fraction"]])
+        one = np.asarray(results["frac_one_minimum"]) == 1.0
+        n_seeds = len(results["seeds"])
+        sat = np.array([[np.nan if v is None else v for v in row]
+                        for row in results["saturated_fraction"]], dtype=float)
+        fig = Figure(figsize=(27, 10), layout="constrained")
+        left, right, third = fig.subplots(1, 3)
+        draw_heatmap(left, scales, ratios, mins, one_min=one, cmap="viridis",
+                     title=f"mean number of local minima of L on the sphere ({n_seeds} seeds)",
+                     label="mean number of local minima of L",
+                     text=[[f"{v:.3g}" for v in row] for row in mins])
+        draw_heatmap(right, scales, ratios, esc, one_min=one, cmap="magma",
+                     title="mean PGD steps to escape from a local maximum of L",
+                     label="mean steps to settle at a minimum",
+                     text=[["" if not np.isfinite(v) else ("≥" if c else "") + f"{v:.0f}"
+                            for v, c in zip(row, crow, strict=True)]
+                           for row, crow in zip(esc, cens, strict=True)])
+        draw_heatmap(third, scales, ratios, sat, one_min=one, cmap="cividis", log=False,
+                     title="escape runs that cannot move: ‖∇L(δ₀)‖ ≤ 1e-30\n(saturated loss; "
+                           "counted in the middle panel as unsettled)",
+                     label="fraction of escape runs",
+                     text=[["" if not np.isfinite(v) else f"{v:.2f}".rstrip("0").rstrip(".")
+                            for v in row] for row in sat])
+        rule = ("normalised steps ρε" if cfg["rule"] == "normalized" else "raw steps η = ρε²")
+        fig.suptitle(
+            f"Input scale × ratio (d = {cfg['dim']}, Xavier two-layer net, m = {cfg['width']}, "
+            f"{cfg['loss']} loss, label {cfg['label']:g}; ε = r‖x‖)\nescape: start at each local "
+            f"maximum of L + {cfg['perturb']:g}ε kick, PGD descent with {rule}, ρ = "
+            f"{cfg['rho']:g}; steps until it stays within min({cfg['tol']:g}ε, half the gap to the "
+            "nearest other critical point) of a local minimum of L\n"
+            f"(≥: some runs unsettled after {cfg['steps']} steps, counted as {cfg['steps']}: "
+            "a lower bound)",
+            fontsize=14)
+        fig.legend(handles=[Line2D([], [], color=BOUNDARY["colors"],
+                                   linewidth=BOUNDARY["linewidths"],
+                                   label="boundary of the region where every seed has exactly "
+                                         "one local minimum")],
+                   loc="outside lower center", fontsize=13)
+        return fig
