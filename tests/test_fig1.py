@@ -193,3 +193,25 @@ def test_cli_bad_input_exit_2_nothing_written(tmp_path, capsys, argv) -> None:
 def test_job_entry_point_takes_json_parameters(small: dict) -> None:
     params = json.loads(json.dumps(asdict(Fig1Config(**SMALL))))
     assert json.dumps(job(**params)["panels"]) == json.dumps(small["panels"])
+
+
+def test_experiment_runs_the_job_and_writes_the_cli_files(tmp_path, small: dict) -> None:
+    from advdyn.experiments.fig1 import EXPERIMENT
+    from advdyn.runner import ResultStore, run_experiment
+    from advdyn.runner.executors import InlineExecutor
+
+    section = run_experiment(EXPERIMENT, EXPERIMENT.make_config(SMALL), tmp_path,
+                             ResultStore(tmp_path / "cache"), InlineExecutor(), progress=False)
+    assert section.error is None and section.n_jobs == 1
+    folder = tmp_path / "fig1"
+    data = json.loads((folder / "fig1.json").read_text())
+    assert data["panels"] == json.loads(json.dumps(small["panels"]))
+    assert imread(folder / "fig1.png").shape[1] >= 1000 and (folder / "fig1.pdf").is_file()
+    [claim] = section.outcome.claims
+    checks = small["checks"]
+    both = (checks["exactly_one_minimum_at_smallest_scale"],
+            checks["several_minima_at_largest_scale_and_ratio"])
+    assert claim.verdict == {2: "supported", 1: "partly supported",
+                             0: "not supported"}[sum(both)]
+    assert [row[:2] for row in section.outcome.tables[0].rows] == [
+        [p["scale"], p["ratio"]] for p in small["panels"]]

@@ -181,3 +181,24 @@ def test_seed_job_is_phase_seed_from_json_parameters() -> None:
     assert a.keys() == b.keys()
     for key in a:
         assert np.array_equal(np.asarray(a[key]), np.asarray(b[key]), equal_nan=True), key
+
+
+def test_experiment_jobs_through_the_store_give_run_phase(tmp_path, small: dict) -> None:
+    from advdyn.experiments.phase import phase_jobs, phase_row, phase_summarize
+    from advdyn.report import VERDICTS
+    from advdyn.runner import ResultStore, run_jobs
+    from advdyn.runner.executors import InlineExecutor
+
+    cfg = PhaseConfig(**SMALL)
+    results = run_jobs(phase_jobs(cfg), ResultStore(tmp_path / "cache"), InlineExecutor(),
+                       progress=False)
+    assert [r.job.config["run_seed"] for r in results] == [0, 1]
+    assert json.dumps(aggregate(cfg, [r.value for r in results])) == json.dumps(small)
+    outcome = phase_summarize(cfg, results, tmp_path)
+    assert json.loads((tmp_path / "phase.json").read_text()) == json.loads(json.dumps(small))
+    assert imread(tmp_path / "phase.png").shape[1] >= 1500
+    assert [c.id for c in outcome.claims] == ["§5.1 (minima)", "§5.1 (escape)"]
+    assert all(c.verdict in VERDICTS for c in outcome.claims)
+    row = phase_row(results[0])
+    assert row["escape_runs"] == len(results[0].value["escape_steps"])
+    assert 0 <= row["mean_escape_steps"] <= SMALL["steps"]

@@ -248,6 +248,19 @@ def fig1_jobs(config: Fig1Config) -> list[Job]:
     return [Job("advdyn.experiments.fig1:job", config_dict(config))]
 
 
+def fig1_row(result: JobResult) -> dict[str, Any]:
+    """The figure's numbers for a sweep's table: the fewest and most local minima of L over the
+    panels of the smallest scale, the minima at the largest scale and ratio, and the fraction
+    of all trajectories that settled."""
+    checks, panels = result.value["checks"], result.value["panels"]
+    small = list(checks["minima_at_smallest_scale_by_ratio"].values())
+    return {"fewest_minima_at_smallest_scale": min(small),
+            "most_minima_at_smallest_scale": max(small),
+            "minima_at_largest_scale_and_ratio": checks["minima_at_largest_scale_and_ratio"],
+            "settled_fraction": sum(p["settled"] for p in panels)
+            / sum(p["trajectories"] for p in panels)}
+
+
 def fig1_claim(checks: Mapping[str, Any], config: Fig1Config) -> Claim:
     """The paper's Figure 1 finding, with the counts of :func:`_checks` and a verdict: supported
     when both halves hold, partly supported when one does."""
@@ -307,7 +320,7 @@ def fig1_summarize(config: Fig1Config, results: list[JobResult], folder: Path) -
 
 EXPERIMENT = Experiment(
     name="fig1", title="Figure 1: landscapes on simulated data (d = 2)", config=Fig1Config,
-    jobs=fig1_jobs, summarize=fig1_summarize, quick={},
+    jobs=fig1_jobs, summarize=fig1_summarize, row=fig1_row,
     description="The loss landscape L(δ) = -ℓ(y, f(x+δ)) of a two-layer network at Xavier "
                 "initialisation over the disk B(0, ε), for input scales × ratios (ε = "
                 "ratio·‖x‖), with the exact census of local minima/maxima of L on the circle "

@@ -13,7 +13,13 @@ import importlib
 from advdyn.errors import fail
 from advdyn.runner.experiment import Experiment
 
-MODULES: list[str] = []
+MODULES: list[str] = [
+    "advdyn.experiments.fig1",
+    "advdyn.experiments.phase",
+    "advdyn.experiments.census",
+    "advdyn.experiments.claims.suite",
+    "advdyn.experiments.threshold",
+]
 
 
 def _load(module_name: str, attribute: str, field: str) -> Experiment:

@@ -66,8 +66,8 @@ def sweep_summary(rows: list[dict[str, Any]], swept: list[str], results: list[st
             xs = [x for x in x_values if x in groups]
             pos = xs if numeric_x else [x_values.index(x) for x in xs]
             mean = [sum(groups[x]) / len(groups[x]) for x in xs]
-            lo = [m - min(groups[x]) for m, x in zip(mean, xs, strict=True)]
-            hi = [max(groups[x]) - m for m, x in zip(mean, xs, strict=True)]
+            lo = [max(0.0, m - min(groups[x])) for m, x in zip(mean, xs, strict=True)]
+            hi = [max(0.0, max(groups[x]) - m) for m, x in zip(mean, xs, strict=True)]
             ax.errorbar(pos, mean, yerr=[lo, hi], marker="o", capsize=3,
                         label=None if h is None else f"{hue}={h}")
         if numeric_x and min(x_values) > 0 and max(x_values) / min(x_values) >= 100:
