@@ -33,18 +33,22 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with only ``command``'s module imported (a command's
+    module may import heavy libraries; a call runs one command, so it loads one)."""
     parser = _Parser(prog="advdyn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"advdyn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
+    wanted = f"advdyn.cli.cmd_{command}"
+    for name in [wanted] if wanted in COMMANDS else COMMANDS:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
