@@ -23,7 +23,11 @@ COMMANDS = [
     "advdyn.cli.cmd_sweep",
     "advdyn.cli.cmd_reproduce",
     "advdyn.cli.cmd_fig1",
+    "advdyn.cli.cmd_fig2",
+    "advdyn.cli.cmd_fig3",
     "advdyn.cli.cmd_phase",
+    "advdyn.cli.cmd_train",
+    "advdyn.cli.cmd_bench",
 ]
 
 

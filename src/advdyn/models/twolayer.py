@@ -20,7 +20,6 @@ from advdyn.errors import check_dim, check_finite_tensor, check_number, fail
 from advdyn.losses import ScalarLoss
 from advdyn.models.objective import Evaluation, Objective
 
-
 _OUTER_LIMIT = 1 << 24  # entries of the stacked outer products worth materialising
 
 

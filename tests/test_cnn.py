@@ -1,0 +1,69 @@
+"""The MNIST CNNs: architecture, seeded standard init, use as an objective of δ."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from advdyn.errors import AdvdynError
+from advdyn.losses import CrossEntropy
+from advdyn.models import ModuleObjective
+from advdyn.models.cnn import build_cnn, parameter_count
+
+
+@pytest.mark.parametrize(("arch", "params"), [("small", 215_370), ("madry", 3_274_634)])
+def test_shapes_and_sizes(arch, params):
+    model = build_cnn(arch)
+    assert parameter_count(model) == params
+    out = model(torch.rand(3, 1, 28, 28, dtype=torch.float32))
+    assert out.shape == (3, 10) and out.dtype == torch.float32
+
+
+def test_madry_layout():
+    convs = [m for m in build_cnn("madry") if isinstance(m, torch.nn.Conv2d)]
+    linears = [m for m in build_cnn("madry") if isinstance(m, torch.nn.Linear)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+        (1, 32, (5, 5)), (32, 64, (5, 5))]
+    assert [(m.in_features, m.out_features) for m in linears] == [(3136, 1024), (1024, 10)]
+
+
+def test_seeded_init_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a, b, c = build_cnn(seed=1), build_cnn(seed=1), build_cnn(seed=2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+        assert not torch.equal(pa, pc)
+    # PyTorch's standard init: the first conv's biases lie in ±1/sqrt(fan_in), fan_in = 25
+    assert float(a[0].bias.detach().abs().max()) <= 1 / 5
+
+
+def test_same_weights_in_any_dtype_and_default_dtype():
+    w32 = build_cnn(seed=3)[0].weight
+    w64 = build_cnn(seed=3, dtype=torch.float64)[0].weight
+    assert w64.dtype == torch.float64
+    assert torch.equal(w64.float(), w32)
+
+
+def test_rows_are_independent_objectives():
+    """∇_δ of a batch = the batch of per-row gradients (no cross-row coupling)."""
+    model = build_cnn(activation="softplus", dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 28, 28, generator=g, dtype=torch.float64)
+    y = torch.tensor([0, 3, 7, 9])
+    delta = 0.1 * torch.randn(4, 1, 28, 28, generator=g, dtype=torch.float64)
+    full = ModuleObjective(model, CrossEntropy, x, y).evaluate(delta)
+    for i in range(4):
+        one = ModuleObjective(model, CrossEntropy, x[i:i + 1], y[i:i + 1]).evaluate(
+            delta[i:i + 1])
+        torch.testing.assert_close(one.grad[0], full.grad[i])
+        assert float(one.ell[0]) == pytest.approx(float(full.ell[i]), rel=1e-12)
+    assert torch.all(-full.ell == full.L)
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"arch": "vgg"}, "arch"),
+                                               ({"activation": "tanh"}, "activation"),
+                                               ({"seed": 1.5}, "seed")])
+def test_bad_choices_name_the_field(kwargs, field):
+    with pytest.raises(AdvdynError, match=field):
+        build_cnn(**kwargs)
