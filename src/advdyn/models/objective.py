@@ -50,6 +50,12 @@ class Objective(ABC):
     def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
         """``L``, ``ℓ`` and (if ``grad``) ``∇L`` at every row of ``delta``."""
 
+    def gradient(self, delta: torch.Tensor) -> torch.Tensor:
+        """``∇L`` alone at every row (what a PGD step needs); subclasses may skip the loss value."""
+        grad = self.evaluate(delta).grad
+        assert grad is not None
+        return grad
+
     @abstractmethod
     def hessian(self, delta: torch.Tensor) -> torch.Tensor:
         """``∇²L`` at every row, shape ``(B, D, D)`` with ``D`` the flattened dimension."""

@@ -144,12 +144,8 @@ def _constant_steps(objective: Objective, delta: torch.Tensor, steps: int, rule:
                     bar: tqdm) -> torch.Tensor:
     """``steps`` steps with a fixed signed step ``step`` per row (broadcast against δ), no
     stopping rule and nothing recorded: no diagnostics per step. ``∇L`` comes from the
-    objective's ``gradient(δ)`` where it has one (∇L without the loss value), else from
-    ``evaluate``. Returns ``δ_T``."""
-    gradient = getattr(objective, "gradient", None)
-    if gradient is None:
-        def gradient(d: torch.Tensor) -> torch.Tensor:
-            return objective.evaluate(d).grad
+    objective's ``gradient(δ)``. Returns ``δ_T``."""
+    gradient = objective.gradient
     for _ in range(steps):
         new = ball.project(delta - step * rule.direction(gradient(delta), ball), eps)
         delta = new if box is None else clip_to_box(x_full, new, box[0], box[1])

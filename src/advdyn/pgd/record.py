@@ -88,7 +88,7 @@ class _NpyStream:
                      + b" " * pad + b"\n")
 
     def append(self, a: np.ndarray, flush_bytes: int) -> None:
-        self.buffer.append(np.ascontiguousarray(a, dtype=self.dtype))
+        self.buffer.append(np.array(a, dtype=self.dtype, copy=True))  # not a view of torch memory
         self.buffered += a.nbytes
         self.count += 1
         if self.buffered >= flush_bytes:

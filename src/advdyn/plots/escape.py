@@ -21,6 +21,7 @@ from advdyn.plots.landscape import FONTS
 
 LOG_DECADES = 1.0  # ℓ spanning more than this many decades in a panel gets a log axis
 LOG_FLOOR = 1e-12  # on a log axis, smaller ℓ (e.g. an exactly saturated softmax) is drawn here
+TITLE_WIDTH = 44   # characters per panel-title line (a 5.2-inch column)
 
 
 def _ell_axis(ax: Axes, curves: Sequence[Mapping[str, Any]]) -> None:
@@ -58,7 +59,7 @@ def _panel(top: Axes, bottom: Axes, curves: Sequence[Mapping[str, Any]], fractio
                             color=color, alpha=0.2, lw=0)
         bottom.plot([ste["mean"]], [fraction], "o", color=color, ms=6, mec="black", mew=0.6)
     _ell_axis(top, curves)
-    top.set_title(f"{title}\nclaim: {verdict}")
+    top.set_title("\n".join([*textwrap.wrap(title, TITLE_WIDTH), f"claim: {verdict}"]))
     bottom.axhline(fraction, color="0.4", lw=0.8, ls="--")
     bottom.set_ylim(-0.05, 1.05)
     bottom.set_xlabel("attack step t (PGD descent on L = -ℓ)")
@@ -83,7 +84,7 @@ def escape_figure(panels: Sequence[Mapping[str, Any]], fraction: float, suptitle
             curves = sorted(p["curves"], key=lambda c: c["ratio"])
             _panel(axes[0, k], axes[1, k], curves, fraction, p["title"], p["verdict"],
                    [palette[c["ratio"]] for c in curves])
-        fig.suptitle(suptitle, fontsize=13)
+        fig.suptitle(textwrap.fill(suptitle, width=TITLE_WIDTH * len(panels)), fontsize=13)
         fig.supxlabel(textwrap.fill(footnote, width=55 * len(panels)), fontsize=9)
     return fig
 

@@ -69,6 +69,23 @@ class Outcome:
     tables: list[Table] = field(default_factory=list)
 
 
+def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
+    """An :class:`Outcome` as JSON data (paths as strings)."""
+    return {"text": outcome.text,
+            "claims": [vars(c) for c in outcome.claims],
+            "figures": [{"path": str(f.path), "caption": f.caption, "title": f.title}
+                        for f in outcome.figures],
+            "tables": [vars(t) for t in outcome.tables]}
+
+
+def outcome_from_json(data: dict[str, Any]) -> Outcome:
+    """The inverse of :func:`outcome_to_json`."""
+    return Outcome(text=data["text"], claims=[Claim(**c) for c in data["claims"]],
+                   figures=[Figure(path=Path(f["path"]), caption=f["caption"], title=f["title"])
+                            for f in data["figures"]],
+                   tables=[Table(**t) for t in data["tables"]])
+
+
 @dataclass(frozen=True)
 class Section:
     """One experiment's part of the report, with how it was run.

@@ -11,6 +11,7 @@ figures with captions). It exposes them as one module-level :class:`Experiment` 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import traceback
 import types
@@ -20,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from advdyn.atomic import write_json
 from advdyn.errors import AdvdynError, fail
-from advdyn.report.data import Outcome, Section
+from advdyn.report.data import Outcome, Section, outcome_from_json, outcome_to_json
 from advdyn.runner.executors import Executor
 from advdyn.runner.run import run_jobs
-from advdyn.runner.store import Job, JobResult, ResultStore
+from advdyn.runner.store import Job, JobResult, ResultStore, job_key
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,26 @@ def _coerce(hint: Any, value: Any) -> Any:
     return value
 
 
+def _summary(experiment: Experiment, config: Any, results: list[JobResult],
+             folder: Path) -> Outcome:
+    """``experiment.summarize``, reused when the same jobs were summarised into ``folder`` before
+    and every figure it wrote is still there (a rerun then redraws nothing)."""
+    key = job_key(f"summary:{experiment.name}", {"jobs": [r.job.key for r in results]})
+    record = folder / f".outcome-{key[:16]}.json"
+    if record.is_file():
+        try:
+            outcome = outcome_from_json(json.loads(record.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError):
+            outcome = None
+        if outcome is not None and all(f.path.is_file() for f in outcome.figures):
+            return outcome
+    outcome = experiment.summarize(config, results, folder)
+    for stale in folder.glob(".outcome-*.json"):
+        stale.unlink()
+    write_json(record, outcome_to_json(outcome))
+    return outcome
+
+
 def run_experiment(experiment: Experiment, config: Any, out: Path, store: ResultStore,
                    executor: Executor, *, jobs: list[Job] | None = None,
                    progress: bool = True) -> Section:
@@ -142,7 +164,7 @@ def run_experiment(experiment: Experiment, config: Any, out: Path, store: Result
         results = run_jobs(jobs, store, executor, progress=progress, desc=experiment.name)
         folder = out / experiment.name
         folder.mkdir(parents=True, exist_ok=True)
-        outcome: Outcome | None = experiment.summarize(config, results, folder)
+        outcome: Outcome | None = _summary(experiment, config, results, folder)
         error = None
     except AdvdynError:
         raise
