@@ -1,41 +1,31 @@
 """``advdyn fig2 --out DIR [--quick]``: the escape probe on MNIST across input scales (Figure 2).
 
-Also holds the probe flags and the output writer that ``fig3`` shares.
+Also holds the probe flags that ``fig3`` shares. The computation and the output writer are
+:mod:`advdyn.experiments.fig2` (shared with the experiment ``fig2``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import asdict, fields
-from pathlib import Path
 from typing import Any
 
-from advdyn.atomic import write_json
 from advdyn.cli.cmd_sweep import output_folder
-from advdyn.cli.cmd_train import add_data_arguments, add_model_arguments, load_data
-from advdyn.data import MnistData, mean_norm, scale_images
-from advdyn.experiments.escape import (
-    DTYPES,
-    EscapeConfig,
-    EscapeCurve,
-    probe_images,
-    run_escape_probe,
-    scale_claim,
-    summarize,
+from advdyn.cli.cmd_train import add_data_arguments, add_model_arguments
+from advdyn.experiments.escape import DTYPES, EscapeConfig
+from advdyn.experiments.fig2 import (  # noqa: F401  (data_record, footnote: used by fig3)
+    ESCAPE_DEFINITION,
+    QUICK,
+    Fig2Config,
+    data_record,
+    footnote,
+    run_fig2,
+    write_figure,
+    write_outputs,
 )
-from advdyn.models.cnn import build_cnn, parameter_count
 from advdyn.pgd import RULES
-from advdyn.plots.escape import escape_figure
-from advdyn.plots.landscape import save_figure
 
-QUICK = {"images": 6, "steps": 100, "ascent_steps": 200}
-ESCAPE_DEFINITION = ("steps to escape: first attack step t with ℓ_t - ℓ_0 ≥ fraction·(max_t ℓ_t - "
-                     "ℓ_0); a row whose ℓ never rises is censored and counted as the step "
-                     "budget. Comparisons are paired by image: held if the mean difference "
-                     "exceeds 2 standard errors and claim_margin steps in the claimed "
-                     "direction, contradicted if it does so in the other, tie otherwise.")
 _HELP = {
     "scales": "input scales: pixels in [0, scale]",
     "ratios": "ratios r: ε = r · mean‖x‖₂ of the training images at that scale",
@@ -87,30 +77,6 @@ def probe_config(args: argparse.Namespace, defaults: dict[str, Any]) -> EscapeCo
     return EscapeConfig(**values)
 
 
-def data_record(data: MnistData, used: int, unit: float) -> dict:
-    return {"source": data.source, "train_images": used,
-            "held_out_images": int(data.test_images.shape[0]), "unit_mean_norm": unit,
-            "eps_rule": "eps = ratio * scale * unit_mean_norm (= ratio * mean ||x||_2 over the "
-                        "training images used, at that scale)"}
-
-
-def footnote(cfg: EscapeConfig, model: str, source: str) -> str:
-    """The protocol in one line, for the figure."""
-    return (f"{source}; {model}; {cfg.images} held-out images; max of L on the sphere by "
-            f"normalized ascent (ρ_a = {cfg.ascent_rho:g}, halved until < σε), perturbation "
-            f"σε with σ = {cfg.perturb:g}; attack: {cfg.rule} rule, ρ = {cfg.rho:g}, "
-            f"{cfg.steps} steps; dot = mean steps to reach {cfg.fraction:g} of the rise of ℓ; "
-            f"lines: mean, bands: quartiles over images")
-
-
-def write_outputs(out: Path, stem: str, payload: dict, panels: list[dict], fraction: float,
-                  suptitle: str, note: str) -> None:
-    """``stem.json`` and ``stem.png``/``.pdf`` in ``out``, each written atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / f"{stem}.json", payload)
-    save_figure(escape_figure(panels, fraction, suptitle, note), out, stem)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fig2", help="Figure 2: escape from local maxima of L on MNIST across input scales",
@@ -134,42 +100,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = probe_config(args, QUICK if args.quick else {})
     out = output_folder(args.out)
-    model = build_cnn(args.arch, activation=args.activation, seed=args.model_seed)
-    data = load_data(args)
-    t0 = time.perf_counter()
-    images, labels = probe_images(data, cfg.images, cfg.seed)
-    unit = mean_norm(scale_images(data.train_images, 1.0))
-    curves: list[EscapeCurve] = run_escape_probe(model, images, labels, unit, cfg,
-                                                 progress=not args.no_progress)
-    claims = scale_claim(curves, cfg.claim_margin)
-    summaries = [{**summarize(c), "data_source": data.source} for c in curves]
-    seconds = time.perf_counter() - t0
-    model_text = (f"{args.arch} CNN ({args.activation}, {parameter_count(model)} parameters) "
-                  f"at standard init, seed {args.model_seed}")
-    payload = {
-        "figure": "fig2",
-        "claim": "at a fixed ratio, a smaller input scale escapes from a local maximum of L "
-                 "faster (paper §5.1, Figure 2)",
-        "escape_definition": ESCAPE_DEFINITION,
-        "claims_per_scale": claims,
-        "quick": args.quick, "seconds": seconds, "command": ["advdyn", *sys.argv[1:]],
-        "data": data_record(data, int(data.train_images.shape[0]), unit),
-        "model": {"arch": args.arch, "activation": args.activation, "seed": args.model_seed,
-                  "parameters": parameter_count(model), "init": "PyTorch default"},
-        "config": asdict(cfg),
-        "curves": summaries,
-    }
-    verdicts = {c["scale"]: c for c in claims}
-    panels = [{"title": f"input scale {s:g}",
-               "verdict": f"{verdicts[s]['verdict']} ({verdicts[s]['held']} held, "
-                          f"{verdicts[s]['ties']} ties, {verdicts[s]['contradicted']} "
-                          "contradicted)",
-               "curves": [c for c in summaries if c["scale"] == s]} for s in cfg.scales]
-    write_outputs(out, "fig2", payload, panels, cfg.fraction,
-                  "Figure 2 — attack from a local maximum of L; claim: at a fixed ratio a "
-                  "smaller input scale escapes faster", footnote(cfg, model_text, data.source))
-    for c in claims:
+    config = Fig2Config(**asdict(cfg), arch=args.arch, activation=args.activation,
+                        model_seed=args.model_seed, mnist_dir=args.mnist_dir,
+                        holdout=args.holdout, data_seed=args.data_seed)
+    result = run_fig2(config, quick=args.quick, command=["advdyn", *sys.argv[1:]],
+                      progress=not args.no_progress)
+    write_figure(result, out)
+    for c in result["payload"]["claims_per_scale"]:
         print(f"scale {c['scale']:g}: claim {c['verdict']} ({c['held']} held, {c['ties']} ties, "
               f"{c['contradicted']} contradicted)")
-    print(f"wrote {out / 'fig2.json'}, fig2.png, fig2.pdf ({seconds:.0f} s)")
+    print(f"wrote {out / 'fig2.json'}, fig2.png, fig2.pdf ({result['payload']['seconds']:.0f} s)")
     return 0

@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import asdict
 
-from advdyn.cli.cmd_fig2 import (
-    ESCAPE_DEFINITION,
-    add_probe_arguments,
-    data_record,
-    footnote,
-    probe_config,
-    write_outputs,
-)
-from advdyn.cli.cmd_fig2 import QUICK as PROBE_QUICK
+from advdyn.cli.cmd_fig2 import add_probe_arguments, probe_config
 from advdyn.cli.cmd_sweep import output_folder
 from advdyn.cli.cmd_train import (
     add_data_arguments,
     add_model_arguments,
     add_train_arguments,
     history_table,
-    load_data,
     train_config,
 )
-from advdyn.experiments.advtrain import probe_training
-from advdyn.experiments.escape import summarize, training_claim
-from advdyn.models.cnn import build_cnn, parameter_count
-
-SCALE = 0.1
-EPOCHS = (0, 10, 100)
-QUICK_EPOCHS = (0, 2, 5)
-TRAIN_QUICK = {"train_images": 1000, "eval_images": 500, "pgd_steps": 5}
+from advdyn.experiments.fig2 import QUICK as PROBE_QUICK
+from advdyn.experiments.fig2 import write_figure
+from advdyn.experiments.fig3 import EPOCHS, QUICK_EPOCHS, SCALE, TRAIN_QUICK, Fig3Config, run_fig3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,53 +52,16 @@ def run(args: argparse.Namespace) -> int:
     epochs = tuple(args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS))
     out = output_folder(args.out)
     ckpt = output_folder(args.checkpoints) if args.checkpoints else out / "checkpoints"
-    data = load_data(args)
-    t0 = time.perf_counter()
-    run_, curves = probe_training(train_cfg, probe_cfg, data, ckpt, epochs,
-                                  progress=not args.no_progress)
-    claims = training_claim(curves, probe_cfg.claim_margin)
-    summaries = [{**summarize(c), "data_source": data.source} for c in curves]
-    seconds = time.perf_counter() - t0
-    n_params = parameter_count(build_cnn(args.arch, activation=args.activation))
-    model_text = (f"{args.arch} CNN ({args.activation}, {n_params} parameters), PGD "
-                  f"adversarial training at scale {train_cfg.scale:g}, ratio "
-                  f"{train_cfg.ratio:g}, K = {train_cfg.pgd_steps}")
-    payload = {
-        "figure": "fig3",
-        "claim": "escape from a local maximum of L gets harder (more steps) as adversarial "
-                 "training proceeds (paper Figure 3)",
-        "escape_definition": ESCAPE_DEFINITION,
-        "claims_per_scale": claims,
-        "quick": args.quick, "seconds": seconds, "command": ["advdyn", *sys.argv[1:]],
-        "data": data_record(data, train_cfg.train_images or int(data.train_images.shape[0]),
-                            run_.unit_mean_norm),
-        "model": {"arch": args.arch, "activation": args.activation, "seed": args.model_seed,
-                  "parameters": n_params, "init": "PyTorch default"},
-        "training": {"config": asdict(train_cfg), "eps": run_.eps, "epochs": list(epochs),
-                     "checkpoints": {str(e): str(p) for e, p in run_.checkpoints.items()},
-                     "resumed_from": run_.resumed_from, "history": run_.history},
-        "config": asdict(probe_cfg),
-        "curves": summaries,
-    }
-    acc = {h["epoch"]: h for h in run_.history}
-    verdicts = {c["scale"]: c for c in claims}
-    panels = []
-    for s in probe_cfg.scales:
-        v = verdicts[s]
-        for e in sorted(set(epochs)):
-            panels.append({
-                "title": f"epoch {e}, input scale {s:g} (clean {acc[e]['clean_acc']:.2f}, "
-                         f"robust {acc[e]['robust_acc']:.2f})",
-                "verdict": f"{v['verdict']} ({v['held']} held, {v['ties']} ties, "
-                           f"{v['contradicted']} contradicted)",
-                "curves": [c for c in summaries if c["scale"] == s and c["epoch"] == e]})
-    write_outputs(out, "fig3", payload, panels, probe_cfg.fraction,
-                  "Figure 3 — attack from a local maximum of L along adversarial training; "
-                  "claim: escape gets harder as training proceeds",
-                  footnote(probe_cfg, model_text, data.source))
-    print(history_table(run_.history))
-    for c in claims:
+    training = {k: v for k, v in asdict(train_cfg).items() if k != "seed"}
+    config = Fig3Config(epochs=epochs, **training, model_seed=train_cfg.seed, **asdict(probe_cfg),
+                        mnist_dir=args.mnist_dir, holdout=args.holdout,
+                        data_seed=args.data_seed, work_dir=str(ckpt))
+    result = run_fig3(config, quick=args.quick, command=["advdyn", *sys.argv[1:]],
+                      progress=not args.no_progress)
+    write_figure(result, out)
+    print(history_table(result["history"]))
+    for c in result["payload"]["claims_per_scale"]:
         print(f"scale {c['scale']:g}: claim {c['verdict']} ({c['held']} held, {c['ties']} ties, "
               f"{c['contradicted']} contradicted)")
-    print(f"wrote {out / 'fig3.json'}, fig3.png, fig3.pdf ({seconds:.0f} s)")
+    print(f"wrote {out / 'fig3.json'}, fig3.png, fig3.pdf ({result['payload']['seconds']:.0f} s)")
     return 0

@@ -19,6 +19,8 @@ MODULES: list[str] = [
     "advdyn.experiments.census",
     "advdyn.experiments.claims.suite",
     "advdyn.experiments.threshold",
+    "advdyn.experiments.fig2",
+    "advdyn.experiments.fig3",
 ]
 
 
