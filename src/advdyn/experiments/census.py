@@ -29,7 +29,11 @@ from matplotlib.figure import Figure as MplFigure
 
 from advdyn.atomic import write_with
 from advdyn.errors import check_number
-from advdyn.experiments.simulated import ScanGrid, SimulatedSetup, check_grid, sphere_census
+from advdyn.experiments.simulated import (
+    SimulatedProblemConfig,
+    check_grid,
+    sphere_census,
+)
 from advdyn.report import Figure, Outcome, Table
 from advdyn.runner import Experiment, Job, JobResult, config_dict
 from advdyn.sphere.census import Census
@@ -40,7 +44,7 @@ MULTISTART_ONLY = ("census_starts",)  # knobs of the d > 2 census
 
 
 @dataclass(frozen=True)
-class CensusConfig:
+class CensusConfig(SimulatedProblemConfig):
     """The grid and the problem (defaults: the full run).
 
     ``scales``, ``ratios``: input scales ``‖x‖`` and ratios ``r`` (``ε = r‖x‖``); ``seeds``
@@ -75,15 +79,6 @@ class CensusConfig:
         if self.census_starts is not None:
             check_number("census_starts", self.census_starts, positive=True, integer=True)
         self.setup()
-
-    def scan_grid(self) -> ScanGrid:
-        """The d = 2 circle scan's angle grid of this configuration."""
-        return ScanGrid(self.angle_density, self.min_angles, self.max_angles)
-
-    def setup(self) -> SimulatedSetup:
-        """The simulated problem of this configuration."""
-        return SimulatedSetup(dim=self.dim, width=self.width, loss=self.loss, label=self.label,
-                              kappa=self.kappa, gamma=self.gamma)
 
 
 def _unseen(c: Census) -> dict[str, Any]:

@@ -29,8 +29,7 @@ import torch
 from advdyn.atomic import write_json
 from advdyn.errors import check_number, fail
 from advdyn.experiments.simulated import (
-    ScanGrid,
-    SimulatedSetup,
+    SimulatedProblemConfig,
     check_grid,
     check_rule,
     minima_targets,
@@ -69,7 +68,7 @@ NOTES = {
 
 
 @dataclass(frozen=True)
-class Fig1Config:
+class Fig1Config(SimulatedProblemConfig):
     """Every choice of Figure 1 (defaults: the full figure).
 
     ``scales``, ``ratios``: the panel grid (rows, columns); ``seed``: network, direction and
@@ -80,6 +79,7 @@ class Fig1Config:
     grid points per axis.
     """
 
+    dim = 2  # Figure 1 is two-dimensional (a class constant, not a parameter)
     scales: tuple[float, ...] = (0.01, 1.0, 100.0)
     ratios: tuple[float, ...] = (0.1, 1.0, 10.0)
     seed: int = 0
@@ -110,15 +110,6 @@ class Fig1Config:
         if check_number("grid", self.grid, positive=True, integer=True) < 3:
             raise fail("grid", f"needs at least 3 points per axis, got {self.grid}")
         self.setup()
-
-    def scan_grid(self) -> ScanGrid:
-        """The d = 2 circle scan's angle grid of this configuration."""
-        return ScanGrid(self.angle_density, self.min_angles, self.max_angles)
-
-    def setup(self) -> SimulatedSetup:
-        """The simulated problem (d = 2) of this configuration."""
-        return SimulatedSetup(dim=2, width=self.width, loss=self.loss, label=self.label,
-                              kappa=self.kappa, gamma=self.gamma)
 
 
 def disk_landscape(objective: Objective, eps: torch.Tensor, n: int

@@ -40,8 +40,7 @@ from tqdm.auto import tqdm
 from advdyn.atomic import write_json
 from advdyn.errors import check_number
 from advdyn.experiments.simulated import (
-    ScanGrid,
-    SimulatedSetup,
+    SimulatedProblemConfig,
     check_grid,
     check_rule,
     log_grid,
@@ -78,7 +77,7 @@ NOTES = {
 
 
 @dataclass(frozen=True)
-class PhaseConfig:
+class PhaseConfig(SimulatedProblemConfig):
     """Every choice of the phase diagram (defaults: the full run).
 
     ``scales``, ``ratios``: the grid; ``seeds`` seeds ``seed, seed+1, …``; ``dim``, ``width``,
@@ -122,15 +121,6 @@ class PhaseConfig:
         if self.census_starts is not None:
             check_number("census_starts", self.census_starts, positive=True, integer=True)
         self.setup()
-
-    def scan_grid(self) -> ScanGrid:
-        """The d = 2 circle scan's angle grid of this configuration."""
-        return ScanGrid(self.angle_density, self.min_angles, self.max_angles)
-
-    def setup(self) -> SimulatedSetup:
-        """The simulated problem of this configuration."""
-        return SimulatedSetup(dim=self.dim, width=self.width, loss=self.loss, label=self.label,
-                              kappa=self.kappa, gamma=self.gamma)
 
 
 def phase_seed(config: PhaseConfig, seed: int, *, progress: bool = False) -> dict[str, Any]:

@@ -239,3 +239,28 @@ def perturbed_starts(points: torch.Tensor, eps: torch.Tensor, size: float,
 def log_grid(low: float, high: float, n: int) -> tuple[float, ...]:
     """``n`` log-spaced values from ``low`` to ``high``, rounded to 4 significant digits."""
     return tuple(float(f"{v:.4g}") for v in np.logspace(math.log10(low), math.log10(high), n))
+
+
+class SimulatedProblemConfig:
+    """Methods shared by the configurations that name a simulated problem and a circle scan
+    (their fields ``dim``, ``width``, ``loss``, ``label``, ``kappa``, ``gamma``,
+    ``angle_density``, ``min_angles``, ``max_angles``)."""
+
+    dim: int
+    width: int
+    loss: str
+    label: float
+    kappa: float | None
+    gamma: float | None
+    angle_density: float
+    min_angles: int
+    max_angles: int
+
+    def scan_grid(self) -> ScanGrid:
+        """The d = 2 circle scan's angle grid of this configuration."""
+        return ScanGrid(self.angle_density, self.min_angles, self.max_angles)
+
+    def setup(self) -> SimulatedSetup:
+        """The simulated problem of this configuration."""
+        return SimulatedSetup(dim=self.dim, width=self.width, loss=self.loss, label=self.label,
+                              kappa=self.kappa, gamma=self.gamma)
