@@ -11,27 +11,15 @@ import io
 import time
 import types
 import typing
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from advdyn.atomic import write_json, write_text
-from advdyn.cli.common import emit_json
-from advdyn.errors import check_number, fail
+from advdyn.cli.common import config_values, emit_json, flag_type, output_folder
+from advdyn.errors import check_number
 from advdyn.experiments.claims import CLAIMS
 from advdyn.experiments.claims.common import STATEMENTS
-
-
-def _flag_type(hint: Any) -> tuple[type, bool]:
-    """(element type, is a list) of a Config field's annotation."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-        origin = typing.get_origin(hint)
-    if origin is tuple:
-        return typing.get_args(hint)[0], True
-    return hint, False
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "latency-bound; extra threads cost more than they give on a busy machine)")
         hints = typing.get_type_hints(module.Config)
         for f in dataclasses.fields(module.Config):
-            kind, many = _flag_type(hints[f.name])
+            kind, many = flag_type(hints[f.name])
             quick = module.QUICK.get(f.name)
             text = f"default {f.default!r}" + ("" if quick is None else f", quick {quick!r}")
             q.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
@@ -65,15 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     module = importlib.import_module(args.module)
     params: dict[str, Any] = dict(module.QUICK) if args.quick else {}
-    for f in dataclasses.fields(module.Config):
-        value = getattr(args, f.name)
-        if value is not None:
-            params[f.name] = tuple(value) if isinstance(value, list) else value
+    params.update(config_values(module.Config, args))
     module.Config(**params)  # validate every parameter before anything runs or is written
     torch.set_num_threads(check_number("--threads", args.threads, positive=True, integer=True))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise fail("--out", f"{out} exists and is not a folder")
+    out = output_folder(args.out)
     start = time.perf_counter()
     res = module.compute(**params)
     wall = time.perf_counter() - start

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from advdyn.cli.cmd_sweep import output_folder
+from advdyn.cli.common import config_values, flag_type, output_folder
 from advdyn.errors import fail
 from advdyn.experiments.fig1 import Fig1Config, run_fig1, write_outputs
 from advdyn.experiments.simulated import STEP_RULES
@@ -49,22 +48,13 @@ HELP = {
 CHOICES = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
 
 
-def _flag_type(hint: Any) -> tuple[type, bool]:
-    """``(element type, is a list)`` of a field's type hint (``X | None`` → ``X``)."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    if typing.get_origin(hint) is tuple:
-        return typing.get_args(hint)[0], True
-    return hint, False
-
-
 def add_config_flags(p: argparse.ArgumentParser, config: type, title: str) -> None:
     """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's)."""
     g = p.add_argument_group(title)
     hints = typing.get_type_hints(config)
     default = config()
     for f in dataclasses.fields(config):
-        kind, many = _flag_type(hints[f.name])
+        kind, many = flag_type(hints[f.name])
         value = getattr(default, f.name)
         shown = " ".join(f"{v:g}" for v in value) if many else f"{value}"
         extra: dict[str, Any] = {"nargs": "+", "metavar": "V"} if many else {}
@@ -77,12 +67,7 @@ def add_config_flags(p: argparse.ArgumentParser, config: type, title: str) -> No
 
 def config_from_args(config: type, args: argparse.Namespace) -> Any:
     """The ``config`` dataclass built from the flags that were given (validated there)."""
-    values = {}
-    for f in dataclasses.fields(config):
-        v = getattr(args, f.name)
-        if v is not None:
-            values[f.name] = tuple(v) if isinstance(v, list) else v
-    return config(**values)
+    return config(**config_values(config, args))
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@ import sys
 from dataclasses import asdict, fields
 from typing import Any
 
-from advdyn.cli.cmd_sweep import output_folder
 from advdyn.cli.cmd_train import add_data_arguments, add_model_arguments
+from advdyn.cli.common import output_folder
 from advdyn.experiments.escape import DTYPES, EscapeConfig
 from advdyn.experiments.fig2 import (  # noqa: F401  (data_record, footnote: used by fig3)
     ESCAPE_DEFINITION,

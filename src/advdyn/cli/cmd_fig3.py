@@ -7,7 +7,6 @@ import sys
 from dataclasses import asdict
 
 from advdyn.cli.cmd_fig2 import add_probe_arguments, probe_config
-from advdyn.cli.cmd_sweep import output_folder
 from advdyn.cli.cmd_train import (
     add_data_arguments,
     add_model_arguments,
@@ -15,6 +14,7 @@ from advdyn.cli.cmd_train import (
     history_table,
     train_config,
 )
+from advdyn.cli.common import output_folder
 from advdyn.experiments.fig2 import QUICK as PROBE_QUICK
 from advdyn.experiments.fig2 import write_figure
 from advdyn.experiments.fig3 import EPOCHS, QUICK_EPOCHS, SCALE, TRAIN_QUICK, Fig3Config, run_fig3

@@ -6,7 +6,8 @@ import argparse
 import shlex
 import sys
 
-from advdyn.cli.cmd_sweep import add_executor_arguments, executor_from, output_folder
+from advdyn.cli.cmd_sweep import add_executor_arguments, executor_from
+from advdyn.cli.common import output_folder
 from advdyn.experiments import registry
 from advdyn.runner.reproduce import plan, reproduce
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from advdyn.atomic import write_text
-from advdyn.errors import fail
+from advdyn.cli.common import output_folder
 from advdyn.runner import EXECUTORS, Executor, make_executor
 from advdyn.runner.sweep import load_sweep, run_sweep
 
@@ -28,14 +28,6 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 def executor_from(args: argparse.Namespace) -> Executor:
     """The executor the arguments ask for (validated; nothing is written)."""
     return make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
-
-
-def output_folder(value: str) -> Path:
-    """``--out``: a folder, or a path where one can be made."""
-    out = Path(value)
-    if out.exists() and not out.is_dir():
-        raise fail("--out", f"{value} exists and is not a folder")
-    return out
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

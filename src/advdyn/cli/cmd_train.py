@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from advdyn.atomic import write_json
-from advdyn.cli.cmd_sweep import output_folder
+from advdyn.cli.common import output_folder
 from advdyn.data import MnistData, load_mnist
 from advdyn.experiments.advtrain import OPTIMIZERS, TrainConfig, train
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES

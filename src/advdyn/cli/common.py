@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +61,30 @@ def _clean(o: Any) -> Any:
     if isinstance(o, float) and not np.isfinite(o):
         return None
     return o
+
+
+def output_folder(value: str) -> Path:
+    """``--out``: a folder, or a path where one can be made."""
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise fail("--out", f"{value} exists and is not a folder")
+    return out
+
+
+def flag_type(hint: Any) -> tuple[type, bool]:
+    """``(element type, is a list)`` of a config field's type hint (``X | None`` → ``X``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], True
+    return hint, False
+
+
+def config_values(config: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of the ``config`` dataclass that were given as flags (lists as tuples)."""
+    values = {}
+    for f in dataclasses.fields(config):
+        v = getattr(args, f.name)
+        if v is not None:
+            values[f.name] = tuple(v) if isinstance(v, list) else v
+    return values
