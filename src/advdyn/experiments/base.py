@@ -1,0 +1,129 @@
+"""The plug-in interface of an experiment: configuration in, plain results out.
+
+An experiment module defines its configuration as a dataclass (each field a parameter, the
+defaults the full run, validation in ``__post_init__`` raising :class:`advdyn.AdvdynError`), a
+function splitting a configuration into :class:`Job` s (each a pure function of its JSON
+configuration, run and cached by :mod:`advdyn.runner`), and a function collecting the jobs'
+values into the experiment's result. It exposes them as one module-level :class:`Experiment`
+named ``EXPERIMENT`` and is listed in :mod:`advdyn.experiments.registry`. Claims read results
+(:mod:`advdyn.claims`); pictures and pages read results and verdicts (:mod:`advdyn.plots`,
+:mod:`advdyn.report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from advdyn.errors import AdvdynError, fail
+from advdyn.runner.store import Job  # TODO(design): the Job type moves here (issue 11)
+
+__all__ = ["Experiment", "Job", "config_dict"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment: a configuration type, its jobs, and how their values become its result.
+
+    - ``name``: short identifier (``"census"``): the sweep file's ``experiment:`` value and the
+      experiment's output folder.
+    - ``title``: the report section's heading; ``description``: its opening paragraph.
+    - ``config``: a dataclass type; every field is a parameter a sweep may vary.
+    - ``jobs(config) -> list[Job]``: the work, each job a pure function of its JSON config.
+    - ``collect(config, values) -> dict``: the experiment's **result** from the jobs' values (in
+      the order of ``jobs(config)``): plain data (JSON values and NumPy arrays) holding
+      ``"text"`` (a paragraph on the setting), ``"tables"`` (a list of ``{"title", "columns",
+      "rows"}``) and whatever its claims' ``arms`` and its pictures read. It draws nothing,
+      writes nothing, prints nothing, and judges nothing (verdicts live in
+      :mod:`advdyn.claims`).
+    - ``quick``: parameter overrides for ``advdyn reproduce --quick`` (a run of a few minutes).
+    - ``row(value) -> dict``: optional; a job's columns in a sweep's table (scalars), from the
+      job's value. Without it, the scalars of the value are used (nested mappings as ``a.b``).
+    """
+
+    name: str
+    title: str
+    config: type
+    jobs: Callable[[Any], list[Job]]
+    collect: Callable[[Any, list[Mapping[str, Any]]], dict[str, Any]]
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    row: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if not dataclasses.is_dataclass(self.config):
+            raise TypeError(f"experiment {self.name}: config must be a dataclass type")
+
+    def parameters(self) -> dict[str, Any]:
+        """Parameter names and their defaults (``dataclasses.MISSING`` where there is none)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self.config):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+            else:
+                out[f.name] = dataclasses.MISSING
+        return out
+
+    def coerce(self, name: str, value: Any) -> Any:
+        """``value`` converted to parameter ``name``'s type where that loses nothing."""
+        return _coerce(typing.get_type_hints(self.config).get(name, Any), value)
+
+    def make_config(self, values: Mapping[str, Any], where: str = "parameters") -> Any:
+        """Build a configuration from ``values`` (the rest default), coercing values to the
+        field types (YAML's ``1`` for a float field, ``1e-3`` read as a string, lists for
+        tuples, one value for a tuple of one). Errors name ``where`` and the parameter."""
+        params = self.parameters()
+        for name in values:
+            if name not in params:
+                raise fail(f"{where}.{name}", f"unknown parameter of experiment {self.name!r}",
+                           "known: " + ", ".join(params))
+        missing = [n for n, d in params.items() if d is dataclasses.MISSING and n not in values]
+        if missing:
+            raise fail(f"{where}.{missing[0]}", f"required by experiment {self.name!r}")
+        kwargs = {n: self.coerce(n, v) for n, v in values.items()}
+        try:
+            return self.config(**kwargs)
+        except AdvdynError as e:
+            raise fail(where, str(e)) from None
+        except (TypeError, ValueError) as e:
+            raise fail(where, f"invalid parameters ({e})") from None
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A configuration dataclass as a plain dict (tuples as lists), for tables and reports."""
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(config).items()}
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """Convert ``value`` to the simple type ``hint`` names where that loses nothing."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return value if value is None or len(options) != 1 else _coerce(options[0], value)
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        inner = args[0] if len(args) == 1 else Any
+        items = value if isinstance(value, (list, tuple)) else [value]  # one value: a 1-list
+        return origin(_coerce(inner, v) for v in items)
+    if isinstance(value, bool):
+        return value
+    if hint is float:
+        if isinstance(value, int):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    if hint is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
