@@ -213,7 +213,8 @@ def test_cli_census(tmp_path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert {"minima", "maxima", "saddles", "unseen"} <= set(out)
     assert all("delta" in q and "L" in q for q in out["minima"])
-    assert main(["census", str(path), "--starts", "-1", "--json"]) == 2
+    with pytest.raises(SystemExit, match=r"^2$"):  # refused by the flag's type
+        main(["census", str(path), "--starts", "-1", "--json"])
     assert main(["census", str(tmp_path / "missing.npz"), "--json"]) == 2
     err = capsys.readouterr()
     assert err.out == "" and len(err.err.strip().splitlines()) == 2
