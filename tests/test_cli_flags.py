@@ -148,6 +148,25 @@ def test_bad_number_exit_2_one_line_naming_the_flag(
     assert blocked_out.read_text() == "not a folder\n"
 
 
+def good_value(words: tuple[str, ...], action: argparse.Action) -> str:
+    """The edge of the valid range: 0 where ≥ 0, the smallest count or a small number where
+    > 0, a negative value where any value is valid."""
+    whole = action.type in INT_TYPES
+    return {"nonneg": "0", "positive": "1" if whole else "1e-3",
+            "real": "-2" if whole else "-0.5"}[valid_range(words, action.option_strings[0])]
+
+
+def test_edge_of_each_valid_range_parses(problem_file: Path, tmp_path: Path) -> None:
+    """No flag's type is stricter than its declared range."""
+    parser = build_parser()
+    for words, action in FLAGS:
+        argv = [*base_argv(words, problem_file, tmp_path / "d.npy", tmp_path / "out"),
+                action.option_strings[0], good_value(words, action)]
+        value = getattr(parser.parse_args(argv), action.dest)
+        assert value == action.type(good_value(words, action)) or value == [
+            action.type(good_value(words, action))], argv
+
+
 def test_zero_eta_is_refused_through_the_console_script(problem_file: Path) -> None:
     """The reported case: ``advdyn pgd P.npz --eta 0 --steps 3 --json`` printed JSON, exit 0."""
     run = subprocess.run([sys.executable, "-m", "advdyn.cli.main", "pgd", str(problem_file),
