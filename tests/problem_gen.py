@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from reference import (
+    DEGENERATE_RTOL,
     GRAD_FLOOR,
     LOSSES,
     Array,
@@ -30,6 +31,7 @@ RATIOS = (0.1, 1.0, 10.0)
 SEED = 20_201_021
 N_CASES = 24
 MAX_SENSITIVITY = 1e3
+SEARCHES = 3  # random starts per kind of extremum (d > 2) before a case goes without one
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,14 @@ def _retract(delta: Array, eps: float) -> Array:
 
 
 def newton_polish(p: Problem, delta: Array, iters: int = 40) -> Array:
-    """Riemannian Newton on the sphere: solve ``(QᵀΞQ)ξ = -QᵀΓ``, ``δ ← ε(δ+Qξ)/‖δ+Qξ‖``."""
+    """Riemannian Newton on the sphere: ``(QᵀΞQ)ξ = -QᵀΓ``, ``δ ← ε(δ+Qξ)/‖δ+Qξ‖``.
+
+    The symmetric tangent Hessian ``QᵀΞQ = V diag(μ) Vᵀ`` is inverted in its eigenbasis,
+    ``ξ = -V diag(1/μ) VᵀQᵀΓ``. Where it is (near-)singular, ``min|μ| ≤ 1e-8 max|μ|`` (the
+    reference's degeneracy tolerance, far above rounding), there is no Newton step: polishing
+    stops and :func:`critical_points` rejects the point. No solve ever divides by a pivot of
+    rounding size, whose value (and whether LAPACK calls it singular) depends on the BLAS kernel.
+    """
     for _ in range(iters):
         if not np.linalg.norm(L_grad(p, delta)) > GRAD_FLOOR:
             break
@@ -85,7 +94,10 @@ def newton_polish(p: Problem, delta: Array, iters: int = 40) -> Array:
         if np.linalg.norm(gamma) <= 1e-14 * np.linalg.norm(diag["grad"]):
             break
         Q = tangent_basis(delta)
-        step = Q @ np.linalg.solve(Q.T @ xi @ Q, -(Q.T @ gamma))
+        mu, V = np.linalg.eigh(Q.T @ xi @ Q)
+        if not np.min(np.abs(mu)) > DEGENERATE_RTOL * np.max(np.abs(mu)):
+            break
+        step = Q @ (V @ (-(V.T @ (Q.T @ gamma)) / mu))
         n = float(np.linalg.norm(step))
         if n > 0.1 * p.eps:
             step *= 0.1 * p.eps / n
@@ -120,29 +132,41 @@ def circle_extrema(p: Problem, n_grid: int = 4096) -> list[tuple[Array, str]]:
     return out + [(pts[i], "maximum") for i in np.flatnonzero((vals > prev) & (vals > nxt))]
 
 
+def _is_clean_extremum(p: Problem, delta: Array, kind: str) -> bool:
+    """``‖Γ‖ ≤ 1e-12‖∇L‖``, the reference type is ``kind``, and every tangent eigenvalue
+    satisfies ``|μ| ≥ 1e-3 max|μ|`` (so any sane degeneracy tolerance agrees)."""
+    if not np.linalg.norm(L_grad(p, delta)) > GRAD_FLOOR:
+        return False
+    diag = diagnose(p, delta)
+    eigs = np.abs(diag["tangent_eigenvalues"])
+    return bool(diag["type"] == kind
+                and np.linalg.norm(diag["gamma"]) <= 1e-12 * np.linalg.norm(diag["grad"])
+                and eigs.min() >= 1e-3 * eigs.max())
+
+
 def critical_points(p: Problem, rng: np.random.Generator) -> list[tuple[Array, str]]:
     """Well-separated, non-degenerate local minima/maxima of L on the sphere, polished.
 
-    Kept only if ``‖Γ‖ ≤ 1e-12‖∇L‖``, the reference type matches the search, and every tangent
-    eigenvalue satisfies ``|μ| ≥ 1e-3 max|μ|`` (so any sane degeneracy tolerance agrees).
+    d = 2: the first four extrema of a dense angle scan, each polished and kept if clean
+    (:func:`_is_clean_extremum`). d > 2: for each kind, Riemannian descent (ascent) from a
+    random start, polished; a degenerate or unclean result is re-seeded from a new start, at most
+    ``SEARCHES`` starts per kind (a quadratic loss's maximum ``L = 0`` on the level set
+    ``f = y`` is degenerate from every start).
     """
-    if p.d == 2:
-        guesses = circle_extrema(p)
-    else:
-        starts = [sphere_point(rng, p.d, p.eps) for _ in range(2)]
-        guesses = [(riemannian_descent(p, starts[0], 1.0), "minimum"),
-                   (riemannian_descent(p, starts[1], -1.0), "maximum")]
     found: list[tuple[Array, str]] = []
-    for guess, kind in guesses[:4]:
-        delta = newton_polish(p, guess)
-        if not np.linalg.norm(L_grad(p, delta)) > GRAD_FLOOR:
-            continue
-        diag = diagnose(p, delta)
-        eigs = np.abs(diag["tangent_eigenvalues"])
-        if (diag["type"] == kind
-                and np.linalg.norm(diag["gamma"]) <= 1e-12 * np.linalg.norm(diag["grad"])
-                and eigs.min() >= 1e-3 * eigs.max()):
-            found.append((delta, kind))
+    if p.d == 2:
+        for guess, kind in circle_extrema(p)[:4]:
+            delta = newton_polish(p, guess)
+            if _is_clean_extremum(p, delta, kind):
+                found.append((delta, kind))
+        return found
+    for kind, sign in (("minimum", 1.0), ("maximum", -1.0)):
+        for _ in range(SEARCHES):
+            start = sphere_point(rng, p.d, p.eps)
+            delta = newton_polish(p, riemannian_descent(p, start, sign))
+            if _is_clean_extremum(p, delta, kind):
+                found.append((delta, kind))
+                break
     return found
 
 

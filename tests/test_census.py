@@ -12,7 +12,6 @@ The problems are held out: drawn from fixed seeds that were not used to develop 
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -104,14 +103,14 @@ def test_scan_is_batched_over_rows_with_their_own_radius() -> None:
             np.testing.assert_allclose(p1.delta, p2.delta, rtol=0, atol=1e-12 * float(eps[b]))
 
 
-def test_scan_of_150_rows_is_fast() -> None:
+def test_scan_of_150_rows_alternates_minima_and_maxima() -> None:
+    """150 rows in one batch (timing is ``advdyn bench``'s job): on a circle, local minima and
+    maxima alternate, so every row has as many of each, at least one."""
     gen = torch.Generator().manual_seed(4)
     net = TwoLayerNet.xavier(2, 128, generator=gen)
     x = torch.randn(150, 2, generator=gen, dtype=torch.float64) * 10
     eps = torch.logspace(-1, 1.5, 150, dtype=torch.float64)
-    start = time.perf_counter()
     out = scan_circle(TwoLayerObjective(net, Quadratic, x, 0.5), eps * 10, n_angles=4096)
-    assert time.perf_counter() - start < 20
     assert len(out) == 150 and all(len(c.minima) == len(c.maxima) >= 1 for c in out)
 
 
@@ -182,13 +181,15 @@ def test_census_is_deterministic_and_json_ready() -> None:
 
 
 @pytest.mark.slow
-def test_census_d10_m4000_is_well_under_a_minute() -> None:
+def test_census_d10_m4000_minima_are_reference_minima() -> None:
+    """The benchmark's size (its time is measured by ``advdyn bench``, case 4): every minimum
+    the census reports is a minimum for the NumPy reference."""
     rng = np.random.default_rng([HELD_OUT_SEED, 10])
     p = random_problem(rng, 10, 4000, 10.0, 1.0, "bce")
-    start = time.perf_counter()
     c = census(_adv(p).objective(), p.eps)
-    assert time.perf_counter() - start < 45
     assert len(c.minima) >= 1
+    for q in c.minima:
+        assert diagnose(p, q.delta)["type"] == "minimum"
 
 
 def test_census_rejects_bad_input() -> None:
@@ -212,7 +213,8 @@ def test_cli_census(tmp_path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert {"minima", "maxima", "saddles", "unseen"} <= set(out)
     assert all("delta" in q and "L" in q for q in out["minima"])
-    assert main(["census", str(path), "--starts", "-1", "--json"]) == 2
+    with pytest.raises(SystemExit, match=r"^2$"):  # refused by the flag's type
+        main(["census", str(path), "--starts", "-1", "--json"])
     assert main(["census", str(tmp_path / "missing.npz"), "--json"]) == 2
     err = capsys.readouterr()
     assert err.out == "" and len(err.err.strip().splitlines()) == 2

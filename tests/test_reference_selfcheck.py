@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_expit
 
-from problem_gen import Case, circle_extrema, held_out_cases
+from problem_gen import Case, circle_extrema, held_out_cases, newton_polish
 from reference import (
     L_grad,
     L_hess,
@@ -125,6 +125,20 @@ def test_critical_points_are_critical(case: Case) -> None:
         assert np.linalg.norm(delta) == pytest.approx(case.problem.eps, rel=1e-14)
         assert np.linalg.norm(r["gamma"]) <= 1e-12 * np.linalg.norm(r["grad"])
         assert r["type"] == kind
+
+
+def test_newton_polish_stops_at_a_singular_tangent_hessian() -> None:
+    """``f = softplus(z₁)`` (d = 3, x = 0) at ``δ = (0, ε, 0)``: ``∇L ∥ e₁`` so ``λ = 0``, and
+    ``QᵀΞQ = QᵀHQ`` with ``H ∝ e₁e₁ᵀ`` has the exact null direction ``e₃``. The polish must
+    neither solve with it (LAPACK raised "Singular matrix" on some BLAS kernels) nor move."""
+    p = Problem(W=np.array([[1.0, 0.0, 0.0]]), a=np.array([1.0]), x=np.zeros(3), y=0.0,
+                eps=1.0)
+    delta = np.array([0.0, 1.0, 0.0])
+    r = diagnose(p, delta)
+    assert np.linalg.norm(r["grad"]) > 0.1 and r["lambda"] == 0.0
+    assert np.min(np.abs(r["tangent_eigenvalues"])) <= 1e-15 * np.max(
+        np.abs(r["tangent_eigenvalues"]))
+    assert np.array_equal(newton_polish(p, delta), delta)
 
 
 def test_enough_critical_points() -> None:

@@ -6,6 +6,7 @@ subprocess tests set ``PYTHONPATH``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,3 +86,9 @@ EXPERIMENT = TOY  # what the registry looks up when this module is listed in it
 BROKEN = Experiment(name="broken", title="Broken experiment", config=ToyConfig, jobs=toy_jobs,
                     summarize=toy_summarize, quick={"fail": True, "n": 1},
                     description="Its job raises, to show how a failure is reported.")
+
+# Two slow sections (8 jobs of 0.1 s each) for the kill -9 test of ``advdyn reproduce``.
+SLOW_A = dataclasses.replace(TOY, name="slow_a", title="Slow toy A",
+                             quick={"n": 8, "sleep": 0.1})
+SLOW_B = dataclasses.replace(TOY, name="slow_b", title="Slow toy B",
+                             quick={"n": 8, "sleep": 0.1, "scale": 2.0, "seed": 50})

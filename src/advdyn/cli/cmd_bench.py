@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from advdyn.bench.cases import CASES, QUICK, BenchSizes, run_bench
-from advdyn.cli.common import emit_json
+from advdyn.cli.common import emit_json, positive_int
 from advdyn.errors import fail
 
 COLUMNS = ("case", "unit", "ours", "floor", "ratio_to_floor", "best_peer", "ratio_to_best_peer",
@@ -27,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="short run (fewer steps and repetitions)")
     p.add_argument("--cases", default=",".join(CASES),
                    help=f"comma-separated cases to run (default {','.join(CASES)})")
-    p.add_argument("--reps", type=int, default=None,
+    p.add_argument("--reps", type=positive_int, default=None,
                    help="repetitions per contender in cases 1, 2 and 5 (default 5, quick 3)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
@@ -72,12 +72,8 @@ def run(args: argparse.Namespace) -> int:
         raise fail("--cases", f"unknown case(s) {unknown}", f"choose from {','.join(CASES)}")
     sizes = QUICK if args.quick else BenchSizes()
     if args.reps is not None:
-        if args.reps < 1:
-            raise fail("--reps", f"must be ≥ 1, got {args.reps}")
         sizes = dataclasses.replace(sizes, reps=args.reps)
     if args.threads is not None:
-        if args.threads < 1:
-            raise fail("--threads", f"must be ≥ 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     report = run_bench(sizes, cases,
                        progress=lambda msg: sys.stderr.write(f"advdyn bench: {msg}\n"))

@@ -6,8 +6,14 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import DTYPES, add_dtype, emit_json
-from advdyn.errors import check_number
+from advdyn.cli.common import (
+    DTYPES,
+    add_dtype,
+    emit_json,
+    nonneg_float,
+    nonneg_int,
+    positive_int,
+)
 from advdyn.models import Problem
 from advdyn.sphere.census import census
 
@@ -20,42 +26,35 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "search, with an estimate of what may be unseen. A minimum of L is a good "
                        "adversary, a maximum of L is where the attack is weakest.")
     p.add_argument("problem", help="problem file (.npz with W, a, x, y, eps[, loss])")
-    p.add_argument("--starts", type=int, default=None,
+    p.add_argument("--starts", type=positive_int, default=None,
                    help="uniform starts per direction in the first round (default "
                    "clip(32·d, 256, 512)); rounds double it until the unseen basin mass is "
                    "below --coverage or --max-starts is reached")
-    p.add_argument("--max-starts", type=int, default=4096,
+    p.add_argument("--max-starts", type=positive_int, default=4096,
                    help="cap on the uniform starts per direction (default 4096)")
-    p.add_argument("--coverage", type=float, default=1e-3,
+    p.add_argument("--coverage", type=nonneg_float, default=1e-3,
                    help="stop when the Good–Turing unseen mass is below this (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--pgd-starts", type=int, default=None,
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
+    p.add_argument("--pgd-starts", type=nonneg_int, default=None,
                    help="extra descent starts from PGD end points (default starts/4)")
-    p.add_argument("--saddle-starts", type=int, default=None,
+    p.add_argument("--saddle-starts", type=nonneg_int, default=None,
                    help="uniform starts of the Newton saddle search (default starts/8)")
-    p.add_argument("--n-angles", type=int, default=None,
+    p.add_argument("--n-angles", type=positive_int, default=None,
                    help="angle grid of the exact d = 2 scan (default 4096, finer when "
                    "8π·eps·max‖w_r‖ exceeds it)")
     add_dtype(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: the small batched kernels here are "
                    "latency-bound; extra threads cost more than they give on a busy machine)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("starts", "max_starts", "pgd_starts", "saddle_starts"):
-        value = getattr(args, name)
-        if value is not None:
-            check_number("--" + name.replace("_", "-"), value, positive="max" in name
-                         or name == "starts",
-                         nonnegative=True, integer=True)
-    torch.set_num_threads(check_number("--threads", args.threads, positive=True, integer=True))
+    torch.set_num_threads(args.threads)
     problem = Problem.load(args.problem)
     c = census(problem.objective(DTYPES[args.dtype]), problem.eps, starts=args.starts,
-               max_starts=args.max_starts, coverage=check_number("--coverage", args.coverage,
-                                                                 nonnegative=True),
+               max_starts=args.max_starts, coverage=args.coverage,
                seed=args.seed, pgd_starts=args.pgd_starts, saddle_starts=args.saddle_starts,
                n_angles=args.n_angles)
     out = {**c.to_json(), "d": problem.dim, "m": int(problem.W.shape[0]),

@@ -16,8 +16,14 @@ from typing import Any
 import torch
 
 from advdyn.atomic import write_json, write_text
-from advdyn.cli.common import config_values, emit_json, flag_type, output_folder
-from advdyn.errors import check_number
+from advdyn.cli.common import (
+    config_values,
+    emit_json,
+    flag_type,
+    number_type,
+    output_folder,
+    positive_int,
+)
 from advdyn.experiments.claims import CLAIMS
 from advdyn.experiments.claims.common import STATEMENTS
 
@@ -37,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--quick", action="store_true",
                        help="the quick configuration (well under two minutes on 2 cores)")
         q.add_argument("--json", action="store_true", help="print the verdict as JSON")
-        q.add_argument("--threads", type=int, default=1,
+        q.add_argument("--threads", type=positive_int, default=1,
                        help="torch CPU threads (default 1: the small batched kernels here are "
                        "latency-bound; extra threads cost more than they give on a busy machine)")
         hints = typing.get_type_hints(module.Config)
@@ -45,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             kind, many = flag_type(hints[f.name])
             quick = module.QUICK.get(f.name)
             text = f"default {f.default!r}" + ("" if quick is None else f", quick {quick!r}")
-            q.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
+            q.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=number_type(kind),
                            nargs="+" if many else None, default=None, help=text)
         q.set_defaults(run=run, module=name)
 
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     params: dict[str, Any] = dict(module.QUICK) if args.quick else {}
     params.update(config_values(module.Config, args))
     module.Config(**params)  # validate every parameter before anything runs or is written
-    torch.set_num_threads(check_number("--threads", args.threads, positive=True, integer=True))
+    torch.set_num_threads(args.threads)
     out = output_folder(args.out)
     start = time.perf_counter()
     res = module.compute(**params)

@@ -6,7 +6,7 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import DTYPES, add_dtype, emit_json, load_vector
+from advdyn.cli.common import DTYPES, add_dtype, emit_json, load_vector, positive_float
 from advdyn.errors import fail
 from advdyn.models import Problem
 from advdyn.sphere import diagnose
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(minimum/maximum/saddle/degenerate/not-critical of L on the sphere).")
     p.add_argument("problem", help="problem file (.npz with W, a, x, y, eps[, loss])")
     p.add_argument("--delta", required=True, help="the point δ (.npy, shape (d,), δ ≠ 0)")
-    p.add_argument("--critical-rtol", type=float, default=None,
+    p.add_argument("--critical-rtol", type=positive_float, default=None,
                    help="‖Γ‖ ≤ rtol·‖∇L‖ counts as critical (default 1e-6 float64, 1e-3 float32)")
     add_dtype(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -16,8 +16,7 @@ from typing import Any
 
 import torch
 
-from advdyn.cli.common import config_values, flag_type, output_folder
-from advdyn.errors import fail
+from advdyn.cli.common import config_values, flag_type, number_type, output_folder, positive_int
 from advdyn.experiments.fig1 import Fig1Config, run_fig1, write_outputs
 from advdyn.experiments.simulated import STEP_RULES
 from advdyn.losses import SCALAR_LOSSES
@@ -61,8 +60,8 @@ def add_config_flags(p: argparse.ArgumentParser, config: type, title: str) -> No
         if f.name in CHOICES:
             extra["choices"] = CHOICES[f.name]
         text = HELP[f.name] if value is None else f"{HELP[f.name]} (default {shown})"
-        g.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, help=text,
-                       **extra)
+        g.add_argument("--" + f.name.replace("_", "-"), type=number_type(kind), default=None,
+                       help=text, **extra)
 
 
 def config_from_args(config: type, args: argparse.Namespace) -> Any:
@@ -73,7 +72,7 @@ def config_from_args(config: type, args: argparse.Namespace) -> Any:
 def add_run_flags(p: argparse.ArgumentParser) -> None:
     """``--out``, ``--threads`` and ``--no-progress``."""
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch intra-op threads (default 1: the work is many small tensor "
                         "operations, for which more threads cost more than they gain)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -82,8 +81,6 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 def prepare(args: argparse.Namespace) -> Path:
     """Validate ``--out`` and ``--threads`` and apply the thread count; returns the folder."""
     out = output_folder(args.out)
-    if args.threads < 1:
-        raise fail("--threads", f"must be ≥ 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     return out
 

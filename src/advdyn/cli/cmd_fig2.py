@@ -12,7 +12,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from advdyn.cli.cmd_train import add_data_arguments, add_model_arguments
-from advdyn.cli.common import output_folder
+from advdyn.cli.common import finite_float, number_type, output_folder
 from advdyn.experiments.escape import DTYPES, EscapeConfig
 from advdyn.experiments.fig2 import (  # noqa: F401  (data_record, footnote: used by fig3)
     ESCAPE_DEFINITION,
@@ -53,10 +53,10 @@ def add_probe_arguments(p: argparse.ArgumentParser, scales: tuple[float, ...]) -
         value = scales if f.name == "scales" else getattr(default, f.name)
         quick = f" (quick {QUICK[f.name]})" if f.name in QUICK else ""
         if isinstance(value, tuple):
-            kind: dict[str, Any] = {"type": float, "nargs": "+"}
+            kind: dict[str, Any] = {"type": finite_float, "nargs": "+"}
             shown = " ".join(f"{v:g}" for v in value)
         else:
-            kind = {"type": type(value)}
+            kind = {"type": number_type(type(value))}
             shown = f"{value}"
         if f.name == "rule":
             kind["choices"] = sorted(RULES)

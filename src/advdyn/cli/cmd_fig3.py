@@ -14,7 +14,7 @@ from advdyn.cli.cmd_train import (
     history_table,
     train_config,
 )
-from advdyn.cli.common import output_folder
+from advdyn.cli.common import nonneg_int, output_folder
 from advdyn.experiments.fig2 import QUICK as PROBE_QUICK
 from advdyn.experiments.fig2 import write_figure
 from advdyn.experiments.fig3 import EPOCHS, QUICK_EPOCHS, SCALE, TRAIN_QUICK, Fig3Config, run_fig3
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "4000 images, K = 10) take about an hour.")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small run (still real MNIST images)")
-    p.add_argument("--epochs", type=int, nargs="+", default=None, metavar="E",
+    p.add_argument("--epochs", type=nonneg_int, nargs="+", default=None, metavar="E",
                    help=f"checkpoint epochs probed (default {' '.join(map(str, EPOCHS))}; "
                    f"quick {' '.join(map(str, QUICK_EPOCHS))})")
     p.add_argument("--checkpoints", metavar="DIR", default=None,

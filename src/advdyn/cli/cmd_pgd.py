@@ -6,7 +6,15 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import DTYPES, add_dtype, emit_json, load_vector
+from advdyn.cli.common import (
+    DTYPES,
+    add_dtype,
+    emit_json,
+    load_vector,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+)
 from advdyn.models import Problem
 from advdyn.pgd import RULES, run_pgd
 
@@ -16,18 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="PGD on L(δ) = -ℓ(y, f(x+δ)) over the l2 ball of radius eps: "
                        "δ ← P_B(δ - η v), v = ∇L (raw) or ∇L/‖∇L‖ (normalized), η = --eta.")
     p.add_argument("problem", help="problem file (.npz with W, a, x, y, eps[, loss])")
-    p.add_argument("--eta", type=float, required=True,
+    p.add_argument("--eta", type=positive_float, required=True,
                    help="step size: η for raw steps, the step length α for normalized steps")
-    p.add_argument("--steps", type=int, required=True, help="number of steps T")
+    p.add_argument("--steps", type=nonneg_int, required=True, help="number of steps T")
     p.add_argument("--rule", choices=sorted(RULES), default="raw", help="step rule")
     p.add_argument("--direction", choices=("descent", "ascent"), default="descent",
                    help="descent on L (the attack) or ascent on L (to local maxima of L)")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--delta0", help="start point δ₀ (.npy, shape (d,), ‖δ₀‖ ≤ eps)")
-    start.add_argument("--seed", type=int, default=0, help="seed of the uniform start (default 0)")
+    start.add_argument("--seed", type=nonneg_int, default=0,
+                       help="seed of the uniform start (default 0)")
     p.add_argument("--start", choices=("uniform", "sphere", "zero"), default="uniform",
                    help="random start when no --delta0 is given (default uniform in the ball)")
-    p.add_argument("--tol", type=float, default=None,
+    p.add_argument("--tol", type=nonneg_float, default=None,
                    help="stop early once ‖Γ‖ ≤ tol at a KKT point (default: run all steps)")
     add_dtype(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from advdyn.atomic import write_text
-from advdyn.cli.common import output_folder
+from advdyn.cli.common import output_folder, positive_int
 from advdyn.runner import EXECUTORS, Executor, make_executor
 from advdyn.runner.sweep import load_sweep, run_sweep
 
@@ -16,7 +16,7 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", metavar="NAME",
                    help="where jobs run: " + ", ".join(EXECUTORS) + " (default local: a "
                    "process pool on this machine; dask: a Dask cluster)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="worker processes for local, or for dask's LocalCluster "
                    "(default: CPU cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",

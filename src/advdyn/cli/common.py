@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import types
 import typing
@@ -17,6 +18,54 @@ import torch
 from advdyn.errors import fail
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _number(text: str, kind: type, lower: float | None = None, strict: bool = False
+            ) -> float | int:
+    """``kind(text)``, finite, and ``> lower`` (``strict``) or ``≥ lower``; else the
+    one-line ``argparse.ArgumentTypeError`` that argparse prints as ``argument --flag: ...``."""
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    if lower is not None and (value <= lower if strict else value < lower):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '≥'} {lower:g}, "
+                                         f"got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """Argument type: any finite number (NaN and ±inf refused)."""
+    return float(_number(text, float))
+
+
+def positive_float(text: str) -> float:
+    """Argument type: a finite number > 0 (a step size, a scale, a tolerance)."""
+    return float(_number(text, float, 0.0, strict=True))
+
+
+def nonneg_float(text: str) -> float:
+    """Argument type: a finite number ≥ 0."""
+    return float(_number(text, float, 0.0))
+
+
+def positive_int(text: str) -> int:
+    """Argument type: a whole number ≥ 1 (a count of steps, starts, workers, threads)."""
+    return int(_number(text, int, 1.0))
+
+
+def nonneg_int(text: str) -> int:
+    """Argument type: a whole number ≥ 0 (a seed, an epoch, a count that may be zero)."""
+    return int(_number(text, int, 0.0))
+
+
+def number_type(kind: Any) -> Any:
+    """The argument type of a configuration field of type ``kind``: ``float`` → finite
+    numbers only, ``int`` → whole numbers; the configuration's own validation checks the range."""
+    return {float: finite_float, int: int}.get(kind, kind)
 
 
 def add_dtype(p: argparse.ArgumentParser, default: str = "float64") -> None:

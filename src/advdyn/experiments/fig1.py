@@ -33,10 +33,10 @@ from advdyn.experiments.simulated import (
     check_grid,
     check_rule,
     minima_targets,
-    saturated,
     settle_steps,
     sphere_census,
     step_size,
+    stuck_rows,
 )
 from advdyn.geometry import TINY, row_norm
 from advdyn.models import Objective
@@ -59,9 +59,10 @@ NOTES = {
     "steps": "per trajectory, the first step from which every later iterate up to the budget "
              "lies within min(tol·eps, half the distance to the nearest other critical point) "
              "of a local minimum of L on the circle (null: not settled)",
-    "flat_fraction": "fraction of the disk grid where ‖∇L‖ ≤ 1e-30 (saturated loss)",
-    "saturated_starts": "trajectories starting where ‖∇L‖ ≤ 1e-30 (the engine's floor): "
-                        "normalised PGD cannot move there (bce loss saturated, logit ≪ 0)",
+    "flat_fraction": "fraction of the disk grid where ‖∇L‖ ≤ 1e-30 (saturated loss; normalised "
+                     "steps still move there wherever ∇L ≠ 0)",
+    "saturated_starts": "trajectories whose first step leaves δ unchanged in floating point, so "
+                        "they never move (∇L underflowed to 0: bce loss saturated, logit ≪ 0)",
     "orientation": "L = -ℓ (minimisation form): local minima of L are good adversaries, local "
                    "maxima of L are where the attack is weakest",
 }
@@ -118,8 +119,9 @@ def disk_landscape(objective: Objective, eps: torch.Tensor, n: int
 
     Returns ``(axis, L, flat)``: ``axis`` ``(n,)`` the grid coordinates of ``δ/ε``; ``L``
     ``(B, n, n)`` with ``L[b, i, j] = L_b(ε_b·(axis[j], axis[i]))`` and NaN outside the disk;
-    ``flat`` ``(B,)`` the fraction of disk points where ``‖∇L‖ ≤ TINY`` (the floor of the
-    normalised step, :data:`advdyn.geometry.TINY`): a saturated loss, PGD cannot move there.
+    ``flat`` ``(B,)`` the fraction of disk points where ``‖∇L‖ ≤ TINY``
+    (:data:`advdyn.geometry.TINY`): a saturated loss (normalised steps still move wherever
+    ``∇L ≠ 0``; see :func:`~advdyn.experiments.simulated.stuck_rows`).
     """
     if objective.shape != (2,):
         raise fail("objective", f"the disk landscape needs d = 2, got shape {objective.shape}")
@@ -165,7 +167,7 @@ def run_fig1(config: Fig1Config, *, progress: bool = False) -> dict[str, Any]:
                   start="uniform", generator=gen,
                   record=Recorder(fields=("delta",), dtype="float64"), progress=progress)
     traj = np.asarray(res.trajectory.delta)
-    stuck = saturated(objective.select(rows), torch.as_tensor(traj[0]))
+    stuck = stuck_rows(traj)
     settled = settle_steps(traj, minima_targets(censuses, 2, config.tol).rows(panel_of))
 
     panels = []

@@ -20,8 +20,9 @@ For every seed (network and direction, :mod:`advdyn.experiments.simulated`) and 
 Aggregates per cell: mean, standard deviation (over seeds, ddof 0), min and max of the number of
 minima and the fraction of seeds with exactly one; mean, standard deviation and median of the
 escape steps pooled over all starts of all seeds, the unsettled fraction, the fraction of runs
-that start where ``‖∇L‖`` is below the engine's floor (a saturated loss: they cannot move), and
-the mean escape steps of the other runs.
+that never move (their first step leaves δ unchanged in floating point: ``∇L`` underflowed to 0
+where the loss saturates; :func:`~advdyn.experiments.simulated.stuck_rows`), and the mean escape
+steps of the other runs.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ from advdyn.experiments.simulated import (
     log_grid,
     minima_targets,
     perturbed_starts,
-    saturated,
     settle_steps,
     sphere_census,
     step_size,
+    stuck_rows,
 )
 from advdyn.pgd import Recorder, run_pgd
 from advdyn.plots.landscape import save_figure
@@ -70,8 +71,9 @@ NOTES = {
               "on the ball; escape steps = first step from which the iterate stays within "
               "min(tol·eps, half the distance to the nearest other critical point) of a local "
               "minimum of L on the sphere; unsettled runs counted as the "
-              "budget (censored); saturated_fraction: runs starting where ‖∇L‖ ≤ 1e-30 (the "
-              "engine's floor of the normalised step), which cannot move at all",
+              "budget (censored); saturated_fraction: runs whose first step leaves δ unchanged in "
+              "floating point (∇L underflowed to 0 where the loss saturates; normalised steps "
+              "move wherever ∇L ≠ 0), which never move",
     "spread": "std over seeds (ddof 0) for counts; std over pooled starts for escape steps",
 }
 
@@ -132,8 +134,7 @@ def phase_seed(config: PhaseConfig, seed: int, *, progress: bool = False) -> dic
     total number of minima, d > 2; NaN otherwise); ``start_cell`` ``(N,)`` the flat cell index
     ``i·R + j`` of each escape run;
     ``escape_steps`` ``(N,)`` (``-1``: not settled within ``steps``); ``escape_saturated``
-    ``(N,)`` whether the run started where ``‖∇L‖`` is below the engine's floor
-    (:func:`~advdyn.experiments.simulated.saturated`).
+    ``(N,)`` whether the run never moved (:func:`~advdyn.experiments.simulated.stuck_rows`).
     """
     setup = config.setup()
     net, u, gen = setup.draw(seed)
@@ -157,13 +158,13 @@ def phase_seed(config: PhaseConfig, seed: int, *, progress: bool = False) -> dic
         rows = torch.tensor(cells)
         tops = torch.tensor(np.stack([p.delta for c in censuses for p in c.maxima]))
         start = perturbed_starts(tops, eps[rows], config.perturb, gen)
-        stuck = saturated(objective.select(rows), start)
         res = run_pgd(objective.select(rows), eps[rows],
                       step_size(config.rule, config.rho, eps[rows]), config.steps,
                       rule=config.rule, start=start,
                       record=Recorder(fields=("delta",), dtype="float64"), progress=progress)
-        steps = settle_steps(np.asarray(res.trajectory.delta),
-                             minima_targets(censuses, config.dim, config.tol).rows(cells))
+        traj = np.asarray(res.trajectory.delta)
+        stuck = stuck_rows(traj)
+        steps = settle_steps(traj, minima_targets(censuses, config.dim, config.tol).rows(cells))
     return {"seed": int(seed), "minima": counts("minima"), "maxima": counts("maxima"),
             "saddles": counts("saddles"), "degenerate": counts("degenerate"),
             "min_gap_cells": gaps.reshape(n_s, n_r), "chao1_minima": chao1.reshape(n_s, n_r),
@@ -365,8 +366,8 @@ def phase_claims(results: Mapping[str, Any]) -> list[Claim]:
         _verdict(faster),
         note=f"{setting}; {cfg['rule']} steps, ρ = {cfg['rho']:g}, budget {cfg['steps']}. "
              "Escape = steps until the iterate stays near a local minimum of L (unsettled runs "
-             "counted as the budget). Runs starting where the loss saturates (‖∇L‖ ≤ 1e-30, up "
-             f"to {np.nanmax(sat):.0%} of a cell's runs) cannot move; without them the steps "
+             "counted as the budget). Runs that never move (first step leaves δ unchanged: ∇L "
+             f"underflowed to 0; at most {np.nanmax(sat):.0%} of a cell's runs) aside, the steps "
              f"rise with scale at {sum(_grows(t) for t in moving)}/{n_r} ratios. At large scale "
              "the nearest minimum can be close to the maximum, which shortens the escape.")
     return [minima_claim, escape_claim]
@@ -397,7 +398,7 @@ def phase_summarize(config: PhaseConfig, results: list[JobResult], folder: Path)
         + (f"; at small scale about 2/ρ = {2 / config.rho:.0f} steps, straight across the disk"
            if config.rule == "normalized" else "")
         + ". Look whether, up each column (growing scale), it grows too. Right: fraction of "
-        "escape runs that start where the loss saturates and cannot move.")
+        "escape runs that never move (first step leaves δ unchanged: ∇L underflowed to 0).")
     return Outcome(
         text=f"Per seed one Xavier two-layer network and one direction (d = {config.dim}, "
              f"m = {config.width}); every cell has x = scale·u and ε = ratio·scale. Census: "

@@ -14,9 +14,11 @@ sphere are exactly those of ``f``: local minima of L are the local maxima of the
 is a property of the network's landscape, never of where a label happens to be crossed (a
 quadratic loss ``-(y-u)²`` adds a maximum of L at every crossing ``u = y`` on the sphere, which at
 input scale 0.01 happens for a few per cent of seeds purely through the label). The price:
-where the logit is very negative ``ℓ' = sigmoid(u)`` is tiny (0 in float64 below ``u ≈ -745``)
-and the normalised step, which treats ``‖∇L‖ ≤ 10⁻³⁰`` as zero, cannot move; the experiments
-count the runs that start there (:func:`saturated`). The quadratic loss is an option.
+where the logit is very negative ``ℓ' = sigmoid(u)`` is tiny (0 in float64 below ``u ≈ -745``).
+The normalised step divides by ``max|∇L|`` before ``‖∇L‖``, so it moves wherever ``∇L ≠ 0``,
+however small; a run is stuck only where ``∇L`` underflows to exactly 0 (or, with raw steps,
+where ``η‖∇L‖`` is below the rounding of δ). The experiments count the runs whose first step
+leaves δ unchanged (:func:`stuck_rows`). The quadratic loss is an option.
 
 **Width.** ``m = 256`` by default: well above the paper's ``m = Ω(d^{5/2})`` for small ``d``, and
 wide enough that the ``m`` kinks ``w_rᵀz = 0`` of the features show up on the sphere at large
@@ -48,7 +50,7 @@ import torch
 from tqdm.auto import tqdm
 
 from advdyn.errors import check_choice, check_number, fail
-from advdyn.geometry import TINY, L2Ball, row_norm
+from advdyn.geometry import L2Ball
 from advdyn.losses import SCALAR_LOSSES
 from advdyn.models import TwoLayerNet, TwoLayerObjective
 from advdyn.sphere.census import Census, census, scan_circle
@@ -220,11 +222,18 @@ def settle_steps(delta: np.ndarray, targets: Targets) -> np.ndarray:
     return np.where(near[-1], settled, -1).astype(np.int64)
 
 
-def saturated(objective: TwoLayerObjective, delta: torch.Tensor) -> np.ndarray:
-    r"""Rows where ``‖∇L(δ)‖ ≤ TINY`` (:data:`advdyn.geometry.TINY`): the normalised step
-    ``∇L/max(‖∇L‖, TINY)`` cannot move from there. With bce and label 0 this happens where the
-    logit is so negative that ``ℓ' = sigmoid(u)`` has (nearly) underflowed: a saturated loss."""
-    return (row_norm(objective.evaluate(delta).grad) <= TINY).numpy()
+def stuck_rows(delta: np.ndarray) -> np.ndarray:
+    r"""Rows of a trajectory recorded at every step, ``delta`` ``(T+1, B, d)``, whose first PGD
+    step left δ bitwise unchanged: a fixed point of the (deterministic, constant-step) PGD map in
+    floating point, so the run never moves.
+
+    Normalised steps ``ĝ/‖ĝ‖``, ``ĝ = ∇L/max|∇L|``, move wherever ``∇L ≠ 0``: they stick only
+    where ``∇L`` underflows to exactly 0 (bce with label 0: ``sigmoid(u) = 0`` for ``u < -745``
+    in float64, a saturated loss). Raw steps also stick where ``η‖∇L‖`` is below the rounding of
+    δ. ``T = 0``: nothing moved and nothing is counted as stuck."""
+    if delta.shape[0] < 2:
+        return np.zeros(delta.shape[1], dtype=bool)
+    return np.all(delta[1] == delta[0], axis=-1)
 
 
 def perturbed_starts(points: torch.Tensor, eps: torch.Tensor, size: float,

@@ -66,6 +66,8 @@ class ThresholdConfig:
         object.__setattr__(self, "widths", tuple(int(check_number("widths", m, integer=True))
                                                  for m in check_grid("widths", self.widths)))
         object.__setattr__(self, "scales", check_grid("scales", self.scales))
+        check_number("base_dim", self.base_dim, positive=True, integer=True)
+        check_number("base_width", self.base_width, positive=True, integer=True)
         SimulatedSetup(self.base_dim, self.base_width, self.loss, self.label)
         for d in self.dims:
             SimulatedSetup(d, self.base_width, self.loss, self.label)

@@ -41,6 +41,10 @@ class Shrinking:
     smallest tangent eigenvalue of Ξ at the minimum, see :mod:`advdyn.sphere`). The default
     ``z = 2/(βη)`` makes the schedule start at the base step, so it is continuous in ``t``. With
     ``Π(1 - βη_i/2) → 0`` the corollary gives ``D_s = ‖δ_{t̃+s} - δ*‖² = O(1/(z+s))``.
+
+    ``switched_at`` holds each row's ``t̃`` in the latest run (``-1``: not switched). A run
+    starts at ``t = 0``, where it is reset, so an instance reused for another run (of any batch
+    size) carries no switch time over from the previous one.
     """
 
     needs_geometry = True
@@ -54,7 +58,7 @@ class Shrinking:
         self.switched_at: torch.Tensor | None = None
 
     def __call__(self, t: int, state: ScheduleState) -> torch.Tensor:
-        if self.switched_at is None:
+        if t == 0 or self.switched_at is None:
             self.switched_at = torch.full_like(state.eta, -1.0)
         beta = self.beta.to(state.eta)
         trigger = state.on_sphere & (state.gamma_norm < state.eta.sqrt()) & (self.switched_at < 0)

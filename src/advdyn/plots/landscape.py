@@ -146,7 +146,7 @@ def _fig1_grid(results: dict[str, Any], cfg: dict[str, Any], panels: list[dict],
                  f"{panel['minima']} min, {panel['maxima']} max of L; median steps "
                  f"{'–' if med is None else f'{med:g}'} ({panel['settled']}/"
                  f"{panel['trajectories']} settled"
-                 + (f", {panel['saturated_starts']} stuck: ∇L ≈ 0" if panel["saturated_starts"]
+                 + (f", {panel['saturated_starts']} never moved" if panel["saturated_starts"]
                     else "") + ")")
         draw_disk_panel(ax, np.asarray(results["grid_axis"]), np.asarray(results["grid_L"])[p],
                         minima=panel["minima_delta_over_eps"],

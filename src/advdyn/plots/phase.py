@@ -2,12 +2,12 @@ r"""Heatmaps of the input-scale × ratio phase diagram (drawing only; the number
 :mod:`advdyn.experiments.phase`).
 
 Left: the mean number of local minima of L on the sphere; middle: the mean number of PGD steps
-to escape from a local maximum of L; right: the fraction of escape runs that start where the
-loss is saturated (``‖∇L‖`` below the engine's floor: they cannot move). All on log axes (cells
-centred on the grid values), each with its own colour bar (logarithmic for the first two), the
-value written in every cell (``≥`` where some escape runs were censored at the step budget),
-and the boundary of the region where every seed has exactly one minimum drawn along the cell
-edges.
+to escape from a local maximum of L; right: the fraction of escape runs that never move (their
+first step leaves δ unchanged: ``∇L`` underflowed to 0 where the loss saturates). All on log
+axes (cells centred on the grid values), each with its own colour bar (logarithmic for the first
+two), the value written in every cell (``≥`` where some escape runs were censored at the step
+budget), and the boundary of the region where every seed has exactly one minimum drawn along the
+cell edges.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def phase_figure(results: dict[str, Any]) -> Figure:
                             for v, c in zip(row, crow, strict=True)]
                            for row, crow in zip(esc, cens, strict=True)])
         draw_heatmap(third, scales, ratios, sat, one_min=one, cmap="cividis", log=False,
-                     title="escape runs that cannot move: ‖∇L(δ₀)‖ ≤ 1e-30\n(saturated loss; "
-                           "counted in the middle panel as unsettled)",
+                     title="escape runs that never move: first step leaves δ₀ unchanged\n(∇L "
+                           "underflowed to 0; counted in the middle panel as unsettled)",
                      label="fraction of escape runs",
                      text=[["" if not np.isfinite(v) else f"{v:.2f}".rstrip("0").rstrip(".")
                             for v in row] for row in sat])

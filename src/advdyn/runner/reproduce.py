@@ -12,7 +12,7 @@ from advdyn.atomic import write_text
 from advdyn.report import Report, environment, render_html, render_markdown
 from advdyn.runner.executors import Executor
 from advdyn.runner.experiment import Experiment, config_dict, run_experiment
-from advdyn.runner.store import Job, ResultStore
+from advdyn.runner.store import Job, ResultStore, code_fingerprint
 
 TITLE = "Dynamics of first-order adversaries: reproduction report"
 
@@ -55,6 +55,7 @@ def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool =
                 for e, config, jobs in the_plan.entries]
     settings = {"mode": "quick" if the_plan.quick else "full", "executor": executor.describe(),
                 "seeds": _seeds(the_plan.entries), "output folder": str(out.resolve()),
+                "code fingerprint": code_fingerprint(),
                 "total wall time (s)": round(time.perf_counter() - start, 2)}
     if command:
         settings["command"] = command

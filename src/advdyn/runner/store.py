@@ -2,8 +2,9 @@
 
 A job is a pure function of its configuration: an importable function path
 (``"package.module:function"``) and a JSON-able configuration dict. Its key is the SHA-256 of the
-canonical JSON of ``{function, config, version}``, so a changed configuration, a renamed function
-or a new advdyn version never reads an old result.
+canonical JSON of ``{function, config, version, code}``, ``code`` being a fingerprint of the
+package's source files (:func:`code_fingerprint`), so a changed configuration, a renamed function,
+a new advdyn version or an edited line of advdyn's code never reads an old result.
 
 Each result lives in its own folder ``ROOT/<key>/`` holding ``result.json`` (the job, its
 scalar and nested JSON values, the time it took) and, when the result holds arrays,
@@ -14,6 +15,7 @@ the writer was killed at; leftovers of killed writers are removed when the store
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +33,19 @@ from advdyn.errors import fail
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the advdyn package folder
+
+
+@functools.cache
+def code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
+    """SHA-256 of the package's source: every ``*.py`` file under ``root`` in sorted order, each
+    as its relative path, its length and its bytes. Computed once per process (per ``root``)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def canonical_json(obj: Any, field_name: str = "config") -> str:
@@ -43,9 +58,12 @@ def canonical_json(obj: Any, field_name: str = "config") -> str:
                    "use numbers, strings, booleans, None, lists and string-keyed dicts") from None
 
 
-def job_key(function: str, config: Mapping[str, Any], version: str = __version__) -> str:
-    """SHA-256 hex digest of the canonical JSON of ``{function, config, version}``."""
-    text = canonical_json({"function": function, "config": dict(config), "version": version})
+def job_key(function: str, config: Mapping[str, Any], version: str = __version__,
+            code: str | None = None) -> str:
+    """SHA-256 hex digest of the canonical JSON of ``{function, config, version, code}``;
+    ``code`` defaults to this process's :func:`code_fingerprint`."""
+    text = canonical_json({"function": function, "config": dict(config), "version": version,
+                           "code": code_fingerprint() if code is None else code})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -146,8 +164,8 @@ class ResultStore:
             raise TypeError(f"job {job.function} returned {type(value).__name__}, not a mapping")
         plain, arrays = split_arrays(value)
         record = {"key": job.key, "function": job.function, "config": job.config,
-                  "version": __version__, "elapsed_s": elapsed_s, "arrays": sorted(arrays),
-                  "result": plain}
+                  "version": __version__, "code": code_fingerprint(), "elapsed_s": elapsed_s,
+                  "arrays": sorted(arrays), "result": plain}
         try:
             text = json.dumps(record, indent=1, ensure_ascii=False)
         except (TypeError, ValueError) as e:

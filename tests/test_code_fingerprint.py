@@ -1,0 +1,93 @@
+"""A changed code never reads an old result: the job key holds a fingerprint of advdyn's sources.
+
+Nothing in the package is edited: the fingerprint is computed on copies of the package, and the
+key is derived under two fingerprints (the fingerprint function is replaced for the test).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import toy_experiments  # noqa: F401  (the toy jobs must be importable by name)
+from advdyn.cli.main import main
+from advdyn.runner import Job, ResultStore, job_key, run_jobs
+from advdyn.runner import store as store_module
+from advdyn.runner.executors import InlineExecutor
+from advdyn.runner.store import PACKAGE_ROOT, code_fingerprint
+
+OLD, NEW = "0" * 64, "1" * 64
+
+
+def toy_jobs() -> list[Job]:
+    return [Job("toy_experiments:toy_job", {"x": 0.5 * i, "seed": i}) for i in range(3)]
+
+
+def test_key_holds_the_code_fingerprint() -> None:
+    config = {"x": 1.0, "seed": 3}
+    keys = {job_key("toy_experiments:toy_job", config, code=c) for c in (OLD, NEW)}
+    assert len(keys) == 2
+    here = job_key("toy_experiments:toy_job", config, code=code_fingerprint())
+    assert Job("toy_experiments:toy_job", config).key == here == job_key(
+        "toy_experiments:toy_job", config)
+    assert here not in keys
+
+
+def test_fingerprint_is_a_hash_of_the_package_sources(tmp_path: Path) -> None:
+    """A copy of the package has this process's fingerprint (bytecode and other files do not
+    count); one added comment, or one new module, changes it."""
+    copies = {}
+    for name in ("same", "comment", "module"):
+        copies[name] = tmp_path / name / "advdyn"
+        shutil.copytree(PACKAGE_ROOT, copies[name],
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (copies["same"] / "__pycache__").mkdir()
+    (copies["same"] / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0bytecode")
+    (copies["same"] / "notes.txt").write_text("not source\n")
+    fig1 = copies["comment"] / "experiments" / "fig1.py"
+    fig1.write_text(fig1.read_text() + "# an edit\n")
+    (copies["module"] / "experiments" / "extra.py").write_text("X = 1\n")
+    here = code_fingerprint()
+    assert len(here) == 64 and code_fingerprint(copies["same"]) == here
+    assert code_fingerprint(copies["comment"]) != here
+    assert code_fingerprint(copies["module"]) not in (here, code_fingerprint(copies["comment"]))
+
+
+def test_edited_code_recomputes_and_unedited_code_reuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ResultStore(tmp_path / "cache")
+
+    def run_under(fingerprint: str) -> list[bool]:
+        monkeypatch.setattr(store_module, "code_fingerprint", lambda: fingerprint)
+        results = run_jobs(toy_jobs(), store, InlineExecutor(), progress=False)
+        for r in results:
+            record = json.loads((store.path(r.job.key) / "result.json").read_text())
+            assert record["code"] == fingerprint
+        return [r.cached for r in results]
+
+    assert run_under(OLD) == [False] * 3
+    assert run_under(OLD) == [True] * 3
+    assert run_under(NEW) == [False] * 3  # the "edited" code computes its own results
+    assert run_under(OLD) == [True] * 3
+    assert len(list((tmp_path / "cache").iterdir())) == 6
+
+
+def test_reproduce_with_the_same_out_reuses_and_reports_the_fingerprint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["reproduce", "--out", str(out), "--quick", "--only", "toy_experiments:TOY",
+            "--executor", "inline", "--no-progress"]
+    assert main(argv) == 0
+    entries = {p: p.joinpath("result.json").stat().st_mtime_ns
+               for p in (out / "cache").iterdir()}
+    assert len(entries) == 2  # the toy's quick configuration: n = 2
+    assert main(argv) == 0
+    assert {p: p.joinpath("result.json").stat().st_mtime_ns
+            for p in (out / "cache").iterdir()} == entries
+    assert code_fingerprint() in (out / "report.md").read_text()
+    capsys.readouterr()
