@@ -6,8 +6,9 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import DTYPES, add_dtype, emit_json
+from advdyn.cli.common import add_dtype, emit_json
 from advdyn.errors import check_number
+from advdyn.geometry import DTYPES
 from advdyn.models import Problem
 from advdyn.sphere.census import census
 

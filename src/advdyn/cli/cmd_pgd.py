@@ -6,7 +6,8 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import DTYPES, add_dtype, emit_json, load_vector
+from advdyn.cli.common import add_dtype, emit_json, load_vector
+from advdyn.geometry import DTYPES
 from advdyn.models import Problem
 from advdyn.pgd import RULES, run_pgd
 
