@@ -6,7 +6,7 @@ two-layer network and unit direction ``u``, the point ``x = scale·u`` and the r
 critical points of ``L = -ℓ`` on ``εS^{d-1}`` are counted by
 :func:`~advdyn.experiments.simulated.sphere_census`, as there: the exact circle scan for
 ``d = 2`` (:func:`~advdyn.sphere.census.scan_circle` on the adaptive angle grid
-:class:`~advdyn.experiments.simulated.ScanGrid`), the multistart census for ``d > 2``
+:class:`~advdyn.sphere.scan.ScanGrid`), the multistart census for ``d > 2``
 (:func:`~advdyn.sphere.census.census`; its counts are lower bounds and it estimates what it may
 have missed). A local minimum of L is a good adversary, a local maximum is where the attack is
 weakest.
@@ -34,6 +34,7 @@ from advdyn.experiments.simulated import (
     sphere_census,
 )
 from advdyn.sphere.census import Census
+from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES
 
 GRID = ("scales", "ratios", "seeds", "seed")  # the grid's axes; a job has one point of them
 SCAN_ONLY = ("angle_density", "min_angles", "max_angles")  # knobs of the d = 2 scan
@@ -62,9 +63,9 @@ class CensusConfig(SimulatedProblemConfig):
     label: float = 0.0
     kappa: float | None = None
     gamma: float | None = None
-    angle_density: float = 1.0
-    min_angles: int = 256
-    max_angles: int = 16384
+    angle_density: float = ANGLE_DENSITY
+    min_angles: int = MIN_ANGLES
+    max_angles: int = MAX_ANGLES
     census_starts: int | None = None
 
     def __post_init__(self) -> None:

@@ -41,6 +41,7 @@ from advdyn.geometry import TINY, row_norm
 from advdyn.models import Objective
 from advdyn.pgd import Recorder, run_pgd
 from advdyn.sphere.census import Census
+from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES
 
 NOTES = {
     "data": "one Xavier network and one unit direction u per seed; x = scale·u (‖x‖ = scale), "
@@ -89,9 +90,9 @@ class Fig1Config(SimulatedProblemConfig):
     steps: int = 400
     trajectories: int = 8
     tol: float = 0.05
-    angle_density: float = 2.0
-    min_angles: int = 256
-    max_angles: int = 16384
+    angle_density: float = ANGLE_DENSITY
+    min_angles: int = MIN_ANGLES
+    max_angles: int = MAX_ANGLES
     grid: int = 201
 
     def __post_init__(self) -> None:
