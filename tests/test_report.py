@@ -246,3 +246,21 @@ def test_reproduce_collect_judge_draw_write(tmp_path: Path,
     page = (tmp_path / "report.html").read_text()
     assert 'verdict supported">supported<' in page and "not-supported" in page
     assert "no values at all (an empty arm)" in page
+
+
+def test_check_writes_the_claims_records_of_its_experiment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from advdyn.claims import registry as claims_registry
+    from advdyn.pipeline import check
+
+    monkeypatch.setattr(claims_registry, "MODULES", ["toy_experiments"])
+    monkeypatch.setattr(registry, "MODULES", ["toy_experiments"])
+    monkeypatch.setattr(toy_experiments, "EXPERIMENT", toy_experiments.TOY2)
+    done = check("T0.2", tmp_path, InlineExecutor(), quick=True, parameters={"n": 4},
+                 progress=False)
+    assert done.section.config["n"] == 4 and len(done.result["ys"]) == 4
+    [row] = json.loads((tmp_path / "claims.json").read_text())
+    assert row["id"] == "T0.2" and row["verdict"] == "supported"
+    assert row["control"]["verdict"] == "not supported"
+    with pytest.raises(AdvdynError, match="unknown claim 'nope'"):
+        check("nope", tmp_path, InlineExecutor())

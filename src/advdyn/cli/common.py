@@ -18,6 +18,7 @@ import torch
 
 from advdyn.atomic import plain
 from advdyn.errors import fail
+from advdyn.experiments.base import tuple_lists
 from advdyn.experiments.simulated import STEP_RULES
 from advdyn.geometry import DTYPES
 from advdyn.losses import SCALAR_LOSSES
@@ -71,12 +72,8 @@ def flag_type(hint: Any) -> tuple[type, bool]:
 
 def config_values(config: type, args: argparse.Namespace) -> dict[str, Any]:
     """The fields of the ``config`` dataclass that were given as flags (lists as tuples)."""
-    values = {}
-    for f in dataclasses.fields(config):
-        v = getattr(args, f.name)
-        if v is not None:
-            values[f.name] = tuple(v) if isinstance(v, list) else v
-    return values
+    return tuple_lists({f.name: getattr(args, f.name) for f in dataclasses.fields(config)
+                        if getattr(args, f.name) is not None})
 
 
 HELP = {
