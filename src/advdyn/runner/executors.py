@@ -2,7 +2,8 @@
 
 Every executor calls :func:`execute` on each job and yields ``(job, value, elapsed_s)`` as jobs
 finish, in any order; the caller stores the results. Whatever the executor, a job runs the same
-way: one torch thread, torch's default dtype (float32), and the global random generators
+way: one torch thread (the inline executor of a standalone command may be given more),
+torch's default dtype (float32), and the global random generators
 (``random``, NumPy, torch) seeded from the job's key, so a job's result does not depend on where,
 when or after which other job it ran.
 """
