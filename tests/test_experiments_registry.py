@@ -123,3 +123,27 @@ def test_census_in_three_dimensions_reports_the_unseen_estimate() -> None:
     row = census_row(value)
     assert row["chao1_minima"] >= 1 and row["starts_used"] >= 24
     assert np.isfinite(row["min_L_minima"])
+
+
+def test_an_experiment_has_exactly_one_of_collect_and_summarize() -> None:
+    import toy_experiments
+    from advdyn.experiments.base import Experiment
+
+    parts = {"name": "x", "title": "X", "config": toy_experiments.ToyConfig,
+             "jobs": toy_experiments.toy_jobs}
+    with pytest.raises(TypeError, match="exactly one of collect and summarize"):
+        Experiment(**parts)
+    with pytest.raises(TypeError, match="exactly one of collect and summarize"):
+        Experiment(**parts, collect=toy_experiments.toy_collect,
+                   summarize=toy_experiments.toy_summarize)
+
+
+def test_job_identity_is_its_canonical_json() -> None:
+    a = Job("m:f", {"b": [1, 2], "a": 1.5})
+    b = Job("m:f", {"a": 1.5, "b": (1, 2)})
+    assert a == b and hash(a) == hash(b) and key_of(a) == key_of(b)
+    assert Job("m:g", {"a": 1.5, "b": [1, 2]}) != a
+    with pytest.raises(AdvdynError, match="job.function"):
+        Job("no-colon", {})
+    with pytest.raises(AdvdynError, match="config: not plain JSON data"):
+        Job("m:f", {"x": float("nan")})
