@@ -143,7 +143,7 @@ def test_job_identity_is_its_canonical_json() -> None:
     b = Job("m:f", {"a": 1.5, "b": (1, 2)})
     assert a == b and hash(a) == hash(b) and key_of(a) == key_of(b)
     assert Job("m:g", {"a": 1.5, "b": [1, 2]}) != a
-    with pytest.raises(AdvdynError, match="job.function"):
+    with pytest.raises(AdvdynError, match=r"job\.function"):
         Job("no-colon", {})
     with pytest.raises(AdvdynError, match="config: not plain JSON data"):
         Job("m:f", {"x": float("nan")})
