@@ -57,7 +57,7 @@ def record(cid: str, quote: str, reason: str, verdict: str, control: str) -> Cla
     return ClaimRecord(id=cid, section="§4", quote=quote, measurement="counts", rule="a rule",
                        verdict=verdict, reason=reason, values={}, regime="d = 2",
                        control={"description": "the other arm", "verdict": control,
-                                "reason": "", "values": {}})
+                                "reason": "no values", "values": {}})
 
 
 def sample_report(folder: Path) -> Report:
@@ -117,8 +117,8 @@ def test_markdown_links_figures_relatively(tmp_path: Path) -> None:
     text = render_markdown(report, tmp_path)
     assert "![Figure 1. a & <b>](census/a.png)" in text
     assert "| L4.4 (§4) | no saddles on the sphere | counts — *0 saddles in 90 cells* Regime: " \
-           "d = 2. | **supported** | **not supported**: the other arm | Census of critical " \
-           "points |" in text
+           "d = 2. | **supported** | **not supported** — *no values* (control: the other " \
+           "arm) | Census of critical points |" in text
     assert "RuntimeError: <boom>" in text
     for link in re.findall(r"\]\(([^)]+)\)", text):
         assert (tmp_path / link).is_file()

@@ -99,8 +99,8 @@ def _claim_row(c: ClaimRecord) -> list[str]:
     where = f'<br><span class="meta">{_e(c.section)}</span>' if c.section else ""
     regime = f'<br><span class="meta">regime: {_e(c.regime)}</span>' if c.regime else ""
     ctrl = c.control
-    control = (f"<td>{_verdict(ctrl['verdict'])}<br><span class=\"meta\">"
-               f"{_e(ctrl.get('description', ''))}</span></td>"
+    control = (f"<td>{_verdict(ctrl['verdict'])}<br><em>{_e(ctrl.get('reason', ''))}</em>"
+               f"<br><span class=\"meta\">{_e(ctrl.get('description', ''))}</span></td>"
                if ctrl.get("verdict") else f"<td>{_e(ctrl.get('description', ''))}</td>")
     return [f"<td>{_e(c.id)}{where}</td>", _cell(c.quote),
             f"<td>{_e(c.measurement)}<br><em>{_e(c.reason)}</em>{regime}</td>",

@@ -31,7 +31,8 @@ CLAIM_COLUMNS = ["claim", "statement", "measurement and reason", "verdict",
 def _claim_row(c: ClaimRecord) -> list[Any]:
     """A claim record's cells: the verdict and the control's verdict side by side."""
     ctrl = c.control
-    control = (f"**{ctrl['verdict']}**: {ctrl.get('description', '')}" if ctrl.get("verdict")
+    control = (f"**{ctrl['verdict']}** — *{ctrl.get('reason', '')}* (control: "
+               f"{ctrl.get('description', '')})" if ctrl.get("verdict")
                else ctrl.get("description", ""))
     regime = f" Regime: {c.regime}." if c.regime else ""
     return [c.id + (f" ({c.section})" if c.section else ""), c.quote,
