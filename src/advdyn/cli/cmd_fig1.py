@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from advdyn.cli.common import (
-    add_config_flags,
-    add_run_flags,
-    config_from_args,
-    prepare,
-    print_section,
-)
+from advdyn.cli.common import add_experiment_command, print_section, run_experiment_command
 from advdyn.experiments.fig1 import EXPERIMENT, Fig1Config
-from advdyn.pipeline import run_standalone
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fig1", help="Figure 1: landscapes of L and PGD trajectories on simulated data (d = 2)",
+    add_experiment_command(
+        sub, "fig1", Fig1Config, title="figure 1", run=run,
+        help="Figure 1: landscapes of L and PGD trajectories on simulated data (d = 2)",
         description="A two-layer network at Xavier initialisation, d = 2, input scales × "
         "ratios (ε = r‖x‖). Per panel: L(δ) = -ℓ over the disk B(0, ε) in coordinates δ/ε, the "
         "exact census of local minima/maxima of L on the circle, and PGD trajectories from "
@@ -30,20 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "per panel the counts and the steps each trajectory took to settle), DIR/fig1.png, "
         "DIR/fig1.pdf and DIR/claims.json (the Figure 1 claim's record); the job's result is "
         "cached in DIR/cache.")
-    add_run_flags(p)
-    add_config_flags(p, Fig1Config, "figure 1")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config_from_args(Fig1Config, args)
-    out = prepare(args)
-    done = run_standalone(EXPERIMENT, cfg, out, progress=not args.no_progress,
-                          threads=args.threads)
+    done = run_experiment_command(args, EXPERIMENT, Fig1Config)
     for panel in (done.result or {}).get("panels", []):
         med = panel["median_steps"]
         print(f"scale {panel['scale']:g} ratio {panel['ratio']:g}: local minima of L "
               f"{panel['minima']}, maxima {panel['maxima']}; median steps "
               f"{'-' if med is None else f'{med:g}'} ({panel['settled']}/"
               f"{panel['trajectories']} settled)")
-    return print_section(done.section, [out / "fig1.json", out / "fig1.png", out / "fig1.pdf"])
+    out = args.out
+    return print_section(done.section, [f"{out}/fig1.json", f"{out}/fig1.png",
+                                        f"{out}/fig1.pdf"])

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from advdyn.atomic import plain
-from advdyn.errors import fail
+from advdyn.errors import check_number, fail
 from advdyn.experiments.base import tuple_lists
 from advdyn.experiments.simulated import STEP_RULES
 from advdyn.geometry import DTYPES
@@ -119,27 +119,33 @@ def add_config_flags(p: argparse.ArgumentParser, config: type, title: str) -> No
                        **extra)
 
 
-def config_from_args(config: type, args: argparse.Namespace) -> Any:
-    """The ``config`` dataclass built from the flags that were given (validated there)."""
-    return config(**config_values(config, args))
-
-
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """``--out``, ``--threads`` and ``--no-progress``."""
+def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: type, *,
+                           title: str, help: str, description: str,
+                           run: Any) -> argparse.ArgumentParser:
+    """A standalone experiment command: ``--out``, ``--threads``, ``--no-progress`` and one
+    flag per field of ``config``; ``run(args)`` runs it."""
+    p = sub.add_parser(name, help=help, description=description)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: the work is many small tensor "
                         "operations, for which more threads cost more than they gain)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_flags(p, config, title)
+    p.set_defaults(run=run)
+    return p
 
 
-def prepare(args: argparse.Namespace) -> Path:
-    """Validate ``--out`` and ``--threads`` and apply the thread count; returns the folder."""
+def run_experiment_command(args: argparse.Namespace, experiment: Any, config: type) -> Any:
+    """Validate the flags (the ``config`` dataclass built from those given, ``--out``,
+    ``--threads``), then run ``experiment`` through the composition layer, its files into
+    ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives."""
+    from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
+
+    cfg = config(**config_values(config, args))
     out = output_folder(args.out)
-    if args.threads < 1:
-        raise fail("--threads", f"must be ≥ 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
-    return out
+    threads = check_number("--threads", args.threads, positive=True, integer=True)
+    torch.set_num_threads(threads)
+    return run_standalone(experiment, cfg, out, progress=not args.no_progress, threads=threads)
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
@@ -161,7 +167,7 @@ def executor_from(args: argparse.Namespace) -> Executor:
     return make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
 
 
-def print_section(section: Any, files: list[Path]) -> int:
+def print_section(section: Any, files: list[str]) -> int:
     """Print a finished experiment's claims and the files written; ``1`` if it failed."""
     if section.error is not None:
         sys.stderr.write(section.error.rstrip().splitlines()[-1] + "\n")

@@ -34,7 +34,6 @@ from advdyn.experiments.simulated import (
     sphere_census,
 )
 from advdyn.sphere.census import Census
-from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES
 
 GRID = ("scales", "ratios", "seeds", "seed")  # the grid's axes; a job has one point of them
 SCAN_ONLY = ("angle_density", "min_angles", "max_angles")  # knobs of the d = 2 scan
@@ -58,14 +57,6 @@ class CensusConfig(SimulatedProblemConfig):
     seeds: int = 4
     seed: int = 0
     dim: int = 2
-    width: int = 256
-    loss: str = "bce"
-    label: float = 0.0
-    kappa: float | None = None
-    gamma: float | None = None
-    angle_density: float = ANGLE_DENSITY
-    min_angles: int = MIN_ANGLES
-    max_angles: int = MAX_ANGLES
     census_starts: int | None = None
 
     def __post_init__(self) -> None:

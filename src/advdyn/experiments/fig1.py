@@ -41,7 +41,6 @@ from advdyn.geometry import TINY, row_norm
 from advdyn.models import Objective
 from advdyn.pgd import Recorder, run_pgd
 from advdyn.sphere.census import Census
-from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES
 
 NOTES = {
     "data": "one Xavier network and one unit direction u per seed; x = scale·u (‖x‖ = scale), "
@@ -80,19 +79,11 @@ class Fig1Config(SimulatedProblemConfig):
     scales: tuple[float, ...] = (0.01, 1.0, 100.0)
     ratios: tuple[float, ...] = (0.1, 1.0, 10.0)
     seed: int = 0
-    width: int = 256
-    loss: str = "bce"
-    label: float = 0.0
-    kappa: float | None = None
-    gamma: float | None = None
     rule: str = "normalized"
     rho: float = 0.05
     steps: int = 400
     trajectories: int = 8
     tol: float = 0.05
-    angle_density: float = ANGLE_DENSITY
-    min_angles: int = MIN_ANGLES
-    max_angles: int = MAX_ANGLES
     grid: int = 201
 
     def __post_init__(self) -> None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ from advdyn.geometry import TINY, L2Ball, row_norm
 from advdyn.losses import SCALAR_LOSSES
 from advdyn.models import TwoLayerNet, TwoLayerObjective
 from advdyn.sphere.census import Census, census
-from advdyn.sphere.scan import ScanGrid, scan_circle
+from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES, ScanGrid, scan_circle
 
 STEP_RULES = ("normalized", "raw")
 
@@ -212,20 +213,23 @@ def log_grid(low: float, high: float, n: int) -> tuple[float, ...]:
     return tuple(float(f"{v:.4g}") for v in np.logspace(math.log10(low), math.log10(high), n))
 
 
+@dataclass(frozen=True)
 class SimulatedProblemConfig:
-    """Methods shared by the configurations that name a simulated problem and a circle scan
-    (their fields ``dim``, ``width``, ``loss``, ``label``, ``kappa``, ``gamma``,
-    ``angle_density``, ``min_angles``, ``max_angles``)."""
+    """The fields and methods shared by the configurations that name a simulated problem and a
+    circle scan: ``width``, ``loss``, ``label``, ``kappa``, ``gamma`` (the problem, see
+    :class:`SimulatedSetup`) and ``angle_density``, ``min_angles``, ``max_angles`` (the angle
+    rule :class:`~advdyn.sphere.scan.ScanGrid`, with its defaults). A subclass gives ``dim``
+    (a field, or a class constant where the dimension is fixed)."""
 
-    dim: int
-    width: int
-    loss: str
-    label: float
-    kappa: float | None
-    gamma: float | None
-    angle_density: float
-    min_angles: int
-    max_angles: int
+    dim: ClassVar[int]
+    width: int = 256
+    loss: str = "bce"
+    label: float = 0.0
+    kappa: float | None = None
+    gamma: float | None = None
+    angle_density: float = ANGLE_DENSITY
+    min_angles: int = MIN_ANGLES
+    max_angles: int = MAX_ANGLES
 
     def scan_grid(self) -> ScanGrid:
         """The d = 2 circle scan's angle grid of this configuration."""
