@@ -264,3 +264,25 @@ def test_check_writes_the_claims_records_of_its_experiment(
     assert row["control"]["verdict"] == "not supported"
     with pytest.raises(AdvdynError, match="unknown claim 'nope'"):
         check("nope", tmp_path, InlineExecutor())
+
+
+def test_a_rerun_reuses_the_drawings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same jobs, same records: the pictures are not drawn again; a missing PNG is redrawn."""
+    from advdyn.plots import registry as plots_registry
+
+    calls: list[str] = []
+
+    def counted(result: dict, records: list) -> list:
+        calls.append("drawn")
+        return toy_experiments.toy_draw(result, records)
+
+    monkeypatch.setattr(toy_experiments, "counted_draw", counted, raising=False)
+    monkeypatch.setitem(plots_registry.PICTURES, "toy2", "toy_experiments:counted_draw")
+    the_plan = plan([toy_experiments.TOY2], quick=True)
+    png = tmp_path / "toy2" / "toy-values.png"
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    again = reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    assert calls == ["drawn"] and again.sections[0].outcome.figures[0].path == png
+    png.unlink()
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    assert calls == ["drawn", "drawn"] and png.is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Mapping
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from advdyn.atomic import write_json
+from advdyn.atomic import plain, write_json
 from advdyn.claims import ClaimRecord, claims_of
 from advdyn.errors import AdvdynError
 from advdyn.experiments.base import Experiment, Job, config_dict
@@ -18,7 +19,7 @@ from advdyn.report.data import Claim, Figure, Outcome, Section, Table
 from advdyn.runner.executors import Executor
 from advdyn.runner.outputs import json_part, save_figure
 from advdyn.runner.run import run_jobs
-from advdyn.runner.store import JobResult, ResultStore, key_of
+from advdyn.runner.store import JobResult, ResultStore, job_key, key_of
 
 LEGACY_RULE = ("not declared: this experiment still uses the old summarize contract and its "
                "claim is not yet in the claims layer (issue 11)")
@@ -42,6 +43,31 @@ def legacy_record(c: Claim) -> ClaimRecord:
                                            "verdict": "", "reason": "", "values": {}})
 
 
+def _figures(name: str, result: Mapping[str, Any], records: list[ClaimRecord],
+             results: list[JobResult], folder: Path) -> list[Figure]:
+    """The experiment's pictures, drawn and saved; reused without drawing when the same jobs
+    and the same records were drawn into ``folder`` before and every PNG is still there."""
+    key = job_key(f"drawings:{name}", {"jobs": [key_of(r.job) for r in results],
+                                       "records": plain([r.to_json() for r in records])})
+    index = folder / f".drawings-{key[:16]}.json"
+    try:
+        known = [Figure(Path(f["path"]), f["caption"], f["title"])
+                 for f in json.loads(index.read_text(encoding="utf-8"))]
+        if all(f.path.is_file() for f in known):
+            return known
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    figures = []
+    for d in draw(name, result, records):
+        png = save_figure(d.figure, folder, d.stem)[0]
+        figures.append(Figure(png, d.caption, d.title))
+    for stale in folder.glob(".drawings-*.json"):
+        stale.unlink()
+    write_json(index, [{"path": f.path, "caption": f.caption, "title": f.title}
+                       for f in figures])
+    return figures
+
+
 def _outcome(experiment: Experiment, config: Any, results: list[JobResult], folder: Path
              ) -> tuple[Outcome, Mapping[str, Any] | None, list[ClaimRecord]]:
     """Collect, judge, draw and write one experiment's files into ``folder``."""
@@ -53,10 +79,7 @@ def _outcome(experiment: Experiment, config: Any, results: list[JobResult], fold
     result = experiment.collect(config, [r.value for r in results])
     records = [c.evaluate(result) for c in claims_of(experiment.name)]
     write_json(folder / f"{experiment.name}.json", json_part(result))
-    figures = []
-    for d in draw(experiment.name, result, records):
-        png = save_figure(d.figure, folder, d.stem)[0]
-        figures.append(Figure(png, d.caption, d.title))
+    figures = _figures(experiment.name, result, records, results, folder)
     tables = [Table(t["title"], list(t["columns"]), [list(r) for r in t["rows"]])
               for t in result.get("tables", [])]
     return Outcome(str(result.get("text", "")), records, figures, tables), result, records
