@@ -12,6 +12,7 @@ import pytest
 import torch
 from matplotlib.image import imread
 
+from advdyn.claims import VERDICTS
 from advdyn.claims import claim as registered_claim
 from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
@@ -170,7 +171,10 @@ def test_cli_writes_json_png_pdf(tmp_path, capsys) -> None:
     png = imread(out / "fig1.png")
     assert png.shape[1] >= 1500
     assert (out / "fig1.pdf").stat().st_size > 1000
-    assert "fig1.json" in capsys.readouterr().out
+    [record] = json.loads((out / "claims.json").read_text())
+    assert record["id"] == "Fig. 1" and record["control"]["verdict"] in VERDICTS
+    printed = capsys.readouterr().out
+    assert "fig1.json" in printed and f"Fig. 1: {record['verdict']}" in printed
 
 
 def exit_code(argv: list[str]) -> int:
