@@ -12,6 +12,8 @@ import pytest
 import torch
 from matplotlib.image import imread
 
+from advdyn.claims import VERDICTS
+from advdyn.claims import claim as registered_claim
 from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
 from advdyn.experiments.fig1 import Fig1Config, disk_landscape, job, run_fig1
@@ -169,7 +171,10 @@ def test_cli_writes_json_png_pdf(tmp_path, capsys) -> None:
     png = imread(out / "fig1.png")
     assert png.shape[1] >= 1500
     assert (out / "fig1.pdf").stat().st_size > 1000
-    assert "fig1.json" in capsys.readouterr().out
+    [record] = json.loads((out / "claims.json").read_text())
+    assert record["id"] == "Fig. 1" and record["control"]["verdict"] in VERDICTS
+    printed = capsys.readouterr().out
+    assert "fig1.json" in printed and f"Fig. 1: {record['verdict']}" in printed
 
 
 def exit_code(argv: list[str]) -> int:
@@ -197,21 +202,32 @@ def test_job_entry_point_takes_json_parameters(small: dict) -> None:
 
 def test_experiment_runs_the_job_and_writes_the_cli_files(tmp_path, small: dict) -> None:
     from advdyn.experiments.fig1 import EXPERIMENT
-    from advdyn.runner import ResultStore, run_experiment
+    from advdyn.pipeline import run_experiment
+    from advdyn.runner import ResultStore
     from advdyn.runner.executors import InlineExecutor
 
-    section = run_experiment(EXPERIMENT, EXPERIMENT.make_config(SMALL), tmp_path,
-                             ResultStore(tmp_path / "cache"), InlineExecutor(), progress=False)
+    done = run_experiment(EXPERIMENT, EXPERIMENT.make_config(SMALL), tmp_path / "fig1",
+                          ResultStore(tmp_path / "cache"), InlineExecutor(), progress=False)
+    section = done.section
     assert section.error is None and section.n_jobs == 1
     folder = tmp_path / "fig1"
     data = json.loads((folder / "fig1.json").read_text())
     assert data["panels"] == json.loads(json.dumps(small["panels"]))
     assert imread(folder / "fig1.png").shape[1] >= 1000 and (folder / "fig1.pdf").is_file()
     [claim] = section.outcome.claims
+    assert claim.id == "Fig. 1" and claim == fig1_claim(done.result)
     checks = small["checks"]
     both = (checks["exactly_one_minimum_at_smallest_scale"],
             checks["several_minima_at_largest_scale_and_ratio"])
-    assert claim.verdict == {2: "supported", 1: "partly supported",
-                             0: "not supported"}[sum(both)]
+    expected = {2: "supported", 1: "partly supported", 0: "not supported"}[sum(both)]
+    if claim.control["verdict"] == "not supported":
+        assert claim.verdict == expected
+    else:  # a rule that does not reject its control cannot decide
+        assert claim.verdict == "inconclusive"
     assert [row[:2] for row in section.outcome.tables[0].rows] == [
         [p["scale"], p["ratio"]] for p in small["panels"]]
+
+
+def fig1_claim(result: dict):
+    """The registered Figure 1 claim judged on ``result``."""
+    return registered_claim("Fig. 1").evaluate(result)

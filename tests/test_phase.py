@@ -184,8 +184,8 @@ def test_seed_job_is_phase_seed_from_json_parameters() -> None:
 
 
 def test_experiment_jobs_through_the_store_give_run_phase(tmp_path, small: dict) -> None:
+    from advdyn.claims import VERDICTS
     from advdyn.experiments.phase import phase_jobs, phase_row, phase_summarize
-    from advdyn.report import VERDICTS
     from advdyn.runner import ResultStore, run_jobs
     from advdyn.runner.executors import InlineExecutor
 

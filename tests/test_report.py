@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 import toy_experiments
+from advdyn.claims import ClaimRecord
 from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
 from advdyn.experiments import registry
+from advdyn.pipeline import plan, reproduce
 from advdyn.report import (
     Claim,
     Figure,
@@ -27,12 +29,11 @@ from advdyn.report import (
     Report,
     Section,
     Table,
-    environment,
     render_html,
     render_markdown,
 )
+from advdyn.runner.environment import environment
 from advdyn.runner.executors import InlineExecutor
-from advdyn.runner.reproduce import plan, reproduce
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(n)), None)
@@ -51,14 +52,22 @@ def png(path: Path, colour: str = "C0") -> Path:
     return path
 
 
+def record(cid: str, quote: str, reason: str, verdict: str, control: str) -> ClaimRecord:
+    """A claim record as the claims layer writes one (its control judged by the same rule)."""
+    return ClaimRecord(id=cid, section="§4", quote=quote, measurement="counts", rule="a rule",
+                       verdict=verdict, reason=reason, values={}, regime="d = 2",
+                       control={"description": "the other arm", "verdict": control,
+                                "reason": "no values", "values": {}})
+
+
 def sample_report(folder: Path) -> Report:
     figs = [Figure(png(folder / "a.png"), "Look for the peak.", title="a & <b>"),
             Figure(png(folder / "b.png", "C1"), "Two panels, one per loss.")]
     outcome = Outcome(text="First paragraph.\n\nSecond <paragraph> & more.",
-                      claims=[Claim("L4.4", "no saddles on the sphere", "0 saddles in 90 cells",
-                                    "supported", note="d = 2, exact scan"),
-                              Claim("T5.1", "one minimum below τ_ε", "2 minima at r = 0.1",
-                                    "not supported")],
+                      claims=[record("L4.4", "no saddles on the sphere", "0 saddles in 90 cells",
+                                     "supported", "not supported"),
+                              record("T5.1", "one minimum below τ_ε", "2 minima at r = 0.1",
+                                     "not supported", "not supported")],
                       figures=figs, tables=[Table("steps to escape", ["ratio", "steps"],
                                                   [[0.1, 12], [1.0, 3.5]])])
     sections = [Section("census", "Census of critical points", "What it measures.",
@@ -107,8 +116,9 @@ def test_markdown_links_figures_relatively(tmp_path: Path) -> None:
     report = sample_report(tmp_path / "census")
     text = render_markdown(report, tmp_path)
     assert "![Figure 1. a & <b>](census/a.png)" in text
-    assert "| L4.4 | no saddles on the sphere | 0 saddles in 90 cells (d = 2, exact scan) | " \
-           "**supported** | Census of critical points |" in text
+    assert "| L4.4 (§4) | no saddles on the sphere | counts — *0 saddles in 90 cells* Regime: " \
+           "d = 2. | **supported** | **not supported** — *no values* (control: the other " \
+           "arm) | Census of critical points |" in text
     assert "RuntimeError: <boom>" in text
     for link in re.findall(r"\]\(([^)]+)\)", text):
         assert (tmp_path / link).is_file()
@@ -212,3 +222,67 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
     assert check["tables"] >= 4 and check["height"] > 500
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
+
+
+def test_reproduce_collect_judge_draw_write(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An experiment on the collect contract: its claim is judged by the claims layer (with
+    its control), drawn by the plots registry, written to claims.json and shown with the
+    control's verdict beside its own."""
+    from advdyn.claims import registry as claims_registry
+    from advdyn.plots import registry as plots_registry
+
+    monkeypatch.setattr(claims_registry, "MODULES", ["toy_experiments"])
+    monkeypatch.setitem(plots_registry.PICTURES, "toy2", "toy_experiments:toy_draw")
+    report = reproduce(plan([toy_experiments.TOY2], quick=True), tmp_path, InlineExecutor(),
+                       progress=False)
+    [(section, record)] = report.claims
+    assert section.name == "toy2" and record.verdict == "supported"
+    assert record.control["verdict"] == "not supported"
+    [row] = json.loads((tmp_path / "claims.json").read_text())
+    assert row == json.loads(json.dumps(record.to_json()))
+    assert (tmp_path / "toy2" / "toy-values.png").is_file()
+    assert json.loads((tmp_path / "toy2" / "toy2.json").read_text())["n"] == 2
+    page = (tmp_path / "report.html").read_text()
+    assert 'verdict supported">supported<' in page and "not-supported" in page
+    assert "no values at all (an empty arm)" in page
+
+
+def test_check_writes_the_claims_records_of_its_experiment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from advdyn.claims import registry as claims_registry
+    from advdyn.pipeline import check
+
+    monkeypatch.setattr(claims_registry, "MODULES", ["toy_experiments"])
+    monkeypatch.setattr(registry, "MODULES", ["toy_experiments"])
+    monkeypatch.setattr(toy_experiments, "EXPERIMENT", toy_experiments.TOY2)
+    done = check("T0.2", tmp_path, InlineExecutor(), quick=True, parameters={"n": 4},
+                 progress=False)
+    assert done.section.config["n"] == 4 and len(done.result["ys"]) == 4
+    [row] = json.loads((tmp_path / "claims.json").read_text())
+    assert row["id"] == "T0.2" and row["verdict"] == "supported"
+    assert row["control"]["verdict"] == "not supported"
+    with pytest.raises(AdvdynError, match="unknown claim 'nope'"):
+        check("nope", tmp_path, InlineExecutor())
+
+
+def test_a_rerun_reuses_the_drawings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same jobs, same records: the pictures are not drawn again; a missing PNG is redrawn."""
+    from advdyn.plots import registry as plots_registry
+
+    calls: list[str] = []
+
+    def counted(result: dict, records: list) -> list:
+        calls.append("drawn")
+        return toy_experiments.toy_draw(result, records)
+
+    monkeypatch.setattr(toy_experiments, "counted_draw", counted, raising=False)
+    monkeypatch.setitem(plots_registry.PICTURES, "toy2", "toy_experiments:counted_draw")
+    the_plan = plan([toy_experiments.TOY2], quick=True)
+    png = tmp_path / "toy2" / "toy-values.png"
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    again = reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    assert calls == ["drawn"] and again.sections[0].outcome.figures[0].path == png
+    png.unlink()
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    assert calls == ["drawn", "drawn"] and png.is_file()

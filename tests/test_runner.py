@@ -22,9 +22,10 @@ import toy_experiments
 from advdyn.atomic import is_partial
 from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
-from advdyn.runner import Job, ResultStore, job_key, make_executor, run_jobs
+from advdyn.pipeline import sweep as run_sweep
+from advdyn.runner import Job, ResultStore, job_key, key_of, make_executor, run_jobs
 from advdyn.runner.executors import DaskExecutor, InlineExecutor, LocalExecutor
-from advdyn.runner.sweep import load_sweep, run_sweep
+from advdyn.runner.sweep import load_sweep
 
 TESTS = Path(__file__).resolve().parent
 HAVE_DASK = True
@@ -84,11 +85,11 @@ def same_values(a: dict, b: dict) -> bool:
 def test_key_is_canonical_and_versioned() -> None:
     a = Job("toy_experiments:toy_job", {"x": 1.0, "seed": 3})
     b = Job("toy_experiments:toy_job", {"seed": 3, "x": 1.0})
-    assert a.key == b.key == job_key(a.function, {"seed": 3, "x": 1.0}, advdyn.__version__)
-    assert len(a.key) == 64
-    assert job_key(a.function, a.config, "0.0.0-other") != a.key
-    assert Job("toy_experiments:toy_job", {"x": 1.5, "seed": 3}).key != a.key
-    assert Job("toy_experiments:failing_job", {"x": 1.0, "seed": 3}).key != a.key
+    assert key_of(a) == key_of(b) == job_key(a.function, {"seed": 3, "x": 1.0}, advdyn.__version__)
+    assert len(key_of(a)) == 64
+    assert job_key(a.function, a.config, "0.0.0-other") != key_of(a)
+    assert key_of(Job("toy_experiments:toy_job", {"x": 1.5, "seed": 3})) != key_of(a)
+    assert key_of(Job("toy_experiments:failing_job", {"x": 1.0, "seed": 3})) != key_of(a)
 
 
 @pytest.mark.parametrize("config", [{"x": math.nan}, {"x": object()}, {"x": {1, 2}}])
@@ -119,7 +120,7 @@ def test_store_round_trip_and_corrupt_entries(tmp_path: Path) -> None:
     assert loaded.value["scalar"] == 2.5 and loaded.value["nested"] == {"b": [1, 2]}
     assert store.load(toy(3)[1]) is None
     # a damaged entry is never read back: it counts as missing and is recomputed
-    result = store.path(job.key) / "result.json"
+    result = store.path(key_of(job)) / "result.json"
     result.write_text(result.read_text()[:20])
     assert store.load(job) is None
     [again] = run_jobs([job], store, InlineExecutor(), progress=False)
@@ -134,19 +135,19 @@ def test_atomic_dir_killed_before_rename_leaves_nothing_readable(tmp_path: Path)
     code = textwrap.dedent(f"""
         import os, signal
         from advdyn.atomic import atomic_dir
-        with atomic_dir({str(store_root / job.key)!r}) as tmp:
-            (tmp / "result.json").write_text('{{"key": "{job.key}", "result": ')
+        with atomic_dir({str(store_root / key_of(job))!r}) as tmp:
+            (tmp / "result.json").write_text('{{"key": "{key_of(job)}", "result": ')
             os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), check=False)
     assert proc.returncode == -signal.SIGKILL
     store = ResultStore(store_root)
-    assert not store.path(job.key).exists() and store.load(job) is None
+    assert not store.path(key_of(job)).exists() and store.load(job) is None
     leftovers = [p for p in store_root.iterdir() if is_partial(p)]
     assert len(leftovers) == 1
     [result] = run_jobs([job], store, InlineExecutor(), progress=False)
     assert not result.cached
-    assert [p.name for p in store_root.iterdir()] == [job.key]
+    assert [p.name for p in store_root.iterdir()] == [key_of(job)]
 
 
 # ---------------------------------------------------------------- executors and reuse
@@ -329,7 +330,7 @@ def _check_every_entry_complete(cache: Path) -> int:
     for entry in entries:
         record = json.loads((entry / "result.json").read_text())
         assert record["key"] == entry.name
-        assert Job(record["function"], record["config"]).key == entry.name
+        assert key_of(Job(record["function"], record["config"])) == entry.name
         with np.load(entry / "arrays.npz") as npz:
             assert sorted(npz.files) == record["arrays"] == ["curve"]
     return len(entries)
@@ -390,7 +391,7 @@ def test_kill_9_at_random_moments_then_resume(tmp_path: Path,
 def test_run_sweep_api(tmp_path: Path) -> None:
     sweep = load_sweep(sweep_file(tmp_path, n=2, seeds=1))
     result = run_sweep(sweep, tmp_path / "o", InlineExecutor(), progress=False)
-    assert result.n_jobs == len({j.key for j in sweep.all_jobs})
+    assert result.n_jobs == len({key_of(j) for j in sweep.all_jobs})
     assert len(result.rows) == sum(map(len, sweep.jobs))
     assert {p.name for p in result.files} >= {"table.csv", "summary.png", "sweep.json"}
 

@@ -92,3 +92,46 @@ SLOW_A = dataclasses.replace(TOY, name="slow_a", title="Slow toy A",
                              quick={"n": 8, "sleep": 0.1})
 SLOW_B = dataclasses.replace(TOY, name="slow_b", title="Slow toy B",
                              quick={"n": 8, "sleep": 0.1, "scale": 2.0, "seed": 50})
+
+# ------------------------------------------------ the same toy on the collect contract
+
+
+def toy_collect(config: ToyConfig, values: list) -> dict:
+    """The toy's result: its values, a paragraph and a table (no drawing, no verdict)."""
+    ys = [v["y"] for v in values]
+    return {"ys": ys, "n": config.n, "text": "A toy on the collect contract.",
+            "tables": [{"title": "values", "columns": ["i", "y"],
+                        "rows": [[i, y] for i, y in enumerate(ys)]}]}
+
+
+def toy_draw(result: dict, records: list) -> list:
+    """One picture of the toy's values, titled with its claims' verdicts."""
+    from matplotlib.figure import Figure as MplFigure
+
+    from advdyn.plots.drawing import Drawing
+
+    fig = MplFigure(figsize=(3, 2))
+    fig.subplots().plot(result["ys"], marker="o")
+    return [Drawing("toy-values", fig, "toy values", " ".join(r.verdict for r in records))]
+
+
+def _toy_judge(arm: dict):
+    from advdyn.claims import NOT_SUPPORTED, SUPPORTED, Judgement
+
+    ok = all(abs(y) < 1e6 for y in arm["ys"]) and len(arm["ys"]) > 0
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, f"{len(arm['ys'])} values",
+                     {"n": len(arm["ys"])})
+
+
+def _toy_claim():
+    from advdyn.claims import Claim
+
+    return Claim(id="T0.2", section="toy", quote="the toy values are finite", measurement="|y|",
+                 rule="every |y| < 1e6", control="no values at all (an empty arm)",
+                 experiment="toy2", arms=lambda r: ({"ys": r["ys"]}, {"ys": []}),
+                 judge=_toy_judge)
+
+
+TOY2 = Experiment(name="toy2", title="Toy on the collect contract", config=ToyConfig,
+                  jobs=toy_jobs, collect=toy_collect, quick={"n": 2})
+CLAIMS = (_toy_claim(),)  # what the claims registry reads when this module is listed in it

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,18 +113,36 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return write_with(path, lambda p: p.write_bytes(data))
 
 
-def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically (NumPy values converted)."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+def plain(obj: Any) -> Any:
+    """``obj`` as JSON data: the project's one conversion. Arrays and tensors become (nested)
+    lists, NumPy scalars Python numbers, paths strings, tuples lists, and NaN and ±inf
+    ``None`` (JSON has no such numbers)."""
+    import math
 
-
-def _jsonable(o: Any) -> Any:
     import numpy as np
 
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # a torch tensor, without importing torch
+        return plain(obj.detach().cpu().numpy())
+    if isinstance(obj, np.ndarray):
+        return plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return plain(obj.item())
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj: Any) -> str:
+    """Indented JSON text of :func:`plain` ``(obj)`` (strict: no NaN literals)."""
+    return json.dumps(plain(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write :func:`json_text` ``(obj)`` to ``path`` atomically."""
+    return write_text(path, json_text(obj))

@@ -18,6 +18,8 @@ import torch
 from advdyn.errors import fail
 
 TINY = 1e-30
+#: The floating-point types a command or experiment may be asked for, by name.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def sphere_rtol(dtype: torch.dtype) -> float:

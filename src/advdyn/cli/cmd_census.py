@@ -7,15 +7,17 @@ import argparse
 import torch
 
 from advdyn.cli.common import (
-    DTYPES,
     add_dtype,
     emit_json,
     nonneg_float,
     nonneg_int,
+    positive_float,
     positive_int,
 )
+from advdyn.geometry import DTYPES
 from advdyn.models import Problem
 from advdyn.sphere.census import census
+from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES, ScanGrid
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,8 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--saddle-starts", type=nonneg_int, default=None,
                    help="uniform starts of the Newton saddle search (default starts/8)")
     p.add_argument("--n-angles", type=positive_int, default=None,
-                   help="angle grid of the exact d = 2 scan (default 4096, finer when "
-                   "8π·eps·max‖w_r‖ exceeds it)")
+                   help="angle grid of the exact d = 2 scan (default: the angle rule below, "
+                   "the one the experiments use)")
+    p.add_argument("--angle-density", type=positive_float, default=ANGLE_DENSITY,
+                   help="d = 2 angle rule: 2^⌈log₂(2π·density·eps·max‖w_r‖)⌉ angles, grid "
+                   f"points per softplus transition width (default {ANGLE_DENSITY:g})")
+    p.add_argument("--min-angles", type=positive_int, default=MIN_ANGLES,
+                   help=f"d = 2 angle rule: fewest angles (default {MIN_ANGLES})")
+    p.add_argument("--max-angles", type=positive_int, default=MAX_ANGLES,
+                   help=f"d = 2 angle rule: most angles (default {MAX_ANGLES})")
     add_dtype(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--threads", type=positive_int, default=1,
@@ -52,11 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
+    grid = ScanGrid(args.angle_density, args.min_angles, args.max_angles)
     problem = Problem.load(args.problem)
     c = census(problem.objective(DTYPES[args.dtype]), problem.eps, starts=args.starts,
                max_starts=args.max_starts, coverage=args.coverage,
                seed=args.seed, pgd_starts=args.pgd_starts, saddle_starts=args.saddle_starts,
-               n_angles=args.n_angles)
+               n_angles=args.n_angles, grid=grid)
     out = {**c.to_json(), "d": problem.dim, "m": int(problem.W.shape[0]),
            "loss": problem.loss, "dtype": args.dtype, "seed": args.seed}
     if args.json:

@@ -6,8 +6,9 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import DTYPES, add_dtype, emit_json, load_vector, positive_float
+from advdyn.cli.common import add_dtype, emit_json, load_vector, positive_float
 from advdyn.errors import fail
+from advdyn.geometry import DTYPES
 from advdyn.models import Problem
 from advdyn.sphere import diagnose
 

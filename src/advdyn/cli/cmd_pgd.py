@@ -7,7 +7,6 @@ import argparse
 import torch
 
 from advdyn.cli.common import (
-    DTYPES,
     add_dtype,
     emit_json,
     load_vector,

@@ -6,10 +6,9 @@ import argparse
 import shlex
 import sys
 
-from advdyn.cli.cmd_sweep import add_executor_arguments, executor_from
-from advdyn.cli.common import output_folder
+from advdyn.cli.common import add_executor_arguments, executor_from, output_folder
 from advdyn.experiments import registry
-from advdyn.runner.reproduce import plan, reproduce
+from advdyn.pipeline import plan, reproduce
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "reproduce", help="run every experiment and write DIR/report.html",
         description="Run every registered experiment (results cached in DIR/cache, so a rerun "
-        "only computes what is missing) and write DIR/report.html (self-contained) and "
-        "DIR/report.md. Exit status 1 if an experiment failed (the report says which).")
+        "only computes what is missing) and write DIR/report.html (self-contained), "
+        "DIR/report.md and DIR/claims.json (every claim's record: verdict, numbers, rule, "
+        "negative control). Exit status 1 if an experiment failed (the report says which).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--quick", action="store_true",
                    help="smaller configurations: a run of a few minutes")

@@ -6,28 +6,9 @@ import argparse
 from pathlib import Path
 
 from advdyn.atomic import write_text
-from advdyn.cli.common import output_folder, positive_int
-from advdyn.runner import EXECUTORS, Executor, make_executor
-from advdyn.runner.sweep import load_sweep, run_sweep
-
-
-def add_executor_arguments(p: argparse.ArgumentParser) -> None:
-    """``--executor``, ``--workers``, ``--scheduler``, ``--no-progress``."""
-    p.add_argument("--executor", default="local", metavar="NAME",
-                   help="where jobs run: " + ", ".join(EXECUTORS) + " (default local: a "
-                   "process pool on this machine; dask: a Dask cluster)")
-    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                   help="worker processes for local, or for dask's LocalCluster "
-                   "(default: CPU cores)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="dask only: a scheduler address (tcp://host:8786, e.g. a dask-jobqueue "
-                   "SLURMCluster's) or scheduler file; default: start a LocalCluster")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def executor_from(args: argparse.Namespace) -> Executor:
-    """The executor the arguments ask for (validated; nothing is written)."""
-    return make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
+from advdyn.cli.common import add_executor_arguments, executor_from, output_folder
+from advdyn.pipeline import sweep as run_sweep
+from advdyn.runner.sweep import load_sweep
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

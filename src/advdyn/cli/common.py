@@ -1,4 +1,6 @@
-"""Small helpers shared by the command modules (argument types, JSON output)."""
+"""The helpers shared by the command modules (argument types, flags made from configuration
+dataclasses, executor flags, JSON output, printing a finished experiment). No command module
+imports another: what two commands share lives here."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from advdyn.errors import fail
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from advdyn.atomic import plain
+from advdyn.errors import check_number, fail
+from advdyn.experiments.base import tuple_lists
+from advdyn.experiments.simulated import STEP_RULES
+from advdyn.geometry import DTYPES
+from advdyn.losses import SCALAR_LOSSES
+from advdyn.runner import EXECUTORS, Executor, make_executor
 
 
 def _number(text: str, kind: type, lower: float | None = None, strict: bool = False
@@ -92,24 +98,8 @@ def load_vector(path: str, field: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def emit_json(obj: Any) -> None:
-    """Print one JSON object on stdout (NaN/inf written as null)."""
-    sys.stdout.write(json.dumps(_clean(obj)) + "\n")
-
-
-def _clean(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, torch.Tensor):
-        return _clean(o.detach().cpu().tolist())
-    if isinstance(o, np.ndarray):
-        return _clean(o.tolist())
-    if isinstance(o, np.generic):
-        return _clean(o.item())
-    if isinstance(o, float) and not np.isfinite(o):
-        return None
-    return o
+    """Print one JSON object on stdout (arrays as lists, NaN/inf written as null)."""
+    sys.stdout.write(json.dumps(plain(obj)) + "\n")
 
 
 def output_folder(value: str) -> Path:
@@ -131,9 +121,110 @@ def flag_type(hint: Any) -> tuple[type, bool]:
 
 def config_values(config: type, args: argparse.Namespace) -> dict[str, Any]:
     """The fields of the ``config`` dataclass that were given as flags (lists as tuples)."""
-    values = {}
+    return tuple_lists({f.name: getattr(args, f.name) for f in dataclasses.fields(config)
+                        if getattr(args, f.name) is not None})
+
+
+HELP = {
+    "scales": "input scales ‖x‖ (rows of the grid)",
+    "ratios": "ratios r, ε = r‖x‖ (columns of the grid)",
+    "seed": "seed of the network, the direction of x and the random starts",
+    "seeds": "number of seeds (networks and directions): seed, seed+1, ...",
+    "dim": "input dimension d (d > 2 uses the multistart census)",
+    "width": "hidden width m of the two-layer network",
+    "loss": "adversarial loss ℓ (bce: critical points of L are exactly those of f)",
+    "label": "label y",
+    "kappa": "Xavier weight scale κ (w_r ~ N(0, κ²I); default d^-1/2)",
+    "gamma": "output weight γ (a_r = ±γ; default m^-1/2)",
+    "rule": "PGD step rule: normalized δ - ρε∇L/‖∇L‖, raw δ - ρε²∇L",
+    "rho": "relative step ρ",
+    "steps": "PGD step budget per trajectory",
+    "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
+    "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",
+    "perturb": "kick off each local maximum: δ₀ = P_B(δ* + perturb·ε·v), v uniform unit",
+    "angle_density": "circle scan: grid points per softplus transition width 1/(ε max‖w_r‖)",
+    "min_angles": "circle scan: fewest angles",
+    "max_angles": "circle scan: most angles",
+    "grid": "contour grid points per axis",
+    "census_starts": "multistart census (d > 2): uniform starts (default: the census's own)",
+}
+CHOICES = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
+
+
+def add_config_flags(p: argparse.ArgumentParser, config: type, title: str) -> None:
+    """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's)."""
+    g = p.add_argument_group(title)
+    hints = typing.get_type_hints(config)
+    default = config()
     for f in dataclasses.fields(config):
-        v = getattr(args, f.name)
-        if v is not None:
-            values[f.name] = tuple(v) if isinstance(v, list) else v
-    return values
+        kind, many = flag_type(hints[f.name])
+        value = getattr(default, f.name)
+        shown = " ".join(f"{v:g}" for v in value) if many else f"{value}"
+        extra: dict[str, Any] = {"nargs": "+", "metavar": "V"} if many else {}
+        if f.name in CHOICES:
+            extra["choices"] = CHOICES[f.name]
+        text = HELP[f.name] if value is None else f"{HELP[f.name]} (default {shown})"
+        g.add_argument("--" + f.name.replace("_", "-"), type=number_type(kind), default=None,
+                       help=text, **extra)
+
+
+def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: type, *,
+                           title: str, help: str, description: str,
+                           run: Any) -> argparse.ArgumentParser:
+    """A standalone experiment command: ``--out``, ``--threads``, ``--no-progress`` and one
+    flag per field of ``config``; ``run(args)`` runs it."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch intra-op threads (default 1: the work is many small tensor "
+                        "operations, for which more threads cost more than they gain)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_flags(p, config, title)
+    p.set_defaults(run=run)
+    return p
+
+
+def run_experiment_command(args: argparse.Namespace, experiment: Any, config: type) -> Any:
+    """Validate the flags (the ``config`` dataclass built from those given, ``--out``,
+    ``--threads``), then run ``experiment`` through the composition layer, its files into
+    ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives."""
+    from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
+
+    cfg = config(**config_values(config, args))
+    out = output_folder(args.out)
+    threads = check_number("--threads", args.threads, positive=True, integer=True)
+    torch.set_num_threads(threads)
+    return run_standalone(experiment, cfg, out, progress=not args.no_progress, threads=threads)
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers``, ``--scheduler``, ``--no-progress``."""
+    p.add_argument("--executor", default="local", metavar="NAME",
+                   help="where jobs run: " + ", ".join(EXECUTORS) + " (default local: a "
+                   "process pool on this machine; dask: a Dask cluster)")
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                   help="worker processes for local, or for dask's LocalCluster "
+                   "(default: CPU cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask only: a scheduler address (tcp://host:8786, e.g. a dask-jobqueue "
+                   "SLURMCluster's) or scheduler file; default: start a LocalCluster")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def executor_from(args: argparse.Namespace) -> Executor:
+    """The executor the arguments ask for (validated; nothing is written)."""
+    return make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
+
+
+def print_section(section: Any, files: list[str]) -> int:
+    """Print a finished experiment's claims and the files written; ``1`` if it failed."""
+    if section.error is not None:
+        sys.stderr.write(section.error.rstrip().splitlines()[-1] + "\n")
+        return 1
+    for c in section.outcome.claims:
+        control = c.control.get("verdict")
+        print(f"{c.id}: {c.verdict}" + (f" (negative control: {control})" if control else "")
+              + f" — {c.reason or c.measurement}")
+    print("wrote " + ", ".join(str(f) for f in files)
+          + f" ({section.wall_s:.0f} s, {section.n_reused}/{section.n_jobs} jobs reused)")
+    return 0

@@ -13,6 +13,7 @@ named ``EXPERIMENT`` and is listed in :mod:`advdyn.experiments.registry`. Claims
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -20,9 +21,53 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advdyn.errors import AdvdynError, fail
-from advdyn.runner.store import Job  # TODO(design): the Job type moves here (issue 11)
 
-__all__ = ["Experiment", "Job", "config_dict"]
+__all__ = ["Experiment", "Job", "canonical_json", "config_dict", "tuple_lists"]
+
+
+def canonical_json(obj: Any, field_name: str = "config") -> str:
+    """Compact JSON with sorted keys; raise naming ``field_name`` if ``obj`` is not JSON data."""
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise fail(field_name, f"not plain JSON data ({e})",
+                   "use numbers, strings, booleans, None, lists and string-keyed dicts") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One unit of work: ``function(**config)`` returning a string-keyed mapping.
+
+    ``function`` is ``"package.module:name"``; ``config`` must be JSON data (it is stored beside
+    the result, and with the function it identifies the job: two jobs are equal when their
+    canonical JSON is). Top-level NumPy arrays or tensors in the returned mapping are stored
+    losslessly; everything else must be JSON data. The job's cache key is the runner's business
+    (:func:`advdyn.runner.store.key_of`).
+    """
+
+    function: str
+    config: Mapping[str, Any]
+    canonical: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if ":" not in self.function:
+            raise fail("job.function", f"{self.function!r} is not 'package.module:name'")
+        text = canonical_json(self.config)
+        object.__setattr__(self, "config", json.loads(text))
+        object.__setattr__(self, "canonical", f"{self.function}\n{text}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.canonical == self.canonical
+
+    def __hash__(self) -> int:
+        return hash(self.canonical)
+
+
+def tuple_lists(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON parameters with every list turned into a tuple (the configuration dataclasses hold
+    tuples; a job's JSON configuration holds lists)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()}
 
 
 @dataclass(frozen=True)
@@ -49,14 +94,21 @@ class Experiment:
     title: str
     config: type
     jobs: Callable[[Any], list[Job]]
-    collect: Callable[[Any, list[Mapping[str, Any]]], dict[str, Any]]
+    collect: Callable[[Any, list[Mapping[str, Any]]], dict[str, Any]] | None = None
     quick: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     row: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    summarize: Callable[..., Any] | None = None
+    """Transitional (issue 11): the old contract ``summarize(config, job_results, folder) ->
+    report Outcome`` of experiments not yet moved to ``collect``; ``row`` then takes the job's
+    :class:`~advdyn.runner.store.JobResult`. Exactly one of ``collect`` and ``summarize``."""
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
             raise TypeError(f"experiment {self.name}: config must be a dataclass type")
+        if (self.collect is None) == (self.summarize is None):
+            raise TypeError(f"experiment {self.name}: give exactly one of collect and "
+                            "summarize (summarize is the old contract)")
 
     def parameters(self) -> dict[str, Any]:
         """Parameter names and their defaults (``dataclasses.MISSING`` where there is none)."""

@@ -6,36 +6,33 @@ two-layer network and unit direction ``u``, the point ``x = scale·u`` and the r
 critical points of ``L = -ℓ`` on ``εS^{d-1}`` are counted by
 :func:`~advdyn.experiments.simulated.sphere_census`, as there: the exact circle scan for
 ``d = 2`` (:func:`~advdyn.sphere.census.scan_circle` on the adaptive angle grid
-:class:`~advdyn.experiments.simulated.ScanGrid`), the multistart census for ``d > 2``
+:class:`~advdyn.sphere.scan.ScanGrid`), the multistart census for ``d > 2``
 (:func:`~advdyn.sphere.census.census`; its counts are lower bounds and it estimates what it may
 have missed). A local minimum of L is a good adversary, a local maximum is where the attack is
 weakest.
 
 A configuration is a grid (``scales`` × ``ratios`` × ``seeds``) and has one job per point, so a
-sweep may vary one value per grid point (``scales: [0.01, 1, 100]``) and the summary of a larger
-configuration plots the mean count against the scale.
+sweep may vary one value per grid point (``scales: [0.01, 1, 100]``); the result of a larger
+configuration holds the counts per (scale, ratio) over the seeds.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure as MplFigure
 
-from advdyn.atomic import write_with
 from advdyn.errors import check_number
+from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.experiments.simulated import (
     SimulatedProblemConfig,
     check_grid,
     sphere_census,
 )
-from advdyn.report import Figure, Outcome, Table
-from advdyn.runner import Experiment, Job, JobResult, config_dict
 from advdyn.sphere.census import Census
 
 GRID = ("scales", "ratios", "seeds", "seed")  # the grid's axes; a job has one point of them
@@ -60,14 +57,6 @@ class CensusConfig(SimulatedProblemConfig):
     seeds: int = 4
     seed: int = 0
     dim: int = 2
-    width: int = 256
-    loss: str = "bce"
-    label: float = 0.0
-    kappa: float | None = None
-    gamma: float | None = None
-    angle_density: float = 1.0
-    min_angles: int = 256
-    max_angles: int = 16384
     census_starts: int | None = None
 
     def __post_init__(self) -> None:
@@ -138,17 +127,14 @@ def census_jobs(config: CensusConfig) -> list[Job]:
             for seed in range(config.seed, config.seed + config.seeds)]
 
 
-def census_row(result: JobResult) -> dict[str, Any]:
+def census_row(value: Mapping[str, Any]) -> dict[str, Any]:
     """A job's columns in a sweep's table: the counts, the L range over the minima and the
     unseen estimate (d = 2: angles and the closest pair in grid cells; d > 2: starts used,
     Chao1 estimate and Good–Turing unseen mass of the minima). ε = scale·ratio is in the
     cached result."""
-    v = result.value
-    unseen = v["unseen"]
-    row = {"minima": v["minima"], "maxima": v["maxima"],
-           "saddles": v["saddles"], "degenerate": v["degenerate"],
-           "kkt_minima": v["kkt_minima"], "min_L_minima": v["min_L_minima"],
-           "max_L_minima": v["max_L_minima"]}
+    unseen = value["unseen"]
+    row = {k: value[k] for k in ("minima", "maxima", "saddles", "degenerate", "kkt_minima",
+                                 "min_L_minima", "max_L_minima")}
     if unseen["method"] == "grid":
         return {**row, "n_angles": unseen["n_angles"], "min_gap_cells": unseen["min_gap_cells"]}
     minima = unseen["minima"]
@@ -156,90 +142,41 @@ def census_row(result: JobResult) -> dict[str, Any]:
             "unseen_mass_minima": minima["unseen_mass_good_turing"]}
 
 
-@dataclass(frozen=True)
-class _Cell:
-    """The counts of one (scale, ratio) over its seeds."""
-
-    minima: list[int]
-    maxima: list[int]
-    saddles: list[int]
-
-
-def _cells(results: list[JobResult]) -> dict[tuple[float, float], _Cell]:
-    cells: dict[tuple[float, float], _Cell] = defaultdict(lambda: _Cell([], [], []))
-    for r in results:
-        cell = cells[(r.value["scale"], r.value["ratio"])]
-        cell.minima.append(r.value["minima"])
-        cell.maxima.append(r.value["maxima"])
-        cell.saddles.append(r.value["saddles"])
-    return cells
-
-
-def minima_figure(config: CensusConfig, cells: dict[tuple[float, float], _Cell],
-                  path: Path) -> Path:
-    """Mean number of local minima of L against the input scale, one line per ratio (bars:
-    min to max over seeds), beside the fraction of seeds with exactly one; a PNG at ``path``."""
-    fig = MplFigure(figsize=(10.5, 4.0), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    scales = sorted(config.scales)
-    for ratio in config.ratios:
-        counts = [np.asarray(cells[(s, ratio)].minima) for s in scales]
-        mean = np.array([c.mean() for c in counts])
-        left.errorbar(scales, mean, yerr=[mean - [c.min() for c in counts],
-                                          [c.max() for c in counts] - mean],
-                      marker="o", capsize=3, label=f"ratio {ratio:g}")
-        right.plot(scales, [(c == 1).mean() for c in counts], marker="o",
-                   label=f"ratio {ratio:g}")
-    for ax, label in ((left, "mean local minima of L on the sphere"),
-                      (right, "fraction of seeds with exactly one")):
-        if scales[-1] / scales[0] >= 100:
-            ax.set_xscale("log")
-        ax.set_xlabel(r"input scale $\|x\|$")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    right.set_ylim(-0.05, 1.05)
-    method = "exact circle scan" if config.dim == 2 else "multistart census (lower bounds)"
-    sphere = rf"$\varepsilon S^{{{config.dim - 1}}}$"
-    fig.suptitle(f"Local minima of L = -ℓ on the sphere {sphere}, ε = ratio·scale "
-                 f"(d = {config.dim}, m = {config.width}, {config.seeds} seeds; {method})")
-    write_with(path, lambda p: fig.savefig(p, format="png", dpi=110))
-    return path
-
-
-def census_summarize(config: CensusConfig, results: list[JobResult], folder: Path
-                     ) -> Outcome:
-    """The figure (:func:`minima_figure`) and a table of the counts per (scale, ratio)."""
-    cells = _cells(results)
-    path = minima_figure(config, cells, folder / "census.png")
+def census_collect(config: CensusConfig, values: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The result: per (scale, ratio) cell the counts over the seeds (``cells``, sorted by
+    scale then ratio), the section's paragraph and its table."""
+    by_cell: dict[tuple[float, float], dict[str, list[int]]] = defaultdict(
+        lambda: {"minima": [], "maxima": [], "saddles": []})
+    for v in values:
+        for kind, counts in by_cell[(v["scale"], v["ratio"])].items():
+            counts.append(v[kind])
+    cells = [{"scale": s, "ratio": r, **c} for (s, r), c in sorted(by_cell.items())]
     rows = []
-    for (scale, ratio), c in sorted(cells.items()):
-        m = np.asarray(c.minima)
-        rows.append([scale, ratio, scale * ratio, float(m.mean()), int(m.min()), int(m.max()),
-                     float((m == 1).mean()), float(np.mean(c.maxima)), float(np.mean(c.saddles))])
+    for c in cells:
+        m = np.asarray(c["minima"])
+        rows.append([c["scale"], c["ratio"], c["scale"] * c["ratio"], float(m.mean()),
+                     int(m.min()), int(m.max()), float((m == 1).mean()),
+                     float(np.mean(c["maxima"])), float(np.mean(c["saddles"]))])
     one = [r for r in rows if r[6] == 1.0]
     largest = max(rows, key=lambda r: r[3])
-    text = (f"{len(results)} problems ({len(config.scales)} scales × {len(config.ratios)} "
+    text = (f"{len(values)} problems ({len(config.scales)} scales × {len(config.ratios)} "
             f"ratios × {config.seeds} seeds). Every seed has exactly one local minimum of L in "
             f"{len(one)} of {len(rows)} (scale, ratio) cells; the most minima on average, "
             f"{largest[3]:.3g}, at scale {largest[0]:g}, ratio {largest[1]:g}.")
     if config.dim > 2:
         text += " The multistart census finds at most every point: counts are lower bounds."
-    caption = ("Left: mean number of local minima of L on the sphere against the input scale, "
-               "one line per ratio (bars: fewest to most over the seeds). Right: the fraction "
-               "of seeds with exactly one. Look for one minimum at small scale at every ratio "
-               "and the count rising with the scale, the sooner the larger the ratio.")
-    return Outcome(
-        text=text,
-        figures=[Figure(path, caption, title="Census: local minima of L against input scale")],
-        tables=[Table("Critical points of L on the sphere per (scale, ratio), over seeds",
-                      ["scale", "ratio", "ε", "mean minima", "min", "max",
-                       "fraction with one minimum", "mean maxima", "mean saddles"], rows)])
+    return {"config": config_dict(config), "cells": cells, "text": text,
+            "tables": [{"title": "Critical points of L on the sphere per (scale, ratio), over "
+                                 "seeds",
+                        "columns": ["scale", "ratio", "ε", "mean minima", "min", "max",
+                                    "fraction with one minimum", "mean maxima",
+                                    "mean saddles"],
+                        "rows": rows}]}
 
 
 EXPERIMENT = Experiment(
     name="census", title="Census of the critical points of L on the sphere", config=CensusConfig,
-    jobs=census_jobs, summarize=census_summarize, row=census_row, quick={"seeds": 2},
+    jobs=census_jobs, collect=census_collect, row=census_row, quick={"seeds": 2},
     description="For simulated two-layer problems over input scale × ratio × seed: how many "
                 "local minima (good adversaries), maxima (where the attack is weakest) and "
                 "saddles L = -ℓ has on the sphere ‖δ‖ = ε, counted exactly by the circle scan "

@@ -20,14 +20,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from advdyn.atomic import write_json
 from advdyn.errors import check_number, fail
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.simulated import (
     SimulatedProblemConfig,
     check_grid,
@@ -41,9 +40,6 @@ from advdyn.experiments.simulated import (
 from advdyn.geometry import TINY, row_norm
 from advdyn.models import Objective
 from advdyn.pgd import Recorder, run_pgd
-from advdyn.plots.landscape import fig1_figure, save_figure
-from advdyn.report import Claim, Figure, Outcome, Table
-from advdyn.runner import Experiment, Job, JobResult, config_dict
 from advdyn.sphere.census import Census
 
 NOTES = {
@@ -84,19 +80,11 @@ class Fig1Config(SimulatedProblemConfig):
     scales: tuple[float, ...] = (0.01, 1.0, 100.0)
     ratios: tuple[float, ...] = (0.1, 1.0, 10.0)
     seed: int = 0
-    width: int = 256
-    loss: str = "bce"
-    label: float = 0.0
-    kappa: float | None = None
-    gamma: float | None = None
     rule: str = "normalized"
     rho: float = 0.05
     steps: int = 400
     trajectories: int = 8
     tol: float = 0.05
-    angle_density: float = 2.0
-    min_angles: int = 256
-    max_angles: int = 16384
     grid: int = 201
 
     def __post_init__(self) -> None:
@@ -218,22 +206,7 @@ def _checks(config: Fig1Config, panels: list[dict]) -> dict[str, Any]:
 
 def job(**parameters: Any) -> dict[str, Any]:
     """Job-runner entry point: ``run_fig1(Fig1Config(**parameters))`` (JSON parameters)."""
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()}
-    return run_fig1(Fig1Config(**values))
-
-
-def json_part(results: Mapping[str, Any]) -> dict[str, Any]:
-    """The results without their top-level arrays (those are for the figure)."""
-    return {k: v for k, v in results.items() if not isinstance(v, np.ndarray)}
-
-
-def write_outputs(results: dict[str, Any], folder: Path) -> list[Path]:
-    """Write :func:`run_fig1`'s results into ``folder`` (created if needed): ``fig1.json`` (the
-    JSON part) and the figure as ``fig1.png`` and ``fig1.pdf``. Both ``advdyn fig1`` and the
-    experiment's summary write through here; returns the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = write_json(folder / "fig1.json", json_part(results))
-    return [written, *save_figure(fig1_figure(results), folder, "fig1")]
+    return run_fig1(Fig1Config(**tuple_lists(parameters)))
 
 
 def fig1_jobs(config: Fig1Config) -> list[Job]:
@@ -241,38 +214,17 @@ def fig1_jobs(config: Fig1Config) -> list[Job]:
     return [Job("advdyn.experiments.fig1:job", config_dict(config))]
 
 
-def fig1_row(result: JobResult) -> dict[str, Any]:
+def fig1_row(value: Mapping[str, Any]) -> dict[str, Any]:
     """The figure's numbers for a sweep's table: the fewest and most local minima of L over the
     panels of the smallest scale, the minima at the largest scale and ratio, and the fraction
     of all trajectories that settled."""
-    checks, panels = result.value["checks"], result.value["panels"]
+    checks, panels = value["checks"], value["panels"]
     small = list(checks["minima_at_smallest_scale_by_ratio"].values())
     return {"fewest_minima_at_smallest_scale": min(small),
             "most_minima_at_smallest_scale": max(small),
             "minima_at_largest_scale_and_ratio": checks["minima_at_largest_scale_and_ratio"],
             "settled_fraction": sum(p["settled"] for p in panels)
             / sum(p["trajectories"] for p in panels)}
-
-
-def fig1_claim(checks: Mapping[str, Any], config: Fig1Config) -> Claim:
-    """The paper's Figure 1 finding, with the counts of :func:`_checks` and a verdict: supported
-    when both halves hold, partly supported when one does."""
-    small, big, top = checks["smallest_scale"], checks["largest_scale"], checks["largest_ratio"]
-    by_ratio = checks["minima_at_smallest_scale_by_ratio"]
-    one = checks["exactly_one_minimum_at_smallest_scale"]
-    several = checks["several_minima_at_largest_scale_and_ratio"]
-    verdict = ("supported" if one and several else
-               "partly supported" if one or several else "not supported")
-    counts = ", ".join(f"{float(r):g}: {n}" for r, n in by_ratio.items())
-    return Claim(
-        "Fig. 1",
-        f"at input scale {small:g} L has exactly one local minimum on the circle at every "
-        f"ratio; at scale {big:g}, ratio {top:g}, several",
-        f"local minima of L at scale {small:g} per ratio: {counts}; at scale {big:g}, ratio "
-        f"{top:g}: {checks['minima_at_largest_scale_and_ratio']}",
-        verdict,
-        note=f"one network and direction (seed {config.seed}), d = 2, m = {config.width}, "
-             f"{config.loss} loss, label {config.label:g}; exact circle scan")
 
 
 def _panel_row(p: Mapping[str, Any]) -> list[Any]:
@@ -282,38 +234,26 @@ def _panel_row(p: Mapping[str, Any]) -> list[Any]:
             "–" if med is None else med, p["saturated_starts"]]
 
 
-def fig1_summarize(config: Fig1Config, results: list[JobResult], folder: Path) -> Outcome:
-    """Write the figure (:func:`write_outputs`) and report the claim and the per-panel counts."""
-    value = results[0].value
-    write_outputs(value, folder)
-    panels = value["panels"]
-    rule = ("normalised steps ρε" if config.rule == "normalized" else "raw steps η = ρε²")
-    caption = (
-        f"One panel per input scale (rows: {', '.join(f'{s:g}' for s in config.scales)}) and "
-        f"ratio (columns: {', '.join(f'{r:g}' for r in config.ratios)}, ε = ratio·scale): "
-        "L = -ℓ over the disk B(0, ε) in coordinates δ/ε, each panel with its own colour scale "
-        "(dark = low L = strong attack); red ▼: local minima of L on the circle (good "
-        "adversaries); white ▲: local maxima (where the attack is weakest); white lines: PGD "
-        f"descent on L ({rule}, ρ = {config.rho:g}) from uniform starts, drawn until they "
-        "settle. Look for: one minimum and nearly straight runs to it in the top row at every "
-        "ratio; several minima, runs ending at different minima, at the bottom right.")
-    return Outcome(
-        text=f"One Xavier two-layer network (d = 2, m = {config.width}) and one direction u "
-             f"(seed {config.seed}); x = scale·u, ε = ratio·scale. The counts come from the "
-             "exact circle scan; every trajectory's settling step is in fig1.json.",
-        claims=[fig1_claim(value["checks"], config)],
-        figures=[Figure(folder / "fig1.png", caption,
-                        title="Landscapes of L and PGD trajectories per scale and ratio")],
-        tables=[Table("Per panel: critical points of L on the circle and PGD settling",
-                      ["scale", "ratio", "ε", "minima of L", "maxima of L", "degenerate",
-                       "KKT minima", "settled", "median steps to settle",
-                       "starts with ∇L ≈ 0"],
-                      [_panel_row(p) for p in panels])])
+def fig1_collect(config: Fig1Config, values: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The result: the job's value (panels, checks, arrays) with the section's paragraph and
+    the per-panel table."""
+    value = dict(values[0])
+    return {
+        **value,
+        "text": f"One Xavier two-layer network (d = 2, m = {config.width}) and one direction u "
+                f"(seed {config.seed}); x = scale·u, ε = ratio·scale. The counts come from the "
+                "exact circle scan; every trajectory's settling step is in fig1.json.",
+        "tables": [{"title": "Per panel: critical points of L on the circle and PGD settling",
+                    "columns": ["scale", "ratio", "ε", "minima of L", "maxima of L",
+                                "degenerate", "KKT minima", "settled", "median steps to settle",
+                                "starts with ∇L ≈ 0"],
+                    "rows": [_panel_row(p) for p in value["panels"]]}],
+    }
 
 
 EXPERIMENT = Experiment(
     name="fig1", title="Figure 1: landscapes on simulated data (d = 2)", config=Fig1Config,
-    jobs=fig1_jobs, summarize=fig1_summarize, row=fig1_row,
+    jobs=fig1_jobs, collect=fig1_collect, row=fig1_row,
     description="The loss landscape L(δ) = -ℓ(y, f(x+δ)) of a two-layer network at Xavier "
                 "initialisation over the disk B(0, ε), for input scales × ratios (ε = "
                 "ratio·‖x‖), with the exact census of local minima/maxima of L on the circle "

@@ -30,9 +30,9 @@ from advdyn.experiments.escape import (
 )
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, build_cnn, parameter_count
 from advdyn.plots.escape import escape_figure
-from advdyn.plots.landscape import save_figure
 from advdyn.report import Claim, Figure, Outcome
 from advdyn.runner import Experiment, Job, JobResult, config_dict
+from advdyn.runner.outputs import save_figure
 
 QUICK = {"images": 6, "steps": 100, "ascent_steps": 200}
 ESCAPE_DEFINITION = ("steps to escape: first attack step t with ℓ_t - ℓ_0 ≥ fraction·(max_t ℓ_t - "

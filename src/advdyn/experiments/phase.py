@@ -53,10 +53,10 @@ from advdyn.experiments.simulated import (
     stuck_rows,
 )
 from advdyn.pgd import Recorder, run_pgd
-from advdyn.plots.landscape import save_figure
 from advdyn.plots.phase import phase_figure
 from advdyn.report import Claim, Figure, Outcome, Table
 from advdyn.runner import Experiment, Job, JobResult, config_dict
+from advdyn.runner.outputs import save_figure
 
 NOTES = {
     "data": "per seed one Xavier network and one unit direction u; x = scale·u, eps = "

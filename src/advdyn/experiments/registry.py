@@ -1,9 +1,9 @@
 """The one list of experiments that ``advdyn reproduce`` runs and ``advdyn sweep`` knows by name.
 
-To add an experiment, give its module a module-level ``EXPERIMENT =
-advdyn.runner.Experiment(...)`` and add the module's name to :data:`MODULES` below (the report
-shows experiments in this order). A sweep may also name an experiment outside this list as
-``"package.module:ATTRIBUTE"``.
+To add an experiment, give its module a module-level
+``EXPERIMENT = advdyn.experiments.base.Experiment(...)`` and add the module's name to
+:data:`MODULES` below (the report shows experiments in this order). A sweep may also name an
+experiment outside this list as ``"package.module:ATTRIBUTE"``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from advdyn.errors import fail
-from advdyn.runner.experiment import Experiment
+from advdyn.experiments.base import Experiment
 
 MODULES: list[str] = [
     "advdyn.experiments.fig1",
@@ -31,7 +31,7 @@ def _load(module_name: str, attribute: str, field: str) -> Experiment:
         raise fail(field, f"cannot import {module_name!r} ({e})") from None
     experiment = getattr(module, attribute, None)
     if not isinstance(experiment, Experiment):
-        raise fail(field, f"{module_name}.{attribute} is not an advdyn.runner.Experiment")
+        raise fail(field, f"{module_name}.{attribute} is not an advdyn.experiments.base.Experiment")
     return experiment
 
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -53,7 +54,8 @@ from advdyn.errors import check_choice, check_number, fail
 from advdyn.geometry import L2Ball
 from advdyn.losses import SCALAR_LOSSES
 from advdyn.models import TwoLayerNet, TwoLayerObjective
-from advdyn.sphere.census import Census, census, scan_circle
+from advdyn.sphere.census import Census, census
+from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES, ScanGrid, scan_circle
 
 STEP_RULES = ("normalized", "raw")
 
@@ -120,45 +122,15 @@ def step_size(rule: str, rho: float, eps: torch.Tensor) -> torch.Tensor:
     return rho * (eps * eps if rule == "raw" else eps)
 
 
-@dataclass(frozen=True)
-class ScanGrid:
-    r"""The angle grid of the d = 2 circle scan, per row.
-
-    On the circle ``δ = ε(cos θ, sin θ)`` the feature ``h_r(θ) = w_rᵀx + ε‖w_r‖cos(θ - φ_r)``
-    passes through the softplus transition (``|h_r| ≲ 1``) within an angle of about
-    ``1/(ε‖w_r‖)``, the finest structure L can have on the circle. The scan uses
-    ``n = 2^⌈log₂(2π·density·ε·max_r‖w_r‖)⌉`` angles (``density`` grid points per transition
-    width), clipped to ``[lo, hi]``; the scan is exact unless two critical points fall within
-    one grid cell.
-    """
-
-    density: float = 1.0
-    lo: int = 256
-    hi: int = 16384
-
-    def __post_init__(self) -> None:
-        check_number("angle_density", self.density, positive=True)
-        if check_number("min_angles", self.lo, positive=True, integer=True) < 8:
-            raise fail("min_angles", f"needs at least 8 angles, got {self.lo}")
-        if check_number("max_angles", self.hi, positive=True, integer=True) < self.lo:
-            raise fail("max_angles", f"must be ≥ min_angles = {self.lo}, got {self.hi}")
-
-    def angles(self, eps: torch.Tensor, net: TwoLayerNet) -> np.ndarray:
-        """The number of scan angles for each radius in ``eps``."""
-        wmax = float(net.W.norm(dim=1).max())
-        want = 2 * math.pi * self.density * eps.numpy() * wmax
-        n = np.power(2.0, np.ceil(np.log2(np.maximum(want, 1.0))))
-        return np.clip(n, self.lo, self.hi).astype(np.int64)
-
-
 def sphere_census(objective: TwoLayerObjective, eps: torch.Tensor, *, grid: ScanGrid,
                   starts: int | None, seed: int, progress: bool = False) -> list[Census]:
     """One census of the critical points of L on ``ε_bS^{d-1}`` per row ``b``: for ``d = 2`` the
-    exact circle scan (:func:`advdyn.sphere.census.scan_circle`, one batched call per distinct
-    grid size of :class:`ScanGrid`), otherwise the multistart census row by row
+    exact circle scan (:func:`advdyn.sphere.scan.scan_circle`, one batched call per distinct
+    grid size of the angle rule :class:`~advdyn.sphere.scan.ScanGrid`, the rule
+    ``advdyn census`` uses), otherwise the multistart census row by row
     (:func:`advdyn.sphere.census.census`, seed ``seed`` for every row)."""
     if objective.shape == (2,):
-        n = grid.angles(eps, objective.net)
+        n = grid.for_objective(objective, eps)
         found: dict[int, Census] = {}
         for size in tqdm(np.unique(n), desc="scan", unit="grid", disable=not progress,
                          leave=False):
@@ -250,20 +222,23 @@ def log_grid(low: float, high: float, n: int) -> tuple[float, ...]:
     return tuple(float(f"{v:.4g}") for v in np.logspace(math.log10(low), math.log10(high), n))
 
 
+@dataclass(frozen=True)
 class SimulatedProblemConfig:
-    """Methods shared by the configurations that name a simulated problem and a circle scan
-    (their fields ``dim``, ``width``, ``loss``, ``label``, ``kappa``, ``gamma``,
-    ``angle_density``, ``min_angles``, ``max_angles``)."""
+    """The fields and methods shared by the configurations that name a simulated problem and a
+    circle scan: ``width``, ``loss``, ``label``, ``kappa``, ``gamma`` (the problem, see
+    :class:`SimulatedSetup`) and ``angle_density``, ``min_angles``, ``max_angles`` (the angle
+    rule :class:`~advdyn.sphere.scan.ScanGrid`, with its defaults). A subclass gives ``dim``
+    (a field, or a class constant where the dimension is fixed)."""
 
-    dim: int
-    width: int
-    loss: str
-    label: float
-    kappa: float | None
-    gamma: float | None
-    angle_density: float
-    min_angles: int
-    max_angles: int
+    dim: ClassVar[int]
+    width: int = 256
+    loss: str = "bce"
+    label: float = 0.0
+    kappa: float | None = None
+    gamma: float | None = None
+    angle_density: float = ANGLE_DENSITY
+    min_angles: int = MIN_ANGLES
+    max_angles: int = MAX_ANGLES
 
     def scan_grid(self) -> ScanGrid:
         """The d = 2 circle scan's angle grid of this configuration."""

@@ -3,13 +3,12 @@ critical points of L on it and PGD trajectories; and the grid of such panels of 
 
 Drawing only: every number comes from :mod:`advdyn.experiments.fig1` (or any caller that has
 computed a grid of L, critical points and trajectories). Figures are built on
-:class:`matplotlib.figure.Figure` directly (no pyplot state) and written atomically.
+:class:`matplotlib.figure.Figure` directly (no pyplot state); the runner saves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from advdyn.atomic import write_with
+from advdyn.plots.drawing import Drawing
 
 LOG_DECADES = 2.0   # -L spanning at least this many decades gets a log colour scale
 LOG_FLOOR = 1e-8    # log colour scales are clipped at this fraction of max |L|
@@ -119,7 +118,7 @@ def legend_handles() -> list[Line2D]:
                    linestyle="none", markersize=8, label="trajectory end (settled or budget)")]
 
 
-def fig1_figure(results: dict[str, Any]) -> Figure:
+def fig1_figure(results: Mapping[str, Any]) -> Figure:
     """The grid of Figure 1 from :func:`advdyn.experiments.fig1.run_fig1`'s results: one row per
     input scale, one column per ratio; each trajectory drawn up to the step it settled at (or
     its whole budget); a colour bar per panel."""
@@ -130,7 +129,7 @@ def fig1_figure(results: dict[str, Any]) -> Figure:
         return _fig1_grid(results, cfg, panels, scales, ratios, traj, owner)
 
 
-def _fig1_grid(results: dict[str, Any], cfg: dict[str, Any], panels: list[dict],
+def _fig1_grid(results: Mapping[str, Any], cfg: dict[str, Any], panels: list[dict],
                scales: list[float], ratios: list[float], traj: np.ndarray, owner: np.ndarray
                ) -> Figure:
     nr, nc = len(scales), len(ratios)
@@ -164,11 +163,18 @@ def _fig1_grid(results: dict[str, Any], cfg: dict[str, Any], panels: list[dict],
     return fig
 
 
-def save_figure(fig: Figure, folder: str | Path, stem: str, dpi: int = 110) -> list[Path]:
-    """Write ``stem.png`` (at ``dpi``) and ``stem.pdf`` into ``folder``, each atomically."""
-    out = []
-    for fmt in ("png", "pdf"):
-        path = Path(folder) / f"{stem}.{fmt}"
-        write_with(path, lambda p, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi))
-        out.append(path)
-    return out
+def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Figure 1's picture from the ``fig1`` experiment's result (``records`` are not drawn)."""
+    cfg = result["config"]
+    rule = "normalised steps ρε" if cfg["rule"] == "normalized" else "raw steps η = ρε²"
+    caption = (
+        f"One panel per input scale (rows: {', '.join(f'{s:g}' for s in cfg['scales'])}) and "
+        f"ratio (columns: {', '.join(f'{r:g}' for r in cfg['ratios'])}, ε = ratio·scale): "
+        "L = -ℓ over the disk B(0, ε) in coordinates δ/ε, each panel with its own colour scale "
+        "(dark = low L = strong attack); red ▼: local minima of L on the circle (good "
+        "adversaries); white ▲: local maxima (where the attack is weakest); white lines: PGD "
+        f"descent on L ({rule}, ρ = {cfg['rho']:g}) from uniform starts, drawn until they "
+        "settle. Look for: one minimum and nearly straight runs to it in the top row at every "
+        "ratio; several minima, runs ending at different minima, at the bottom right.")
+    return [Drawing("fig1", fig1_figure(result), caption=caption,
+                    title="Landscapes of L and PGD trajectories per scale and ratio")]

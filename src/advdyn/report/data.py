@@ -1,44 +1,20 @@
-"""The plain data a report is rendered from: claims, figures, tables, sections, environment.
+"""The plain data a report is rendered from: claim records, figures, tables, sections.
 
-Experiments return an :class:`Outcome`; the reproduce orchestration wraps each in a
-:class:`Section` and the whole run in a :class:`Report`; :mod:`advdyn.report.html` and
-:mod:`advdyn.report.markdown` render it. Nothing here computes a measurement.
+The composition layer (:mod:`advdyn.pipeline`) builds one :class:`Section` per experiment (its
+result's text and tables, the :class:`~advdyn.claims.ClaimRecord` s of its claims, the figures
+the runner saved) and a :class:`Report` for the run; :mod:`advdyn.report.html` and
+:mod:`advdyn.report.markdown` render it. Nothing here computes a measurement or a verdict: the
+verdicts come from :mod:`advdyn.claims`, in its one vocabulary.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import os
-import platform
-import sys
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from advdyn import __version__
+from advdyn.claims import VERDICTS, ClaimRecord
 from advdyn.errors import check_choice
-
-VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the paper, what was measured, and the verdict.
-
-    ``id`` is the paper's label (``"L4.4"``, ``"T5.1"``, ``"§5.1"``); ``claim`` states it in a
-    sentence; ``measurement`` gives the number(s) behind the verdict; ``verdict`` is one of
-    :data:`VERDICTS`; ``note`` adds scope or caveats (the setting the measurement was made in).
-    """
-
-    id: str
-    claim: str
-    measurement: str
-    verdict: str
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        check_choice(f"claim {self.id}: verdict", self.verdict, VERDICTS)
 
 
 @dataclass(frozen=True)
@@ -60,30 +36,33 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """Transitional (issue 11): the claim row of an experiment still on the old ``summarize``
+    contract. Its verdict is checked against the claims layer's vocabulary; the composition
+    layer turns it into a :class:`~advdyn.claims.ClaimRecord` without a negative control.
+    Remove once every experiment has moved to ``collect``."""
+
+    id: str
+    claim: str
+    measurement: str
+    verdict: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice(f"claim {self.id}: verdict", self.verdict, VERDICTS)
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What an experiment reports: a paragraph, claims with verdicts, figures, tables."""
+    """What an experiment section shows: a paragraph, claim records, figures, tables.
+
+    (Experiments on the old ``summarize`` contract also return one, with :class:`Claim` rows.)
+    """
 
     text: str = ""
-    claims: list[Claim] = field(default_factory=list)
+    claims: list[Any] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
-
-
-def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
-    """An :class:`Outcome` as JSON data (paths as strings)."""
-    return {"text": outcome.text,
-            "claims": [vars(c) for c in outcome.claims],
-            "figures": [{"path": str(f.path), "caption": f.caption, "title": f.title}
-                        for f in outcome.figures],
-            "tables": [vars(t) for t in outcome.tables]}
-
-
-def outcome_from_json(data: dict[str, Any]) -> Outcome:
-    """The inverse of :func:`outcome_to_json`."""
-    return Outcome(text=data["text"], claims=[Claim(**c) for c in data["claims"]],
-                   figures=[Figure(path=Path(f["path"]), caption=f["caption"], title=f["title"])
-                            for f in data["figures"]],
-                   tables=[Table(**t) for t in data["tables"]])
 
 
 @dataclass(frozen=True)
@@ -116,43 +95,11 @@ class Report:
     environment: dict[str, str]
 
     @property
-    def claims(self) -> list[tuple[Section, Claim]]:
-        """Every claim of every section, in order, with its section."""
+    def claims(self) -> list[tuple[Section, ClaimRecord]]:
+        """Every claim record of every section, in order, with its section."""
         return [(s, c) for s in self.sections if s.outcome for c in s.outcome.claims]
 
     def verdict_counts(self) -> str:
         """``"3 supported, 1 not supported"`` (verdicts in :data:`VERDICTS` order), or ``""``."""
         verdicts = [c.verdict for _, c in self.claims]
         return ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def environment() -> dict[str, str]:
-    """Versions, machine and time of this run, as display strings."""
-    env = {
-        "advdyn": __version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu cores": str(os.cpu_count()),
-    }
-    for package in ("torch", "numpy", "scipy", "matplotlib", "dask", "distributed"):
-        env[package] = _version(package)
-    env["date (UTC)"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    return env

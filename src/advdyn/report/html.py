@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from advdyn.report.data import Claim, Figure, Report, Section, Table
+from advdyn.claims import ClaimRecord
+from advdyn.report.data import Figure, Report, Section, Table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -28,6 +29,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{font-weight:600;white-space:nowrap;border-radius:.3rem;padding:.05rem .4rem}
 .supported{background:#dafbe1;color:#116329}.partly-supported{background:#fff8c5;color:#7d4e00}
 .not-supported{background:#ffebe9;color:#a40e26}.inconclusive{background:#eaeef2;color:#424a53}
+.outside-the-regime{background:#ddf4ff;color:#0a3069}
 figure{margin:1.2rem 0;padding:0}figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
 figcaption{font-size:.92rem;color:#424a53;max-width:60rem}
 pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.85rem}
@@ -88,10 +90,21 @@ def _figure(fig: Figure, number: int) -> str:
     return f'<figure><img src="{uri}" alt="{_e(title)}">{caption}</figure>'
 
 
-def _claim_row(c: Claim) -> list[str]:
-    note = f'<br><span class="meta">{_e(c.note)}</span>' if c.note else ""
-    return [_cell(c.id), _cell(c.claim), f"<td>{_e(c.measurement)}{note}</td>",
-            f"<td>{_verdict(c.verdict)}</td>"]
+CLAIM_COLUMNS = ["claim", "statement", "measurement and reason", "verdict",
+                 "negative control (same rule)"]
+
+
+def _claim_row(c: ClaimRecord) -> list[str]:
+    """A claim record's cells: the verdict and the control's verdict side by side."""
+    where = f'<br><span class="meta">{_e(c.section)}</span>' if c.section else ""
+    regime = f'<br><span class="meta">regime: {_e(c.regime)}</span>' if c.regime else ""
+    ctrl = c.control
+    control = (f"<td>{_verdict(ctrl['verdict'])}<br><em>{_e(ctrl.get('reason', ''))}</em>"
+               f"<br><span class=\"meta\">{_e(ctrl.get('description', ''))}</span></td>"
+               if ctrl.get("verdict") else f"<td>{_e(ctrl.get('description', ''))}</td>")
+    return [f"<td>{_e(c.id)}{where}</td>", _cell(c.quote),
+            f"<td>{_e(c.measurement)}<br><em>{_e(c.reason)}</em>{regime}</td>",
+            f"<td>{_verdict(c.verdict)}</td>", control]
 
 
 def _claims_table(report: Report) -> str:
@@ -99,15 +112,14 @@ def _claims_table(report: Report) -> str:
             for s, c in report.claims]
     if not rows:
         return "<p>No claims were measured in this run.</p>"
-    return _table(["claim", "statement", "measurement", "verdict", "experiment"], rows,
-                  raw_cells=True)
+    return _table([*CLAIM_COLUMNS, "experiment"], rows, raw_cells=True)
 
 
-def _own_claims(claims: list[Claim]) -> str:
+def _own_claims(claims: list[ClaimRecord]) -> str:
     if not claims:
         return ""
-    return "<h3>Claims</h3>" + _table(["claim", "statement", "measurement", "verdict"],
-                                      [_claim_row(c) for c in claims], raw_cells=True)
+    return "<h3>Claims</h3>" + _table(CLAIM_COLUMNS, [_claim_row(c) for c in claims],
+                                      raw_cells=True)
 
 
 def _data_table(t: Table) -> str:
@@ -160,8 +172,9 @@ def render_html(report: Report) -> str:
         f'<p class="meta">{_e(report.environment.get("date (UTC)", ""))} UTC · advdyn '
         f'{_e(report.environment.get("advdyn", ""))}</p>{status}'
         "<h2>The paper's claims</h2><p>Each claim of Deng, He, Huang &amp; Su (ICML 2020), "
-        "what this run measured, and the verdict. Follow the experiment link for the figures "
-        "and the setting of each measurement.</p>"
+        "what this run measured, the verdict of the rule fixed before the run, and the "
+        "verdict of the same rule on the claim's negative control (which it must reject). "
+        "Follow the experiment link for the figures and the setting of each measurement.</p>"
         + (f"<p><strong>Verdicts:</strong> {_e(report.verdict_counts())}.</p>"
            if report.claims else "")
         + f"{_claims_table(report)}<nav><h3>Experiments</h3><ol>{nav}</ol></nav>"

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from advdyn.report.data import Claim, Report, Section
+from advdyn.claims import ClaimRecord
+from advdyn.report.data import Report, Section
 
 
 def _md(value: Any) -> str:
@@ -23,9 +24,19 @@ def _table(columns: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _claim_row(c: Claim) -> list[Any]:
-    return [c.id, c.claim, c.measurement + (f" ({c.note})" if c.note else ""),
-            f"**{c.verdict}**"]
+CLAIM_COLUMNS = ["claim", "statement", "measurement and reason", "verdict",
+                 "negative control (same rule)"]
+
+
+def _claim_row(c: ClaimRecord) -> list[Any]:
+    """A claim record's cells: the verdict and the control's verdict side by side."""
+    ctrl = c.control
+    control = (f"**{ctrl['verdict']}** — *{ctrl.get('reason', '')}* (control: "
+               f"{ctrl.get('description', '')})" if ctrl.get("verdict")
+               else ctrl.get("description", ""))
+    regime = f" Regime: {c.regime}." if c.regime else ""
+    return [c.id + (f" ({c.section})" if c.section else ""), c.quote,
+            f"{c.measurement} — *{c.reason}*{regime}", f"**{c.verdict}**", control]
 
 
 def _section(s: Section, base: Path, number: int) -> tuple[str, int]:
@@ -40,8 +51,7 @@ def _section(s: Section, base: Path, number: int) -> tuple[str, int]:
         if s.outcome.text:
             out.append(s.outcome.text.strip() + "\n")
         if s.outcome.claims:
-            out.append("### Claims\n\n" + _table(["claim", "statement", "measurement",
-                                                   "verdict"],
+            out.append("### Claims\n\n" + _table(CLAIM_COLUMNS,
                                                   [_claim_row(c) for c in s.outcome.claims]))
         for t in s.outcome.tables:
             out.append(f"### {t.title}\n\n" + _table(t.columns, t.rows))
@@ -66,7 +76,7 @@ def render_markdown(report: Report, base: Path) -> str:
     out.append("## The paper's claims\n")
     if report.claims:
         out.append(f"**Verdicts:** {report.verdict_counts()}.\n")
-        out.append(_table(["claim", "statement", "measurement", "verdict", "experiment"],
+        out.append(_table([*CLAIM_COLUMNS, "experiment"],
                           [[*_claim_row(c), s.title] for s, c in report.claims]))
     else:
         out.append("No claims were measured in this run.\n")

@@ -1,17 +1,20 @@
-"""The job runner under every experiment.
+"""The job runner under every experiment, and all file I/O.
 
-A job is an importable function and a JSON configuration (:class:`Job`); its result is stored
-under a key derived from both, the advdyn version and a fingerprint of advdyn's source files
-(:class:`ResultStore`), written atomically and reused on the next run. Executors run jobs in this
-process, in a local process pool or on a Dask cluster (:func:`make_executor`). An
-:class:`Experiment` turns a configuration into jobs and its results into a report section;
-:mod:`advdyn.runner.sweep` runs grids of configurations.
+A job (:class:`advdyn.experiments.base.Job`) is an importable function and a JSON
+configuration; its result is stored under a key derived from both, the advdyn version and a
+fingerprint of advdyn's source files (:func:`key_of`, :class:`ResultStore`), written atomically
+and reused on the next run. Executors run jobs in this process, in a local process pool or on a Dask cluster
+(:func:`make_executor`). :mod:`advdyn.runner.outputs` writes figures, results and records;
+:mod:`advdyn.runner.sweep` runs grids of configurations. The runner knows nothing of reports,
+pictures or verdicts: :mod:`advdyn.pipeline` composes them.
 """
 
+from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.runner.executors import EXECUTORS, Executor, execute, make_executor
-from advdyn.runner.experiment import Experiment, config_dict, run_experiment
 from advdyn.runner.run import run_jobs
-from advdyn.runner.store import Job, JobResult, ResultStore, job_key
+from advdyn.runner.store import JobResult, ResultStore, job_key, key_of
 
+# Experiment, Job and config_dict live in advdyn.experiments.base; they are re-exported here
+# only while experiment modules written before issue 11 still import them from the runner.
 __all__ = ["EXECUTORS", "Executor", "Experiment", "Job", "JobResult", "ResultStore",
-           "config_dict", "execute", "job_key", "make_executor", "run_experiment", "run_jobs"]
+           "config_dict", "execute", "job_key", "key_of", "make_executor", "run_jobs"]

@@ -2,7 +2,8 @@
 
 Every executor calls :func:`execute` on each job and yields ``(job, value, elapsed_s)`` as jobs
 finish, in any order; the caller stores the results. Whatever the executor, a job runs the same
-way: one torch thread, torch's default dtype (float32), and the global random generators
+way: one torch thread (the inline executor of a standalone command may be given more),
+torch's default dtype (float32), and the global random generators
 (``random``, NumPy, torch) seeded from the job's key, so a job's result does not depend on where,
 when or after which other job it ran.
 """
@@ -25,7 +26,8 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_choice, check_number, fail
-from advdyn.runner.store import Job
+from advdyn.experiments.base import Job
+from advdyn.runner.store import key_of
 
 EXECUTORS = ("local", "inline", "dask")
 
@@ -45,8 +47,9 @@ def resolve(function: str) -> Callable[..., Any]:
     return fn
 
 
-def execute(job: Job) -> Completed:
-    """Run one job here, deterministically; return it with its value and wall time in seconds.
+def execute(job: Job, threads: int = 1) -> Completed:
+    """Run one job here, deterministically, on ``threads`` torch threads; return it with its
+    value and wall time in seconds.
 
     The process's torch threads, default dtype and global random states are restored after the
     job, so running jobs inline leaves the caller's state as it was.
@@ -54,11 +57,11 @@ def execute(job: Job) -> Completed:
     fn = resolve(job.function)
     saved = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
              torch.get_num_threads(), torch.get_default_dtype())
-    seed = int(job.key[:8], 16)
+    seed = int(key_of(job)[:8], 16)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     torch.set_default_dtype(torch.float32)
     start = time.perf_counter()
     try:
@@ -98,9 +101,12 @@ class InlineExecutor(Executor):
 
     name = "inline"
 
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = int(check_number("threads", threads, positive=True, integer=True))
+
     def run(self, jobs: Sequence[Job]) -> Iterator[Completed]:
         for job in jobs:
-            yield execute(job)
+            yield execute(job, self.threads)
 
 
 def _watch_parent(parent: int) -> None:
@@ -209,7 +215,7 @@ class DaskExecutor(Executor):
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Completed]:
         client = self.client
-        futures = [client.submit(execute, job, key=f"advdyn-{job.key}", pure=False)
+        futures = [client.submit(execute, job, key=f"advdyn-{key_of(job)}", pure=False)
                    for job in jobs]
         try:
             for _, completed in self._distributed.as_completed(futures, with_results=True):

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
+from advdyn.experiments.base import Job
 from advdyn.runner.executors import Executor, resolve
-from advdyn.runner.store import Job, JobResult, ResultStore
+from advdyn.runner.store import JobResult, ResultStore, key_of
 
 
 def run_jobs(jobs: Sequence[Job], store: ResultStore, executor: Executor, *,
@@ -21,18 +22,18 @@ def run_jobs(jobs: Sequence[Job], store: ResultStore, executor: Executor, *,
     for function in {job.function for job in jobs}:
         resolve(function)
     store.remove_leftovers()
-    unique = list({job.key: job for job in jobs}.values())
+    unique = list({key_of(job): job for job in jobs}.values())
     done: dict[str, JobResult] = {}
     for job in unique:
         stored = store.load(job)
         if stored is not None:
-            done[job.key] = stored
-    missing = [job for job in unique if job.key not in done]
+            done[key_of(job)] = stored
+    missing = [job for job in unique if key_of(job) not in done]
     with tqdm(total=len(unique), initial=len(done), desc=desc, unit="job",
               disable=not progress, dynamic_ncols=True) as bar:
         if missing:
             bar.set_postfix_str(executor.describe())
             for job, value, elapsed in executor.run(missing):
-                done[job.key] = store.save(job, value, elapsed)
+                done[key_of(job)] = store.save(job, value, elapsed)
                 bar.update(1)
-    return [done[job.key] for job in jobs]
+    return [done[key_of(job)] for job in jobs]

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from advdyn import __version__
 from advdyn.atomic import atomic_dir, is_partial
-from advdyn.errors import fail
+from advdyn.experiments.base import Job, canonical_json
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
@@ -48,16 +48,6 @@ def code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
     return digest.hexdigest()
 
 
-def canonical_json(obj: Any, field_name: str = "config") -> str:
-    """Compact JSON with sorted keys; raise naming ``field_name`` if ``obj`` is not JSON data."""
-    try:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise fail(field_name, f"not plain JSON data ({e})",
-                   "use numbers, strings, booleans, None, lists and string-keyed dicts") from None
-
-
 def job_key(function: str, config: Mapping[str, Any], version: str = __version__,
             code: str | None = None) -> str:
     """SHA-256 hex digest of the canonical JSON of ``{function, config, version, code}``;
@@ -67,27 +57,10 @@ def job_key(function: str, config: Mapping[str, Any], version: str = __version__
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Job:
-    """One unit of work: ``function(**config)`` returning a string-keyed mapping.
-
-    ``function`` is ``"package.module:name"``; ``config`` must be JSON data (it is hashed into
-    :attr:`key` and stored beside the result). Top-level NumPy arrays or tensors in the returned
-    mapping are stored losslessly in ``arrays.npz``; everything else must be JSON data.
-    """
-
-    function: str
-    config: Mapping[str, Any]
-    key: str = field(init=False)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __post_init__(self) -> None:
-        if ":" not in self.function:
-            raise fail("job.function", f"{self.function!r} is not 'package.module:name'")
-        object.__setattr__(self, "config", json.loads(canonical_json(self.config)))
-        object.__setattr__(self, "key", job_key(self.function, self.config))
+@functools.lru_cache(maxsize=1 << 16)
+def key_of(job: Job) -> str:
+    """The cache key of ``job``: :func:`job_key` of its function and configuration."""
+    return job_key(job.function, job.config)
 
 
 @dataclass(frozen=True)
@@ -144,10 +117,10 @@ class ResultStore:
 
     def load(self, job: Job) -> JobResult | None:
         """The stored result of ``job``, or ``None`` if there is none (or it is unreadable)."""
-        folder = self.path(job.key)
+        folder = self.path(key_of(job))
         try:
             record = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
-            if record.get("key") != job.key or record.get("function") != job.function:
+            if record.get("key") != key_of(job) or record.get("function") != job.function:
                 return None
             value = dict(record["result"])
             names = record.get("arrays", [])
@@ -163,7 +136,7 @@ class ResultStore:
         if not isinstance(value, Mapping):
             raise TypeError(f"job {job.function} returned {type(value).__name__}, not a mapping")
         plain, arrays = split_arrays(value)
-        record = {"key": job.key, "function": job.function, "config": job.config,
+        record = {"key": key_of(job), "function": job.function, "config": job.config,
                   "version": __version__, "code": code_fingerprint(), "elapsed_s": elapsed_s,
                   "arrays": sorted(arrays), "result": plain}
         try:
@@ -171,7 +144,7 @@ class ResultStore:
         except (TypeError, ValueError) as e:
             raise TypeError(f"job {job.function} returned a value that is not JSON data "
                             f"or arrays: {e}") from None
-        folder = self.path(job.key)
+        folder = self.path(key_of(job))
         if folder.exists() and self.load(job) is None:
             shutil.rmtree(folder)
         with atomic_dir(folder) as tmp:
@@ -180,7 +153,7 @@ class ResultStore:
                 np.savez(tmp / ARRAYS_FILE, **arrays)
         stored = self.load(job)
         if stored is None:
-            raise OSError(f"result of job {job.key} could not be read back from {folder}")
+            raise OSError(f"result of job {key_of(job)} could not be read back from {folder}")
         return JobResult(job, stored.value, elapsed_s, cached=False)
 
 

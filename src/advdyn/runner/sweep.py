@@ -22,19 +22,23 @@ import io
 import itertools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from matplotlib.figure import Figure
 
 from advdyn.atomic import write_text, write_with
 from advdyn.errors import fail
+from advdyn.experiments import registry
+from advdyn.experiments.base import Experiment, Job
+from advdyn.runner.environment import environment
 from advdyn.runner.executors import Executor
-from advdyn.runner.experiment import Experiment
+from advdyn.runner.outputs import save_figure
 from advdyn.runner.run import run_jobs
-from advdyn.runner.store import Job, JobResult, ResultStore
+from advdyn.runner.store import JobResult, ResultStore, key_of
 
 SWEEP_FIELDS = ("experiment", "description", "fixed", "grid")
 Scalar = (str, int, float, bool, type(None))
@@ -96,8 +100,6 @@ def parse_sweep(data: Any) -> Sweep:
         if key not in SWEEP_FIELDS:
             raise fail(str(key), "unknown field of a sweep file",
                        "fields are " + ", ".join(SWEEP_FIELDS))
-    from advdyn.experiments import registry
-
     name = data.get("experiment")
     if not isinstance(name, str) or not name:
         raise fail("experiment", "missing or not a string", "name a registered experiment")
@@ -175,10 +177,11 @@ def tidy_rows(sweep: Sweep, results: list[JobResult]) -> list[dict[str, Any]]:
             _flatten("", job.config, config)
             row.update({k: v for k, v in config.items() if k not in row})
             values: dict[str, Any] = {}
-            row_of = sweep.experiment.row
-            _flatten("", result.value if row_of is None else dict(row_of(result)), values)
+            row_of, legacy = sweep.experiment.row, sweep.experiment.summarize is not None
+            _flatten("", result.value if row_of is None
+                     else dict(row_of(result if legacy else result.value)), values)
             row.update({(f"result.{k}" if k in row else k): v for k, v in values.items()})
-            row["key"] = job.key
+            row["key"] = key_of(job)
             rows.append(row)
     return rows
 
@@ -242,13 +245,12 @@ class SweepRun:
     n_reused: int
 
 
-def run_sweep(sweep: Sweep, out: Path, executor: Executor, *,
+def run_sweep(sweep: Sweep, out: Path, executor: Executor,
+              summary: Callable[[list[dict[str, Any]], list[str], list[str]], Figure], *,
               progress: bool = True) -> SweepRun:
     """Run every job of ``sweep`` (reusing ``out/cache``), write ``out/table.csv`` (and
-    ``table.parquet`` with pyarrow), ``out/summary.png`` and ``out/sweep.json``."""
-    from advdyn.report.data import environment
-    from advdyn.report.figures import sweep_summary
-
+    ``table.parquet`` with pyarrow), ``out/summary.png`` (``summary(rows, swept parameters,
+    result columns)``, drawn by the caller's picture function) and ``out/sweep.json``."""
     start = time.perf_counter()
     store = ResultStore(out / "cache")
     results = run_jobs(sweep.all_jobs, store, executor, progress=progress,
@@ -259,13 +261,13 @@ def run_sweep(sweep: Sweep, out: Path, executor: Executor, *,
     unchanged = table.is_file() and figure.is_file() and table.read_text("utf-8") == text
     if not unchanged:  # a rerun with every result reused keeps the files it would rewrite
         parquet.unlink(missing_ok=True)
-        sweep_summary(rows, list(sweep.grid), result_columns(sweep, rows), figure,
-                      title=f"sweep of {sweep.experiment.name}")
+        save_figure(summary(rows, list(sweep.grid), result_columns(sweep, rows)), out,
+                    figure.stem, formats=("png",))
         write_text(table, text)  # last: an up-to-date table means an up-to-date figure
     files = [table, figure]
     if parquet.is_file() or write_parquet(rows, parquet):
         files.append(parquet)
-    unique = {r.job.key: r for r in results}
+    unique = {key_of(r.job): r for r in results}
     wall = time.perf_counter() - start
     n_reused = sum(r.cached for r in unique.values())
     meta = {"experiment": sweep.experiment.name, "description": sweep.description,

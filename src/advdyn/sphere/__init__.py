@@ -1,9 +1,10 @@
 """The landscape of L on the sphere εS^{D-1}: λ*, Γ, Ξ, Riemannian Hessian, classification.
 
-The census of critical points is :func:`advdyn.sphere.census.census` (the submodule keeps the
-name ``census``; :func:`scan_circle` and the result types are re-exported here)."""
+The census of critical points is :func:`advdyn.sphere.census.census` (split by job into
+``points``, ``scan``, ``descent``, ``multistart`` and ``saddles``; :func:`scan_circle`, the angle
+rule :class:`ScanGrid` and the result types are re-exported here)."""
 
-from advdyn.sphere.census import Census, CriticalPoint, scan_circle
+from advdyn.sphere.census import Census, CriticalPoint, ScanGrid, scan_circle
 from advdyn.sphere.diagnose import (
     TYPES,
     SphereDiagnosis,
@@ -13,5 +14,5 @@ from advdyn.sphere.diagnose import (
     riemannian_hessian,
 )
 
-__all__ = ["TYPES", "Census", "CriticalPoint", "SphereDiagnosis", "classify",
+__all__ = ["TYPES", "Census", "CriticalPoint", "ScanGrid", "SphereDiagnosis", "classify",
            "diagnose", "lagrangian_hessian", "riemannian_hessian", "scan_circle"]

@@ -1,13 +1,13 @@
-"""The generic summary figure of a sweep: each numeric result against the grid's parameters."""
+"""The generic summary figure of a sweep: each numeric result against the grid's parameters
+(drawing only; the runner saves it)."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-from advdyn.atomic import write_with
+from matplotlib.figure import Figure
 
 MAX_PANELS = 6
 MAX_LINES = 8
@@ -27,16 +27,10 @@ def plottable(rows: list[dict[str, Any]], candidates: list[str]) -> list[str]:
     return out
 
 
-def sweep_summary(rows: list[dict[str, Any]], swept: list[str], results: list[str], path: Path,
-                  title: str = "sweep") -> Path:
-    """Plot up to six varying numeric ``results`` columns against the first grid parameter, one
-    line per value of the second (mean over the other parameters, bars: min to max); write a
-    PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def sweep_summary(rows: list[dict[str, Any]], swept: list[str], results: list[str],
+                  title: str = "sweep") -> Figure:
+    """Up to six varying numeric ``results`` columns against the first grid parameter, one
+    line per value of the second (mean over the other parameters, bars: min to max)."""
     metrics = plottable(rows, results)[:MAX_PANELS]
     x_name = swept[0]
     hue = swept[1] if len(swept) > 1 else None
@@ -49,8 +43,8 @@ def sweep_summary(rows: list[dict[str, Any]], swept: list[str], results: list[st
         hue, hues = None, [None]
     n = max(len(metrics), 1)
     cols = min(n, 3)
-    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(4.2 * cols,
-                             3.3 * math.ceil(n / cols)), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.3 * math.ceil(n / cols)))
+    axes = fig.subplots(math.ceil(n / cols), cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     if not metrics:
@@ -82,6 +76,4 @@ def sweep_summary(rows: list[dict[str, Any]], swept: list[str], results: list[st
     fig.suptitle(title + (" (mean over the other parameters; bars: min to max)"
                           if len(swept) > (2 if hue else 1) else ""), fontsize="medium")
     fig.tight_layout()
-    write_with(path, lambda p: fig.savefig(p, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return fig

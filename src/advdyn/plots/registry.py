@@ -1,0 +1,37 @@
+"""Which picture function draws each experiment's result: experiment name → ``"module:draw"``.
+
+A picture function is ``draw(result, records) -> list[Drawing]`` (:mod:`advdyn.plots.drawing`):
+``result`` the experiment's result, ``records`` its claims'
+:class:`~advdyn.claims.ClaimRecord` s. To add one, add a line below; an experiment without a
+line has no pictures. Modules are imported only when their experiment is drawn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from advdyn.errors import fail
+from advdyn.plots.drawing import Drawing
+
+PICTURES: dict[str, str] = {
+    "fig1": "advdyn.plots.landscape:draw",
+    "census": "advdyn.plots.census:draw",
+}
+
+
+def draw(experiment: str, result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """The drawings of ``experiment``'s ``result`` (none when it has no picture function)."""
+    target = PICTURES.get(experiment)
+    if target is None:
+        return []
+    module_name, _, name = target.partition(":")
+    function = getattr(importlib.import_module(module_name), name, None)
+    if not callable(function):
+        raise fail("plots registry", f"{target!r} is not a picture function")
+    drawings = list(function(result, records))
+    for d in drawings:
+        if not isinstance(d, Drawing):
+            raise TypeError(f"{target} returned {type(d).__name__}, not a Drawing")
+    return drawings
