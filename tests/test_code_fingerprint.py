@@ -14,7 +14,7 @@ import pytest
 
 import toy_experiments  # noqa: F401  (the toy jobs must be importable by name)
 from advdyn.cli.main import main
-from advdyn.runner import Job, ResultStore, job_key, run_jobs
+from advdyn.runner import Job, ResultStore, job_key, key_of, run_jobs
 from advdyn.runner import store as store_module
 from advdyn.runner.executors import InlineExecutor
 from advdyn.runner.store import PACKAGE_ROOT, code_fingerprint
@@ -31,7 +31,7 @@ def test_key_holds_the_code_fingerprint() -> None:
     keys = {job_key("toy_experiments:toy_job", config, code=c) for c in (OLD, NEW)}
     assert len(keys) == 2
     here = job_key("toy_experiments:toy_job", config, code=code_fingerprint())
-    assert Job("toy_experiments:toy_job", config).key == here == job_key(
+    assert key_of(Job("toy_experiments:toy_job", config)) == here == job_key(
         "toy_experiments:toy_job", config)
     assert here not in keys
 
@@ -63,9 +63,10 @@ def test_edited_code_recomputes_and_unedited_code_reuses(
 
     def run_under(fingerprint: str) -> list[bool]:
         monkeypatch.setattr(store_module, "code_fingerprint", lambda: fingerprint)
+        key_of.cache_clear()  # keys are memoised per process, where the code cannot change
         results = run_jobs(toy_jobs(), store, InlineExecutor(), progress=False)
         for r in results:
-            record = json.loads((store.path(r.job.key) / "result.json").read_text())
+            record = json.loads((store.path(key_of(r.job)) / "result.json").read_text())
             assert record["code"] == fingerprint
         return [r.cached for r in results]
 

@@ -14,6 +14,7 @@ from advdyn.cli.common import (
     nonneg_int,
     positive_float,
 )
+from advdyn.geometry import DTYPES
 from advdyn.models import Problem
 from advdyn.pgd import RULES, run_pgd
 

@@ -3,10 +3,10 @@
 A job (:class:`advdyn.experiments.base.Job`) is an importable function and a JSON
 configuration; its result is stored under a key derived from both, the advdyn version and a
 fingerprint of advdyn's source files (:func:`key_of`, :class:`ResultStore`), written atomically
-and reused on the next run. Executors run jobs in this process, in a local process pool or on a Dask cluster
-(:func:`make_executor`). :mod:`advdyn.runner.outputs` writes figures, results and records;
-:mod:`advdyn.runner.sweep` runs grids of configurations. The runner knows nothing of reports,
-pictures or verdicts: :mod:`advdyn.pipeline` composes them.
+and reused on the next run. Executors run jobs in this process, in a local process pool or on a
+Dask cluster (:func:`make_executor`). :mod:`advdyn.runner.outputs` writes figures, results and
+records; :mod:`advdyn.runner.sweep` runs grids of configurations. The runner knows nothing of
+reports, pictures or verdicts: :mod:`advdyn.pipeline` composes them.
 """
 
 from advdyn.experiments.base import Experiment, Job, config_dict
