@@ -93,4 +93,108 @@ L41 = Claim(
     judge=judge_l41, regime=below_regime(judge_l41))
 
 
-CLAIMS: tuple[Claim, ...] = (L41,)
+def judge_l43(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of L4.3 (see :data:`L43`): B̂_l neither vanishes nor grows with m."""
+    if not arm:
+        return Judgement(INCONCLUSIVE, "no widths", {})
+    widths, bl = [r["width"] for r in arm], [r["B_l"] for r in arm]
+    low = slope_test(widths, bl, SLOPE_FLOOR, alternative="greater")
+    high = slope_test(widths, bl, -SLOPE_FLOOR, alternative="less")
+    adjusted = holm([low["p"], high["p"]])
+    lb = [r["L_times_B_l"] for r in arm]
+    values = {"slope_B_l_vs_m": low["slope"], "stderr": low["stderr"],
+              "holm_p_slope_above_-0.25": adjusted[0], "holm_p_slope_below_0.25": adjusted[1],
+              "B_l_range": [min(bl), max(bl)], "L_times_B_l_min": min(lb),
+              "widths": sorted(set(widths))}
+    ok = max(adjusted) <= ALPHA and min(lb) > 0
+    slope = "n/a" if low["slope"] is None else f"{low['slope']:.3f} ± {low['stderr']:.3f}"
+    reason = (f"log B̂_l on log m over {len(arm)} (width, seed) pairs: slope {slope} "
+              f"(Holm p for > {SLOPE_FLOOR}: {adjusted[0]:.2g}, for < {-SLOPE_FLOOR}: "
+              f"{adjusted[1]:.2g}); B̂_l ∈ [{min(bl):.3g}, {max(bl):.3g}], L̂·B̂_l ≥ {min(lb):.3g}")
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+
+
+L43 = Claim(
+    id="L4.3", section="Lemma 4.3",
+    quote="for any δ ∈ εS^{d−1} and any 0 ≤ β ≤ 1 such that ∠[∂f(δ), δ] ≤ β, we have ‖Γ(δ)‖ ≥ "
+          "√(1−β²)‖∂f(δ)‖ > L·B_l√(1−β²), where B_l is of order Θ(1).",
+    measurement="B̂_l = min ‖∇f‖ over sampled ball and sphere points (and L̂ = min |ℓ'|/2) per "
+                "width m from d^2.5 to 64·d^2.5 and seed, at fixed d and ε.",
+    rule=f"Supported iff the least-squares slope of log B̂_l on log m lies in ({SLOPE_FLOOR}, "
+         f"{-SLOPE_FLOOR}) by two one-sided t-tests (Holm over the two, α = 0.05) — B_l neither "
+         "vanishes nor grows polynomially with m — and L̂·B̂_l > 0 everywhere; else not "
+         "supported.",
+    control="Output weights γ = 1/m: ‖∇f‖ = Θ(m^{-1/2}), so the slope is about -1/2 and the "
+            "rule must reject.",
+    experiment="lemma43", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_l43, regime=below_regime(judge_l43))
+
+
+def judge_l43_literal(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of the literal one-sided reading of L4.3: no sphere point with cos∠ ≤ β violates
+    ``‖P_T∇f‖ ≥ √(1−β²)‖∇f‖``."""
+    ratios = [r["min_ratio"] for r in arm if r["min_ratio"] is not None]
+    if not ratios:
+        return Judgement(INCONCLUSIVE, "no sphere point with cos∠ ≤ β", {})
+    failing = max(r["frac_failing"] for r in arm)
+    values = {"min_ratio": min(ratios), "max_frac_failing": failing,
+              "min_cos": min(r["min_cos"] for r in arm), "points_sets": len(arm)}
+    verdict = SUPPORTED if min(ratios) >= 1 else NOT_SUPPORTED
+    return Judgement(verdict, f"min ‖P_T∇f‖/(√(1−β²)‖∇f‖) over cos∠ ≤ β is {min(ratios):.3g}; "
+                     f"up to {failing:.1%} of the sphere violates it (cos∠ down to "
+                     f"{values['min_cos']:.3f})", values)
+
+
+L43_LITERAL = Claim(
+    id="L4.3-literal", section="Lemma 4.3",
+    quote="for any δ ∈ εS^{d−1} and any 0 ≤ β ≤ 1 such that ∠[∂f(δ), δ] ≤ β, we have "
+          "‖Γ(δ)‖ ≥ √(1−β²)‖∂f(δ)‖",
+    measurement="At uniform sphere points, the smallest ‖P_T∇f‖/(√(1−β²)‖∇f‖) over the points "
+                "with cos∠[∇f, δ] ≤ β (the one-sided hypothesis as written), β = 0.5, 0.9.",
+    rule="Supported iff the ratio is ≥ 1 at every sampled point satisfying the hypothesis; "
+         "else not supported. (‖P_T∇f‖ = ‖∇f‖√(1−cos²), so the reading fails exactly where "
+         "cos∠ < −β: near points where ∇f is antiparallel to δ.)",
+    control="A large input scale (10, ratio 1) where ∇f turns over the sphere and many "
+            "critical points with cos∠ = −1 exist: the rule must reject.",
+    experiment="lemma43", arms=lambda r: (r["literal"]["main"], r["literal"]["control"]),
+    judge=judge_l43_literal)
+
+
+def judge_l44(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of L4.4 (see :data:`L44`)."""
+    per_phi = {}
+    for phi, g in sorted(_groups(arm, "phi").items()):
+        if g and all(r["points"] > 0 for r in g):
+            per_phi[phi] = {"min_margin": min(r["margin"] for r in g),
+                            "min_margin_unit": min(r["margin_unit"] for r in g),
+                            "points": sum(r["points"] for r in g)}
+    if not per_phi:
+        return Judgement(INCONCLUSIVE, "no sampled point with |cos∠| ≥ φ in some setting", {})
+    good = [phi for phi, v in per_phi.items() if v["min_margin"] > 0]
+    values = {"per_phi": {str(k): v for k, v in per_phi.items()},
+              "smallest_phi_with_positive_margin": min(good) if good else None,
+              "saddles_found": sum(r["saddles"] for r in arm if r["phi"] == min(per_phi))}
+    reason = ("smallest margin of sgn⟨−∇L,δ⟩·P_TΞP_T (units ‖∇L‖/ε) over |cos∠| ≥ φ: "
+              + ", ".join(f"φ = {k:g}: {v['min_margin_unit']:.3g} ({v['points']} points)"
+                          for k, v in per_phi.items())
+              + f"; census saddles: {values['saddles_found']}")
+    return Judgement(SUPPORTED if good else NOT_SUPPORTED, reason, values)
+
+
+L44 = Claim(
+    id="L4.4", section="Lemma 4.4",
+    quote="there exists universal constants φ, γ > 0, for any δ ∈ εS^{d−1}, such that "
+          "∠[∂f(δ), δ] ≥ φ, then for all ‖v‖ = 1, sgn((y − u)δᵀ∂f(δ))·vᵀΞv ≥ γ.",
+    measurement="At uniform sphere points and at every census critical point (d = 3): α = "
+                "cos∠[−∇L, δ] and the smallest eigenvalue of sgn(α)·P_TΞP_T on the tangent "
+                "space (the margin γ), per seed and ε, for φ = 0.5, 0.9, 0.99 on |α| ≥ φ (SPEC "
+                "§3 orientation: near minima and near maxima of L).",
+    rule="Supported iff for some φ of the grid every (seed, ε) has points with |α| ≥ φ and the "
+         "smallest margin over them is > 0; else not supported.",
+    control="ε far above the regime (input scale 10, ratio 3: ε = 30), where the census finds "
+            "saddles (|α| = 1, indefinite tangent Hessian): the rule must reject.",
+    experiment="lemma44", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_l44, regime=below_regime(judge_l44))
+
+
+CLAIMS: tuple[Claim, ...] = (L41, L43, L43_LITERAL, L44)
