@@ -197,4 +197,44 @@ L44 = Claim(
     judge=judge_l44, regime=below_regime(judge_l44))
 
 
-CLAIMS: tuple[Claim, ...] = (L41, L43, L43_LITERAL, L44)
+def judge_l45(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of L4.5 (see :data:`L45`)."""
+    held = [r for r in arm if r["cond6"]]
+    reached = sum(r["reached_sphere"] for r in held)
+    values = {"settings": len(arm), "settings_with_cond6": len(held),
+              "trajectories": sum(r["trajectories"] for r in held), "reached_sphere": reached,
+              "entered_minus": sum(r["entered_minus"] for r in held),
+              "left_plus": sum(r["left_plus"] for r in held),
+              "entered_minus_without_cond6": sum(r["entered_minus"] for r in arm
+                                                 if not r["cond6"])}
+    if not held or reached == 0:
+        return Judgement(INCONCLUSIVE, "condition (6) held nowhere, or no trajectory reached "
+                         "the sphere where it held", values)
+    ok = values["entered_minus"] == 0 and values["left_plus"] == 0
+    reason = (f"(6) held in {len(held)}/{len(arm)} settings; there {values['entered_minus']} of "
+              f"{values['trajectories']} trajectories ({reached} reached the sphere) entered "
+              f"Δ⁻_η and {values['left_plus']} left Δ⁺_η")
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+
+
+L45 = Claim(
+    id="L4.5", section="Lemma 4.5",
+    quote="For learning rate η such that η < min{1, LB_l}, if (6) holds for all δ, δ' ∈ "
+          "εS^{d−1}, the trajectory initialized by drawing from a uniform distribution over "
+          "B°(0, ε) will never reach Δ⁻_η. Meanwhile, if there exists t* such that δt* ∈ Δ⁺_η, "
+          "then for all t > t*, δt ∈ Δ⁺_η.",
+    measurement="Condition (6) estimated from samples (angle spread: sample maximum; L, B_l: "
+                "sample minima) per seed and (scale, ratio); raw PGD with η = 0.01·(L̂B̂_l)²: how "
+                "many trajectories enter Δ⁻_η, and how many leave Δ⁺_η after entering it.",
+    rule="Over the settings where (6) holds: supported iff no trajectory enters Δ⁻_η and none "
+         "leaves Δ⁺_η; inconclusive if (6) holds nowhere or no trajectory reaches the sphere; "
+         "else not supported.",
+    control="Starts at the census's local maxima of L (kicked by 10⁻³ε, projected): the uniform "
+            "start of the hypothesis removed; these trajectories begin in Δ⁻_η, so the rule "
+            "must reject.",
+    experiment="lemma45", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_l45,
+    regime=lambda r: "the regime of this lemma is condition (6) itself, estimated per setting")
+
+
+CLAIMS: tuple[Claim, ...] = (L41, L43, L43_LITERAL, L44, L45)
