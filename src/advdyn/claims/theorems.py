@@ -62,4 +62,58 @@ T31 = Claim(
     experiment="theorem31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
     judge=judge_t31, regime=below_regime(judge_t31))
 
-CLAIMS: tuple[Claim, ...] = (T31,)
+
+def _decay(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    done = [r for r in rows if r["switched"]]
+    slopes = [r["slope"] for r in done if r["slope"] is not None]
+    return {"trajectories": len(rows), "switched": len(done),
+            "max_DS_over_D0": max((r["DS_over_D0"] for r in done), default=None),
+            "slope_range_D": [min(slopes), max(slopes)] if slopes else None,
+            "slope_range_D2": [2 * min(slopes), 2 * max(slopes)] if slopes else None,
+            "rate_per_step_range": [min(r["rate_per_step"] for r in done),
+                                    max(r["rate_per_step"] for r in done)] if done else None}
+
+
+def judge_c31(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of C3.1 (see :data:`C31`)."""
+    seen, const = _decay(arm["rows"]), _decay(arm["constant"])
+    values = {**seen, "constant_step": const}
+    const_note = ("; a constant step (no shrinking) reaches D_S/D_0 ≤ "
+                  f"{const['max_DS_over_D0']:.2g} at per-step rate "
+                  f"{const['rate_per_step_range'][1]:.2g} or faster"
+                  if const["switched"] else "")
+    if seen["switched"] < seen["trajectories"]:
+        return Judgement(INCONCLUSIVE, f"{seen['trajectories'] - seen['switched']} of "
+                         f"{seen['trajectories']} trajectories never reached the switch point "
+                         "t̃ within the budget (counted, not dropped)" + const_note, values)
+    slopes = [r["slope"] for r in arm["rows"]]
+    within = all(r["DS_over_D0"] <= 2 * r["z_over_z_plus_S"] for r in arm["rows"])
+    values["DS_within_2z_over_z_plus_S"] = within
+    ok = all(s is not None and s <= -1 for s in slopes) and within
+    reason = (f"{seen['switched']} trajectories switched; after t̃, D_S/D_0 ≤ "
+              f"{seen['max_DS_over_D0']:.2g} (≤ 2z/(z+S) for all: {within}), tail slope of log D_s on log(z+s) in "
+              + ("[n/a]" if seen["slope_range_D"] is None else
+                 "[{:.2f}, {:.2f}]".format(*seen["slope_range_D"]))
+              + " (bound −1; D_s² twice that)" + const_note)
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+
+
+C31 = Claim(
+    id="C3.1", section="Corollary 3.1",
+    quote="let D_s := ‖δ_{t̃+s} − δ*‖₂, if we shrink the learning rate after t̃ ... as long as "
+          "η_s → 0 as s → ∞ and Π_{i=0}^k (1 − γη_i/2) → 0 as k → ∞, we will have D_s → 0. ... "
+          "if η_s = 2/(βs+βz) for large enough integer z, D_s ≤ O(1/(z+s)).",
+    measurement="From t̃ (first step on the sphere with ‖Γ‖ < √η) the distance D_s = ‖δ − δ*‖ "
+                "to the census minimum δ* the run converges to, under η_s = 2/(β(s+z)) (β the "
+                "smallest tangent eigenvalue of Ξ at δ*); D_S/D_0 after S steps and the slope "
+                "of log D_s on log(z+s) over the second half; the constant step side by side.",
+    rule="Supported iff every trajectory reached t̃, every one ends with D_S/D_0 ≤ 2z/(z+S) "
+         "(the bound O(1/(z+s)) with constant 2 at s = S) and has a tail slope ≤ −1 "
+         "(D_s = O(1/(z+s)), so D_s → 0); inconclusive if some trajectory never reached t̃ "
+         "(counted); else not supported.",
+    control="The summable schedule η_s = η/(1+s)² (Π(1 − βη_s/2) stays positive): D_s stalls, "
+            "so the rule must reject.",
+    experiment="corollary31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_c31, regime=below_regime(judge_c31))
+
+CLAIMS: tuple[Claim, ...] = (T31, C31)
