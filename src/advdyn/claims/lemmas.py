@@ -237,4 +237,34 @@ L45 = Claim(
     regime=lambda r: "the regime of this lemma is condition (6) itself, estimated per setting")
 
 
-CLAIMS: tuple[Claim, ...] = (L41, L43, L43_LITERAL, L44, L45)
+def judge_l42(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of L4.2 (see :data:`L42`)."""
+    rows = [r for r in arm if r["directions"]]
+    if not rows:
+        return Judgement(INCONCLUSIVE, "no directions", {})
+    worst = max(r["max_ratio"] for r in rows)
+    values = {"max_ratio": worst, "directions": sum(r["directions"] for r in rows),
+              "max_error_over_eta": max(r["max_error_over_eta"] for r in rows)}
+    return Judgement(SUPPORTED if worst <= 1 else NOT_SUPPORTED,
+                     f"worst ‖P_B(δ₀+ηv̂) − (δ₀+ηP_Tv̂)‖/(4η²/ε) = {worst:.3g} over "
+                     f"{values['directions']} (δ₀, v̂, η); worst error/η = "
+                     f"{values['max_error_over_eta']:.3g}", values)
+
+
+L42 = Claim(
+    id="L4.2", section="Lemma 4.2",
+    quote="For any v̂ ∈ S^{d−1}, let δ̃1 = δ0 + ηv̂ and δ̃2 = δ0 + ηP_T0·v̂, then "
+          "‖P_B(0,ε)(δ̃1) − δ̃2‖ ≤ 4η²/ε.",
+    measurement="At uniform sphere points δ₀ and unit directions v̂ pointing outward "
+                "(⟨v̂, δ₀⟩ ≥ 0, the projection active; plus v̂ = δ̂₀), d = 2, 5, 20, η/ε = 10⁻³, "
+                "10⁻², 10⁻¹: the worst ratio of the error to 4η²/ε.",
+    rule="Supported iff the worst ratio is ≤ 1; else not supported.",
+    control="Inward directions (⟨v̂, δ₀⟩ < 0, including v̂ = −δ̂₀): δ₀ + ηv̂ stays in the ball and "
+            "the error is η|⟨v̂, δ̂₀⟩|, of order η, not η²/ε: the rule must reject. The lemma's "
+            "'for any v̂' is therefore false as written; it holds for outward v̂ (the case where "
+            "the projection acts).",
+    experiment="lemma42", arms=lambda r: (r["arms"]["outward"], r["arms"]["inward"]),
+    judge=judge_l42)
+
+
+CLAIMS: tuple[Claim, ...] = (L41, L42, L43, L43_LITERAL, L44, L45)
