@@ -13,7 +13,9 @@ from typing import Any
 from advdyn.claims.core import Claim, ClaimRecord
 from advdyn.errors import fail
 
-MODULES: list[str] = []
+MODULES: list[str] = [
+    "advdyn.claims.two_layer",
+]
 
 
 def all_claims() -> tuple[Claim, ...]:

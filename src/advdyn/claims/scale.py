@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Judgement
+from scipy import stats
+
+from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
+from advdyn.claims.lemmas import ALPHA
+from advdyn.claims.stats import holm
+from advdyn.claims.trends import fraction_at_least, rank_trend
 from advdyn.claims.theorems import HIGH
-from advdyn.claims.trends import fraction_at_least
 
 
 def judge_on_sphere(arm: Sequence[Mapping[str, Any]]) -> Judgement:
@@ -50,4 +54,128 @@ ON_SPHERE = Claim(
     experiment="on_sphere", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
     judge=judge_on_sphere)
 
-CLAIMS: tuple[Claim, ...] = (ON_SPHERE,)
+
+def trend_per_group(rows: Sequence[Mapping[str, Any]], group: str, x: str, y: str,
+                    alternative: str = "greater") -> dict[str, Any]:
+    """Per value of ``group``: Spearman's ρ of ``y`` on ``x`` (one-sided), Holm across groups."""
+    keys = sorted({r[group] for r in rows})
+    tests = [rank_trend([r[x] for r in rows if r[group] == k],
+                        [r[y] for r in rows if r[group] == k], alternative=alternative)
+             for k in keys]
+    adjusted = holm([t["p"] for t in tests]) if tests else []
+    return {str(k): {"rho": t["rho"], "holm_p": p}
+            for k, t, p in zip(keys, tests, adjusted, strict=True)}
+
+
+def verdict_of(trends: Mapping[str, Mapping[str, Any]]) -> str:
+    """Supported if every group's trend is significant (Holm), partly if some, else not."""
+    hits = sum(t["holm_p"] <= ALPHA for t in trends.values())
+    if not trends:
+        return INCONCLUSIVE
+    return SUPPORTED if hits == len(trends) else PARTLY if hits else NOT_SUPPORTED
+
+
+def _trend_reason(what: str, trends: Mapping[str, Mapping[str, Any]], group: str) -> str:
+    return f"{what}: " + "; ".join(f"{group} {k}: ρ = {t['rho']:.2f}, Holm p = {t['holm_p']:.2g}"
+                                   for k, t in trends.items())
+
+
+def judge_concentration(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of concentration (see :data:`CONCENTRATION`)."""
+    trends = trend_per_group(arm["rows"], "ratio", "scale", "spread")
+    values = {"cells": arm["cells"], "trend_per_ratio": trends}
+    return Judgement(verdict_of(trends), _trend_reason(
+        "spread of ℓ over the minima of L rises with the input scale", trends, "ratio"), values)
+
+
+CONCENTRATION = Claim(
+    id="concentration", section="§1.1",
+    quote="Besides, a smaller input scale makes the local maximums concentrate better, which "
+          "can partially explain why the loss value of local maximums share similar values "
+          "(Madry et al., 2017).",
+    measurement="Figure 1 family (d = 2, m = 256, bce, label 0) at input scales 0.01, 1, 100 × "
+                "ratios 1, 10 over seeds, exact circle scan: the number of local maxima of ℓ "
+                "(minima of L), the spread of their ℓ values over the range of ℓ on the sphere "
+                "(0 with one), and the largest angle between them.",
+    rule="Per ratio, Spearman's ρ between input scale and the spread over (scale, seed) pairs, "
+         "one-sided (> 0), Holm across ratios, α = 0.05: supported if significant at every "
+         "ratio, partly if at some, not supported if at none.",
+    control="A width-1 network (f monotone along one direction: one minimum of L and spread 0 "
+            "at every scale): no trend, so the rule must reject.",
+    experiment="concentration",
+    arms=lambda r: (r["concentration"]["main"], r["concentration"]["control"]),
+    judge=judge_concentration)
+
+
+def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of eps-only (see :data:`EPS_ONLY`)."""
+    rows, group, level = arm["rows"], arm["group"], arm["level"]
+
+    def kruskal(by: str, across: str) -> dict[str, float]:
+        out = {}
+        for k in sorted({r[by] for r in rows}):
+            samples = [[r["turn"] for r in rows if r[by] == k and r[across] == v]
+                       for v in sorted({r[across] for r in rows if r[by] == k})]
+            flat = [x for s in samples for x in s]
+            out[str(k)] = (1.0 if len(samples) < 2 or max(flat) == min(flat)
+                           else float(stats.kruskal(*samples).pvalue))
+        return dict(zip(out, holm(list(out.values())), strict=True))
+
+    within, across = kruskal(group, level), kruskal(level, group)
+    values = {f"holm_p_{level}_effect_at_fixed_{group}": within,
+              f"holm_p_{group}_effect_at_fixed_{level}": across}
+    ok = all(p > ALPHA for p in within.values()) and any(p <= ALPHA for p in across.values())
+    reason = (f"1 − min cos∠[∂f, ∂f′]: effect of {level} at fixed {group} (Kruskal–Wallis, Holm) "
+              + ", ".join(f"{k}: p = {p:.2g}" for k, p in within.items())
+              + f"; effect of {group} at fixed {level}: "
+              + ", ".join(f"{k}: p = {p:.2g}" for k, p in across.items()))
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+
+
+EPS_ONLY = Claim(
+    id="eps-only", section="§5.1.1",
+    quote="the concentration results for all quantities such as sup ‖∂f(a, W, δ + x)/∂δ‖ and "
+          "min_{δ,δ′∈B(0,ε)} ∠[∂f(δ), ∂f(δ′)] depend only on the scale of ε",
+    measurement="1 − min cos∠[∂f(δ), ∂f(δ′)] over sampled ball and sphere points, per seed, on "
+                "cells with the same ε (0.1, 1, 10) reached from input scales 0.1, 1, 10, 100 "
+                "(ratio = ε/scale), d = 2, m = 256.",
+    rule="Supported iff at every fixed ε the input scale has no significant effect "
+         "(Kruskal–Wallis across scales, Holm across ε, α = 0.05) while ε has a significant "
+         "effect at some fixed scale (the test can see an effect); else not supported.",
+    control="The same cells grouped the other way ('depends only on the input scale'): at "
+            "fixed scale, ε changes the angle, so the rule must reject.",
+    experiment="concentration", arms=lambda r: (r["eps_only"]["main"], r["eps_only"]["control"]),
+    judge=judge_eps_only)
+
+
+def judge_angle(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of angle (see :data:`ANGLE`)."""
+    if not arm:
+        return Judgement(INCONCLUSIVE, "no rows", {})
+    trend = rank_trend([r["eps"] for r in arm], [r["turn"] for r in arm])
+    smallest = min(r["eps"] for r in arm)
+    at_small = max(r["turn"] for r in arm if r["eps"] == smallest)
+    values = {"spearman_rho": trend["rho"], "p": trend["p"], "smallest_eps": smallest,
+              "max_turn_at_smallest_eps": at_small,
+              "mean_turn_per_eps": {str(e): float(sum(r["turn"] for r in arm if r["eps"] == e)
+                                                  / sum(r["eps"] == e for r in arm))
+                                    for e in sorted({r["eps"] for r in arm})}}
+    ok = trend["p"] <= ALPHA and at_small <= 0.01
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED,
+                     f"1 − min cos∠[∂f(δ), ∂f(δ′)] rises with ε (Spearman ρ = {trend['rho']:.2f}, "
+                     f"p = {trend['p']:.2g}); at ε = {smallest:g} it is ≤ {at_small:.3g}", values)
+
+
+ANGLE = Claim(
+    id="angle", section="§5.1.1",
+    quote="Moreover, min_{δ,δ′} ∠[∂f(δ), ∂f(δ′)] → 1, as ε → 0",
+    measurement="1 − min cos∠[∂f(δ), ∂f(δ′)] over sampled ball and sphere points along ε = "
+                "10⁻³ … 10 at input scale 1, over seeds (d = 2, m = 256).",
+    rule="Supported iff Spearman's ρ between ε and 1 − min cos is positive (one-sided, α = "
+         "0.05) and 1 − min cos ≤ 0.01 at the smallest ε for every seed; else not supported.",
+    control="An even network at x = 0 (rows ±w_r, equal a_r): ∂f(0) = 0, so ∂f(δ) ≈ Hδ turns "
+            "with δ at every ε: the rule must reject.",
+    experiment="concentration", arms=lambda r: (r["angle"]["main"], r["angle"]["control"]),
+    judge=judge_angle)
+
+CLAIMS: tuple[Claim, ...] = (ON_SPHERE, CONCENTRATION, EPS_ONLY, ANGLE)
