@@ -116,4 +116,33 @@ C31 = Claim(
     experiment="corollary31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
     judge=judge_c31, regime=below_regime(judge_c31))
 
-CLAIMS: tuple[Claim, ...] = (T31, C31)
+
+def judge_t51(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of T5.1 (see :data:`T51`)."""
+    if len(arm) < 5:
+        return Judgement(INCONCLUSIVE, f"only {len(arm)} problems (5 needed)", {"problems": len(arm)})
+    one = sum(bool(r["one_minimum"]) for r in arm)
+    values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm)}
+    return Judgement(SUPPORTED if one >= HIGH * len(arm) else NOT_SUPPORTED,
+                     f"{one}/{len(arm)} problems have exactly one local minimum of L at every "
+                     "tested ε of the arm", values)
+
+
+T51 = Claim(
+    id="T5.1", section="Theorem 5.1",
+    quote="Under the settings of Theorem 3.1, there exists a threshold τε > 0, such that for "
+          "ε < τε, there is only one local minimum on the sphere with high probability.",
+    measurement="Per problem (seed × setting of d, m ≥ d^2.5, input scale) the number of local "
+                "minima of L on a log grid of ε refined by bisection (d = 2: exact circle scan; "
+                "d ≥ 3: multistart census, a lower bound): τ_ε = the first ε with not exactly "
+                "one minimum; whether the problem has exactly one minimum at every tested ε below "
+                "Theorem 3.1's ε < (log m)^{-2} (τ_ε above the regime).",
+    rule=f"Supported iff at least {HIGH:.0%} of ≥ 5 problems have exactly one minimum at every "
+         "tested ε of the arm; fewer than 5 problems: inconclusive; else not supported. "
+         "(Judged once, here: the threshold experiment only measures.)",
+    control="The same problems at ε = 10·τ_ε: past the threshold the count is no longer one, "
+            "so the rule must reject.",
+    experiment="threshold", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_t51, regime=below_regime(judge_t51))
+
+CLAIMS: tuple[Claim, ...] = (T31, C31, T51)
