@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from advdyn.claims import NOT_SUPPORTED, SUPPORTED, INCONCLUSIVE, all_claims
-from advdyn.claims import lemmas, scale, theorems
+from advdyn.claims import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    all_claims,
+    lemmas,
+    scale,
+    theorems,
+)
 
 RNG = np.random.default_rng(0)
 WIDTHS = (32, 128, 512, 2048)

@@ -11,8 +11,8 @@ from scipy import stats
 from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
 from advdyn.claims.lemmas import ALPHA
 from advdyn.claims.stats import holm
-from advdyn.claims.trends import fraction_at_least, rank_trend
 from advdyn.claims.theorems import HIGH
+from advdyn.claims.trends import fraction_at_least, rank_trend
 
 
 def judge_on_sphere(arm: Sequence[Mapping[str, Any]]) -> Judgement:

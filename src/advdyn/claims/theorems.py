@@ -91,7 +91,8 @@ def judge_c31(arm: Mapping[str, Any]) -> Judgement:
     values["DS_within_2z_over_z_plus_S"] = within
     ok = all(s is not None and s <= -1 for s in slopes) and within
     reason = (f"{seen['switched']} trajectories switched; after t̃, D_S/D_0 ≤ "
-              f"{seen['max_DS_over_D0']:.2g} (≤ 2z/(z+S) for all: {within}), tail slope of log D_s on log(z+s) in "
+              f"{seen['max_DS_over_D0']:.2g} (≤ 2z/(z+S) for all: {within}), tail slope of "
+              "log D_s on log(z+s) in "
               + ("[n/a]" if seen["slope_range_D"] is None else
                  "[{:.2f}, {:.2f}]".format(*seen["slope_range_D"]))
               + " (bound −1; D_s² twice that)" + const_note)
@@ -120,7 +121,8 @@ C31 = Claim(
 def judge_t51(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of T5.1 (see :data:`T51`)."""
     if len(arm) < 5:
-        return Judgement(INCONCLUSIVE, f"only {len(arm)} problems (5 needed)", {"problems": len(arm)})
+        return Judgement(INCONCLUSIVE, f"only {len(arm)} problems (5 needed)",
+                         {"problems": len(arm)})
     one = sum(bool(r["one_minimum"]) for r in arm)
     values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm)}
     return Judgement(SUPPORTED if one >= HIGH * len(arm) else NOT_SUPPORTED,
