@@ -10,7 +10,7 @@ from scipy import stats
 
 from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
 from advdyn.claims.lemmas import ALPHA
-from advdyn.claims.stats import holm
+from advdyn.claims.stats import escapes_sooner, holm, kaplan_meier
 from advdyn.claims.theorems import HIGH
 from advdyn.claims.trends import fraction_at_least, rank_trend
 
@@ -178,4 +178,126 @@ ANGLE = Claim(
     experiment="concentration", arms=lambda r: (r["angle"]["main"], r["angle"]["control"]),
     judge=judge_angle)
 
-CLAIMS: tuple[Claim, ...] = (ON_SPHERE, CONCENTRATION, EPS_ONLY, ANGLE)
+
+def judge_minima(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of §5.1 (minima) (see :data:`MINIMA`)."""
+    trends = trend_per_group(arm["minima"], "ratio", "scale", "minima")
+    values = {"trend_per_ratio": trends, "mean_minima": arm["mean_minima"]}
+    return Judgement(verdict_of(trends), _trend_reason(
+        "number of local minima of L rises with the input scale", trends, "ratio"), values)
+
+
+MINIMA = Claim(
+    id="§5.1 (minima)", section="§5.1.1",
+    quote="In Figure 1, we can see for a fixed r, smaller input scale make the landscape more "
+          "regular, for instance, the upper left one has only one local minimum.",
+    measurement="Phase diagram (d = 2, m = 256, bce, label 0, exact circle scan): the number of "
+                "local minima of L on the sphere per seed and (input scale, ratio) cell.",
+    rule="Per ratio, Spearman's ρ between input scale and the count over (scale, seed) pairs, "
+         "one-sided (> 0), Holm across ratios, α = 0.05: supported if significant at every "
+         "ratio, partly if at some, not supported if at none.",
+    control="A linear network f = γ_c wᵀz (rows ±w, output weights ±γ_c): one minimum on every "
+            "sphere, no trend; the rule must reject.",
+    experiment="phase",
+    arms=lambda r: (r["arms"]["main"], r["arms"]["control"]), judge=judge_minima)
+
+
+def _runs(arm: Mapping[str, Any], conv: str, scale: float, ratio: float) -> Mapping[str, Any]:
+    return next(c for c in arm["escape"][conv] if c["scale"] == scale and c["ratio"] == ratio)
+
+
+def _sooner(arm: Mapping[str, Any], conv: str, a: tuple[float, float],
+            b: tuple[float, float]) -> float:
+    ra, rb = _runs(arm, conv, *a), _runs(arm, conv, *b)
+    if not ra["times"] or not rb["times"]:
+        return 1.0
+    return escapes_sooner(ra["times"], ra["escaped"], rb["times"], rb["escaped"])
+
+
+def km_medians(arm: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per convention and cell: the Kaplan–Meier median escape time (None: no runs; inf as
+    None too, with ``censored`` telling) and the censored count."""
+    out = {}
+    for conv, cells in arm["escape"].items():
+        out[conv] = []
+        for c in cells:
+            km = (kaplan_meier(c["times"], c["escaped"]) if c["times"]
+                  else {"median": None, "censored": 0, "n": 0})
+            med = km["median"]
+            out[conv].append({"scale": c["scale"], "ratio": c["ratio"], "n": km["n"],
+                              "censored": km["censored"],
+                              "median": None if med is None or med == float("inf") else med})
+    return out
+
+
+def judge_escape(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of §5.1 (escape) (see :data:`ESCAPE`)."""
+    scales = sorted({c["scale"] for c in arm["escape"]["normalized"]})
+    ratios = sorted({c["ratio"] for c in arm["escape"]["normalized"]})
+    per_conv = {}
+    for conv in arm["escape"]:
+        ps = [_sooner(arm, conv, (scales[0], r), (scales[-1], r)) for r in ratios]
+        per_conv[conv] = {str(r): p for r, p in zip(ratios, holm(ps), strict=True)}
+    main = {r: {"rho": 0.0, "holm_p": p} for r, p in per_conv["normalized"].items()}
+    values = {"holm_p_smallest_scale_escapes_sooner": per_conv, "km_medians": km_medians(arm)}
+    reason = (f"log-rank, scale {scales[0]:g} escapes sooner than {scales[-1]:g}, Holm across "
+              "ratios — " + "; ".join(
+                  f"{conv}: " + ", ".join(f"r {r}: {p:.2g}" for r, p in ps.items())
+                  for conv, ps in per_conv.items()))
+    return Judgement(verdict_of(main), reason, values)
+
+
+ESCAPE = Claim(
+    id="§5.1 (escape)", section="§5.1.2",
+    quote="we can see a smaller input scale leads to faster loss value decay in the initial "
+          "phase of adversarial training; (Fig. 1) if the input scale is small enough, ... PGD "
+          "can easily escape the local maximal with few steps",
+    measurement="Phase diagram: PGD from every (kicked) local maximum of L until it stays near "
+                "a local minimum (censored at the budget), under normalised steps ρε (the "
+                "verdict), raw fixed η and raw η = ρε² (side by side in the values).",
+    rule="Per ratio, one-sided log-rank test that runs at the smallest input scale escape "
+         "sooner than at the largest (censored times, never the budget as a time), Holm across "
+         "ratios, α = 0.05; normalised steps decide: supported if significant at every ratio, "
+         "partly if at some, not supported if at none.",
+    control="A linear network f = γ_c wᵀz with γ_c small enough that the loss never saturates: "
+            "the escape crosses the disk in the same number of normalised steps at every scale, "
+            "so the rule must reject.",
+    experiment="phase",
+    arms=lambda r: (r["arms"]["main"], r["arms"]["control"]), judge=judge_escape)
+
+
+def judge_fig1_ratio(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of fig1-ratio (see :data:`FIG1_RATIO`)."""
+    big = max(r["scale"] for r in arm["minima"])
+    rows = [r for r in arm["minima"] if r["scale"] == big]
+    ratios = sorted({r["ratio"] for r in rows})
+    trend = rank_trend([r["ratio"] for r in rows], [r["minima"] for r in rows])
+    p_esc = _sooner(arm, "normalized", (big, ratios[0]), (big, ratios[-1]))
+    adjusted = holm([trend["p"], p_esc])
+    values = {"scale": big, "spearman_rho_minima_vs_ratio": trend["rho"],
+              "holm_p_minima": adjusted[0], "holm_p_smaller_ratio_escapes_sooner": adjusted[1]}
+    hits = sum(p <= ALPHA for p in adjusted)
+    verdict = SUPPORTED if hits == 2 else PARTLY if hits else NOT_SUPPORTED
+    return Judgement(verdict, f"at input scale {big:g}: minima rise with the ratio (ρ = "
+                     f"{trend['rho']:.2f}, Holm p = {adjusted[0]:.2g}); ratio {ratios[0]:g} "
+                     f"escapes sooner than {ratios[-1]:g} (log-rank, Holm p = {adjusted[1]:.2g})",
+                     values)
+
+
+FIG1_RATIO = Claim(
+    id="fig1-ratio", section="Fig. 1 caption",
+    quote="For large input scales, we have to reduce the perturbation ratio, so as to make the "
+          "landscape become more regular and make escaping from the local maximums faster.",
+    measurement="At the largest input scale of the phase diagram: the number of local minima "
+                "per seed against the ratio, and the normalised-step escape times at the "
+                "smallest and the largest ratio.",
+    rule="Two one-sided tests, Holm over the two, α = 0.05: Spearman's ρ(ratio, minima) > 0 "
+         "and log-rank 'smallest ratio escapes sooner than largest'; supported if both, partly "
+         "if one, not supported if neither.",
+    control="The linear network of the phase diagram's control: one minimum and the same "
+            "escape at every ratio; the rule must reject.",
+    experiment="phase",
+    arms=lambda r: (r["arms"]["main"], r["arms"]["control"]), judge=judge_fig1_ratio)
+
+CLAIMS: tuple[Claim, ...] = (ON_SPHERE, CONCENTRATION, EPS_ONLY, ANGLE, MINIMA, ESCAPE,
+                             FIG1_RATIO)
