@@ -48,7 +48,8 @@ class PhaseConfig(SimulatedProblemConfig):
     ``scales``, ``ratios``: the grid; ``seeds`` seeds ``seed, seed+1, …``; ``dim``, ``width``,
     ``loss``, ``label``, ``kappa``, ``gamma``: the simulated problem; ``control_gamma``: the
     output weight of the control's linear network; ``rho`` (normalised ``α = ρε``),
-    ``raw_eta`` (raw fixed η), ``raw_rho`` (raw ``η = ρ_raw·ε²``), ``steps``: the attacks; ``tol``: the settling radius (units of ε);
+    ``raw_eta`` (raw fixed η), ``raw_rho`` (raw ``η = ρ_raw·ε²``), ``steps``: the attacks;
+    ``tol``: the settling radius (units of ε);
     ``perturb``: the kick off the maximum (units of ε); ``angle_density``, ``min_angles``,
     ``max_angles``: the circle scan's grid (d = 2); ``census_starts``: the multistart census's
     uniform starts (d > 2; default: the census's own).
