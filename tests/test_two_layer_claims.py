@@ -61,6 +61,21 @@ def _eps_only(scale_matters: bool) -> dict:
     return {"rows": rows, "group": "eps", "level": "scale"}
 
 
+def _phase(effect: bool) -> dict:
+    """Counts and escape runs: with ``effect`` the count and the escape time grow with scale and
+    with ratio; without it every cell is the same."""
+    scales, ratios = (0.01, 1.0, 100.0), (0.1, 10.0)
+    minima = [{"seed": s, "scale": c, "ratio": r,
+               "minima": 1 + (int(np.log10(c) + 2) * (1 + int(r > 1)) + s % 2 if effect else 0)}
+              for s in range(6) for c in scales for r in ratios]
+    escape = {conv: [{"scale": c, "ratio": r,
+                      "times": [int(10 + (50 * np.log10(c) + 100 + 30 * r if effect else 0) + k)
+                                for k in range(12)], "escaped": [True] * 12}
+                     for c in scales for r in ratios]
+              for conv in ("normalized", "raw-fixed", "raw-eps2")}
+    return {"minima": minima, "escape": escape, "mean_minima": []}
+
+
 CASES = {
     "L4.1": (lemmas.judge_l41, _l41(0.0), _l41(-1.0)),
     "L4.2": (lemmas.judge_l42, [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
@@ -93,6 +108,9 @@ CASES = {
                for s in range(4)],
               [{"eps": e, "turn": 2.0 - 1e-3 * s, "seed": s} for e in (1e-3, 1e-2, 1e-1, 1.0)
                for s in range(4)]),
+    "§5.1 (minima)": (scale.judge_minima, _phase(True), _phase(False)),
+    "§5.1 (escape)": (scale.judge_escape, _phase(True), _phase(False)),
+    "fig1-ratio": (scale.judge_fig1_ratio, _phase(True), _phase(False)),
 }
 
 
@@ -107,7 +125,7 @@ def test_judge_passes_good_data_and_rejects_bad(cid: str) -> None:
 def test_every_two_layer_claim_is_registered_once_and_tested_here() -> None:
     ids = [c.id for c in all_claims()]
     assert len(ids) == len(set(ids))
-    mine = {c.id for c in all_claims() if c.experiment != "phase"}
+    mine = {c.id for c in all_claims() if c.experiment != "fig1"}
     assert set(CASES) <= set(ids) and mine <= set(CASES)
 
 
