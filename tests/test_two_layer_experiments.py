@@ -78,3 +78,21 @@ def test_bad_config_names_the_field(name: str) -> None:
     experiment = importlib.import_module(name).EXPERIMENT
     with pytest.raises(AdvdynError, match=field):
         experiment.make_config({**TINY[name], **bad})
+
+
+def test_concentration_counts_a_flat_landscape_without_inventing_a_spread() -> None:
+    """A landscape with no strict minimum (here f ≡ 0) is recorded with no spread, and the cell
+    means leave it out."""
+    from advdyn.experiments.claims.concentration import cells, maxima_of_ell
+    from advdyn.experiments.simulated import SimulatedSetup
+    from advdyn.models import TwoLayerNet
+
+    net = TwoLayerNet(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.float64))
+    obj = SimulatedSetup(2, 4).objective(net, torch.tensor([1.0, 0.0], dtype=torch.float64),
+                                         [1.0])
+    flat = maxima_of_ell(obj, 1.0, 0, 256)
+    assert flat["minima"] == 0 and flat["spread"] is None
+    rows = [{"scale": 1.0, "ratio": 1.0, **flat},
+            {"scale": 1.0, "ratio": 1.0, "minima": 2, "spread": 0.5, "largest_angle": 1.0}]
+    (cell,) = cells(rows)
+    assert cell["mean_spread"] == 0.5 and cell["flat_seeds"] == 1 and cell["mean_minima"] == 1.0

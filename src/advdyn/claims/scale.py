@@ -82,7 +82,9 @@ def _trend_reason(what: str, trends: Mapping[str, Mapping[str, Any]], group: str
 
 def judge_concentration(arm: Mapping[str, Any]) -> Judgement:
     """Rule of concentration (see :data:`CONCENTRATION`)."""
-    trends = trend_per_group(arm["rows"], "ratio", "scale", "spread")
+    rows = [{**r, "spread": float("nan") if r["spread"] is None else r["spread"]}
+            for r in arm["rows"]]
+    trends = trend_per_group(rows, "ratio", "scale", "spread")
     values = {"cells": arm["cells"], "trend_per_ratio": trends}
     return Judgement(verdict_of(trends), _trend_reason(
         "spread of ℓ over the minima of L rises with the input scale", trends, "ratio"), values)

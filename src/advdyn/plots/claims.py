@@ -190,7 +190,7 @@ def draw_concentration(result: Mapping[str, Any], records: Sequence[Any]) -> lis
     for arm, style in (("main", "o-"), ("control", "x--")):
         cells = result["concentration"][arm]["cells"]
         for ratio in sorted({x["ratio"] for x in cells}):
-            rows = [x for x in cells if x["ratio"] == ratio]
+            rows = [x for x in cells if x["ratio"] == ratio and x["mean_spread"] is not None]
             a.plot([x["scale"] for x in rows], [x["mean_spread"] for x in rows], style,
                    label=f"{arm}, ratio {ratio:g}")
     a.set(xscale="log", xlabel="input scale", ylabel="mean spread of ℓ over the minima of L\n"

@@ -63,8 +63,13 @@ class Config:
 
 
 def maxima_of_ell(objective: Any, eps: float, seed: int, n_angles: int) -> dict[str, Any]:
-    """Minima of L on the circle: count, relative spread of ℓ over them, largest angle."""
-    mins = sphere_census(objective, eps, seed).minima
+    """Minima of L on the circle: count, relative spread of ℓ over them, largest angle (spread
+    and angle None where the scan finds no strict minimum: a saturated, flat landscape)."""
+    found = sphere_census(objective, eps, seed)
+    mins = found.minima
+    if not mins:
+        return {"minima": 0, "spread": None, "largest_angle": None,
+                "degenerate": len(found.degenerate)}
     theta = torch.linspace(0, 2 * math.pi, n_angles + 1, dtype=torch.float64)[:-1]
     circle = eps * torch.stack([theta.cos(), theta.sin()], dim=1)
     ell = objective.select(torch.zeros(n_angles, dtype=torch.long)).evaluate(
@@ -74,7 +79,8 @@ def maxima_of_ell(objective: Any, eps: float, seed: int, n_angles: int) -> dict[
     spread = float((values.max() - values.min()) / span) if len(mins) > 1 and span > 0 else 0.0
     units = np.stack([p.delta / eps for p in mins])
     angle = float(np.arccos(np.clip((units @ units.T).min(), -1, 1))) if len(mins) > 1 else 0.0
-    return {"minima": len(mins), "spread": spread, "largest_angle": angle}
+    return {"minima": len(mins), "spread": spread, "largest_angle": angle,
+            "degenerate": len(found.degenerate)}
 
 
 def gradient_turn(objective: Any, eps: float, n: int, generator: torch.Generator) -> float:
@@ -120,16 +126,23 @@ def jobs(config: Config) -> list[Job]:
             for s in range(config.seed, config.seed + config.seeds)]
 
 
+def _mean(values: list[float | None]) -> float | None:
+    finite = [v for v in values if v is not None]
+    return float(np.mean(finite)) if finite else None
+
+
 def cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (scale, ratio): ``mean_minima``, ``mean_spread``, ``mean_largest_angle``."""
+    """Per (scale, ratio): ``mean_minima``, ``mean_spread`` and ``mean_largest_angle`` (over the
+    seeds with a strict minimum), and ``flat_seeds`` (seeds without one)."""
     keys = sorted({(r["scale"], r["ratio"]) for r in rows})
     out = []
     for scale, ratio in keys:
         g = [r for r in rows if (r["scale"], r["ratio"]) == (scale, ratio)]
         out.append({"scale": scale, "ratio": ratio,
                     "mean_minima": float(np.mean([r["minima"] for r in g])),
-                    "mean_spread": float(np.mean([r["spread"] for r in g])),
-                    "mean_largest_angle": float(np.mean([r["largest_angle"] for r in g]))})
+                    "mean_spread": _mean([r["spread"] for r in g]),
+                    "mean_largest_angle": _mean([r["largest_angle"] for r in g]),
+                    "flat_seeds": sum(r["minima"] == 0 for r in g)})
     return out
 
 
