@@ -221,8 +221,8 @@ def collect(config: ThresholdConfig, values: list[dict[str, Any]]) -> dict[str, 
 EXPERIMENT = Experiment(
     name="threshold", title="The threshold τ_ε of Theorem 5.1", config=ThresholdConfig,
     jobs=jobs, collect=collect,
-    quick={"dims": (2,), "widths": (64, 256), "scales": (0.1, 1.0, 10.0), "seeds": 3,
+    quick={"dims": (2,), "widths": (64, 256), "scales": (0.1, 1.0, 10.0), "seeds": 5,
            "n_ratios": 10, "refine": 2, "census_starts": 16, "census_max_starts": 32,
-           "below_dim": 3, "below_width": 8},
+           "below_dim": 2, "below_width": 4},
     description="The largest ε below which L has exactly one local minimum on the sphere, "
                 "as a function of width m, dimension d and input scale ‖x‖.")
