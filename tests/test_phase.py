@@ -92,3 +92,11 @@ def test_deterministic(small: dict) -> None:
 def test_bad_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(AdvdynError, match=field):
         PhaseConfig(**{field: value})
+
+
+def test_sweep_row_has_one_escape_fraction_per_convention() -> None:
+    value = phase_seed(PhaseConfig(**{**SMALL, "scales": (0.01,), "ratios": (1.0,)}), 0)
+    row = EXPERIMENT.row(value)
+    assert row["escape_runs"] == len(value["start_cell"])
+    assert {f"escaped_fraction_{c}" for c in CONVENTIONS} <= set(row)
+    assert row["escaped_fraction_normalized"] == 1.0  # a nearly linear landscape: 2/ρ steps

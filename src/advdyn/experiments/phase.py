@@ -143,6 +143,22 @@ def phase_jobs(config: PhaseConfig) -> list[Job]:
             for a, s in _jobs(config)]
 
 
+def phase_row(value: dict[str, Any]) -> dict[str, Any]:
+    """A job's scalars for a sweep's table, over all cells of its grid: mean numbers of local
+    minima and maxima of L per cell, escape runs, the saturated fraction, and per convention
+    the fraction of runs that escaped within the budget (the rest are censored)."""
+    runs = int(np.asarray(value["start_cell"]).size)
+    out: dict[str, Any] = {"mean_minima": float(np.mean(value["minima"])),
+                           "mean_maxima": float(np.mean(value["maxima"])),
+                           "escape_runs": runs,
+                           "saturated_fraction": float(np.mean(value["saturated"])) if runs
+                           else None}
+    for conv in CONVENTIONS:
+        steps = np.asarray(value[f"steps_{conv}"])
+        out[f"escaped_fraction_{conv}"] = float((steps >= 0).mean()) if runs else None
+    return out
+
+
 def arm_result(config: PhaseConfig, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     """One arm: counts per seed and cell, their means, and the escape runs per convention."""
     n_s, n_r = len(config.scales), len(config.ratios)
@@ -195,7 +211,7 @@ def collect(config: PhaseConfig, values: list[dict[str, Any]]) -> dict[str, Any]
 
 EXPERIMENT = Experiment(
     name="phase", title="Phase diagram: input scale × ratio", config=PhaseConfig,
-    jobs=phase_jobs, collect=collect,
+    jobs=phase_jobs, collect=collect, row=phase_row,
     quick={"scales": log_grid(0.01, 100.0, 5), "ratios": log_grid(0.1, 10.0, 5), "seeds": 4,
            "steps": 300},
     description="Over a log grid of input scales and ratios (ε = ratio·‖x‖) and several "
