@@ -34,7 +34,11 @@ RANGES: dict[str, str] = {
          "--steps", "--trajectories", "--perturb", "--angle-density", "--min-angles",
          "--max-angles", "--grid", "--images", "--ascent-rho", "--ascent-steps", "--ascent-tol",
          "--ascent-check", "--fraction", "--holdout", "--pgd-rho", "--lr", "--batch-size",
-         "--train-images", "--eval-images", "--reps"], "positive"),
+         "--train-images", "--eval-images", "--reps", "--angle-eps", "--angle-scale",
+         "--base-steps", "--below-dim", "--below-width", "--below-widths", "--closeness",
+         "--control-gamma", "--control-ratio", "--control-scale", "--eps", "--eps-scales",
+         "--eps-values", "--literal-ratio", "--literal-scale", "--phis", "--points", "--raw-eta",
+         "--raw-rho", "--step-fractions"], "positive"),
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",
@@ -54,7 +58,7 @@ def numeric_flags() -> list[tuple[tuple[str, ...], argparse.Action]]:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     walk(sub, (*words, name))
-            elif action.option_strings and action.type is not None and action.type is not str \
+            elif action.option_strings and action.type not in (None, str, common.boolean) \
                     and action.choices is None:
                 found.append((words, action))
 
@@ -174,3 +178,14 @@ def test_zero_eta_is_refused_through_the_console_script(problem_file: Path) -> N
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr == "advdyn pgd: error: argument --eta: must be > 0, got '0'\n"
+
+
+@pytest.mark.parametrize("text", ["maybe", "nan", "2"])
+def test_a_true_false_flag_refuses_other_words(text: str, capsys: pytest.CaptureFixture[str]
+                                               ) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["check", "T5.1", "--out", "unused", "--with-below", text])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"advdyn check T5.1: error: argument --with-below: must be true or false, got {text!r}"]
+    assert common.boolean("No") is False and common.boolean("TRUE") is True

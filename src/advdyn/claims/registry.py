@@ -15,6 +15,7 @@ from advdyn.errors import fail
 
 MODULES: list[str] = [
     "advdyn.claims.landscape",
+    "advdyn.claims.two_layer",
 ]
 
 

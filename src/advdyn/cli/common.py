@@ -68,10 +68,21 @@ def nonneg_int(text: str) -> int:
     return int(_number(text, int, 0.0))
 
 
+def boolean(text: str) -> bool:
+    """Argument type: ``true``/``false`` (also ``yes``/``no``, ``1``/``0``), any case."""
+    word = text.strip().lower()
+    if word in ("true", "yes", "1"):
+        return True
+    if word in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+
+
 def number_type(kind: Any) -> Any:
     """The argument type of a configuration field of type ``kind``: ``float`` → finite
-    numbers only, ``int`` → whole numbers; the configuration's own validation checks the range."""
-    return {float: finite_float, int: int}.get(kind, kind)
+    numbers only, ``int`` → whole numbers, ``bool`` → true/false; the configuration's own
+    validation checks the range."""
+    return {float: finite_float, int: int, bool: boolean}.get(kind, kind)
 
 
 def add_dtype(p: argparse.ArgumentParser, default: str = "float64") -> None:
@@ -138,6 +149,10 @@ HELP = {
     "gamma": "output weight γ (a_r = ±γ; default m^-1/2)",
     "rule": "PGD step rule: normalized δ - ρε∇L/‖∇L‖, raw δ - ρε²∇L",
     "rho": "relative step ρ",
+    "raw_eta": "phase diagram, raw-fixed convention: one step η at every scale and ratio",
+    "raw_rho": "phase diagram, raw-ε² convention: η = raw_rho·ε²",
+    "control_gamma": "phase diagram's control arm: output weight γ_c of its linear network "
+                     "f(z) = γ_c wᵀz (a landscape with one minimum at every scale)",
     "steps": "PGD step budget per trajectory",
     "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
     "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",

@@ -20,8 +20,7 @@ the median of ``τ_ε`` and its range over seeds (the interval).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,10 +28,10 @@ import torch
 from tqdm.auto import tqdm
 
 from advdyn.errors import check_number, fail
+from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.experiments.simulated import ScanGrid, SimulatedSetup, check_grid
-from advdyn.report.data import Claim, Figure, Outcome, Table
-from advdyn.runner import Experiment, Job, JobResult
-from advdyn.sphere.census import census, scan_circle
+from advdyn.sphere import scan_circle
+from advdyn.sphere.census import census
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,8 @@ class ThresholdConfig:
     ``base_scale``; ``ratio_min``, ``ratio_max``, ``n_ratios``: the grid of ``r = ε/‖x‖``;
     ``refine`` bisection steps; ``seeds`` networks per setting (seeds ``seed …``); ``loss``,
     ``label``: the problem; ``census_starts`` first-round starts of the census (d ≥ 3) and
-    ``census_max_starts`` its cap."""
+    ``census_max_starts`` its cap; ``below_dim``, ``below_width``: one more setting with
+    m < d^2.5 (at the base scale) when ``with_below``."""
 
     dims: tuple[int, ...] = (2, 3, 4)
     widths: tuple[int, ...] = (64, 256, 1024, 4000)
@@ -59,6 +59,9 @@ class ThresholdConfig:
     label: float = 0.0
     census_starts: int = 128
     census_max_starts: int = 512
+    below_dim: int = 4
+    below_width: int = 16
+    with_below: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dims", tuple(int(check_number("dims", d, integer=True))
@@ -78,8 +81,10 @@ class ThresholdConfig:
         if check_number("n_ratios", self.n_ratios, positive=True, integer=True) < 2:
             raise fail("n_ratios", f"needs at least 2 ratios, got {self.n_ratios}")
         check_number("refine", self.refine, nonnegative=True, integer=True)
-        for name in ("seeds", "census_starts", "census_max_starts"):
+        for name in ("seeds", "census_starts", "census_max_starts", "below_dim", "below_width"):
             check_number(name, getattr(self, name), positive=True, integer=True)
+        if self.below_width >= self.below_dim**2.5:
+            raise fail("below_width", f"must be < below_dim^2.5 = {self.below_dim**2.5:.3g}")
         check_number("seed", self.seed, integer=True)
 
     def settings(self) -> list[tuple[int, int, float]]:
@@ -87,6 +92,8 @@ class ThresholdConfig:
         out = [(d, self.base_width, self.base_scale) for d in self.dims]
         out += [(self.base_dim, m, self.base_scale) for m in self.widths]
         out += [(self.base_dim, self.base_width, c) for c in self.scales]
+        if self.with_below:
+            out += [(self.below_dim, self.below_width, self.base_scale)]
         return list(dict.fromkeys(out))
 
 
@@ -128,6 +135,14 @@ def tau(setup: SimulatedSetup, seed: int, scale: float, cfg: ThresholdConfig
     return {**out, "tau": lo, "lo": lo, "hi": hi, "bound": "bracketed"}
 
 
+def count_at_ten_tau(setup: SimulatedSetup, seed: int, scale: float, tau_ratio: float | None,
+                     cfg: ThresholdConfig) -> int | None:
+    """The number of local minima at ``ε = 10·τ_ε`` (the control; None without a τ)."""
+    if tau_ratio is None:
+        return None
+    return int(count_minima(setup, seed, scale, np.array([10 * tau_ratio]), cfg)[0])
+
+
 def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, Any]:
     """Every setting × seed: ``τ`` (ratio) and ``τ_ε = τ·scale``; per-setting summaries."""
     per_problem: list[dict[str, Any]] = []
@@ -136,11 +151,16 @@ def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, 
     for d, m, c, s in tqdm(jobs, desc="threshold", unit="problem", disable=not progress):
         setup = SimulatedSetup(d, m, cfg.loss, cfg.label)
         t = tau(setup, s, c, cfg)
+        regime_eps = math.log(m) ** -2
         per_problem.append({"dim": d, "width": m, "scale": c, "seed": s, "tau_ratio": t["tau"],
+                            "minima_at_ten_tau": count_at_ten_tau(setup, s, c, t["tau"], cfg),
+                            "width_ok": m >= d**2.5,
+                            "one_min_in_regime": t["bound"] != "below_grid"
+                            and t["tau"] * c >= regime_eps,
                             "tau_eps": None if t["tau"] is None else t["tau"] * c,
                             "bracket_lo": t["lo"], "bracket_hi": t["hi"], "bound": t["bound"],
                             "max_count_on_grid": int(max(t["counts"])),
-                            "regime_eps": math.log(m) ** -2})
+                            "regime_eps": regime_eps})
     summary = []
     for d, m, c in cfg.settings():
         grp = [p for p in per_problem if (p["dim"], p["width"], p["scale"]) == (d, m, c)]
@@ -158,67 +178,53 @@ def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, 
             "base": {"dim": cfg.base_dim, "width": cfg.base_width, "scale": cfg.base_scale}}
 
 
-def compute(**parameters: Any) -> dict[str, Any]:
-    """Job entry point: :func:`run_threshold` of ``ThresholdConfig(**parameters)``."""
-    cfg = ThresholdConfig(**{k: tuple(v) if isinstance(v, list) else v
-                             for k, v in parameters.items()})
-    return run_threshold(cfg)
+def setting_job(**parameters: Any) -> dict[str, Any]:
+    """Job entry point: :func:`run_threshold` of one setting (``ThresholdConfig(**parameters)``
+    with one value per axis)."""
+    return run_threshold(ThresholdConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in parameters.items()}))
 
 
-def setting_jobs(config: ThresholdConfig) -> list[Job]:
+def jobs(config: ThresholdConfig) -> list[Job]:
     """One job per ``(d, m, scale)`` setting (all its seeds), so settings run in parallel."""
-    base = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-    return [Job("advdyn.experiments.threshold:compute",
+    base = config_dict(config)
+    return [Job("advdyn.experiments.threshold:setting_job",
                 {**base, "dims": [d], "widths": [m], "scales": [c], "base_dim": d,
-                 "base_width": m, "base_scale": c})
+                 "base_width": m, "base_scale": c, "with_below": False})
             for d, m, c in config.settings()]
 
 
-def summarize(config: ThresholdConfig, results: list[JobResult], folder: Path) -> Outcome:
-    """The τ_ε table (median and range over seeds per setting) and the three-panel figure."""
-    from advdyn.plots.claims import save_figure
-    from advdyn.plots.threshold import threshold_figure
-
-    summary = [row for r in results for row in r.value["summary"]]
-    base = {"dim": config.base_dim, "width": config.base_width, "scale": config.base_scale}
-    save_figure(threshold_figure(summary, base), folder / "threshold")
-    rows = [[s["dim"], s["width"], s["scale"], _fmt(s["tau_eps_median"]),
-             f"[{_fmt(s['tau_eps_min'])}, {_fmt(s['tau_eps_max'])}]",
-             _fmt(s["tau_ratio_median"]), f"{s['above_grid']}/{s['problems']}",
-             _fmt(s["regime_eps"])] for s in summary]
-    found = [s for s in summary if s["tau_eps_median"] is not None]
-    above = sum(s["tau_eps_median"] > s["regime_eps"] for s in found)
-    claim = Claim(
-        id="T5.1 (τ_ε)", claim="below a threshold τ_ε there is exactly one local minimum on the "
-        "sphere; τ_ε lies above the theorem's regime (log m)^-2",
-        measurement=f"τ_ε found in {len(found)}/{len(summary)} settings; median τ_ε above "
-                    f"(log m)^-2 in {above}/{len(found)}",
-        verdict="supported" if found and above == len(found) else
-                "partly supported" if above else "inconclusive",
-        note=f"{config.seeds} seeds per setting; d ≥ 3 counts come from the multistart census "
-             "(lower bounds)")
-    return Outcome(
-        text="τ_ε is the first ε (on a log grid of ratios, refined by bisection) at which the "
-             "sphere has more than one local minimum of L.",
-        claims=[claim],
-        figures=[Figure(path=folder / "threshold.png", title="τ_ε against m, d and input scale",
-                        caption="Median τ_ε over seeds (bars: min–max) against width, dimension "
-                                "and input scale, each at the base values of the others; dashed: "
-                                "(log m)^-2. Look for: τ_ε well above the dashed line, and τ as a "
-                                "ratio falling as the input scale grows (§5.1).")],
-        tables=[Table(title="τ_ε per setting", rows=rows,
-                      columns=["d", "m", "input scale", "τ_ε median", "τ_ε range",
-                               "τ ratio median", "one minimum on whole grid", "(log m)^-2"])])
-
-
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3g}"
+def collect(config: ThresholdConfig, values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-problem thresholds and per-setting summaries; the arms of T5.1: ``main`` (problems
+    with m ≥ d^2.5: exactly one minimum throughout ε < (log m)^-2?), ``control`` (the same
+    problems at ε = 10·τ_ε) and ``below`` (m < d^2.5)."""
+    wanted = set(config.settings())
+    problems = [p for v in values for p in v["problems"]
+                if (p["dim"], p["width"], p["scale"]) in wanted]
+    problems = list({(p["dim"], p["width"], p["scale"], p["seed"]): p for p in problems}.values())
+    summary = list({(s["dim"], s["width"], s["scale"]): s for v in values for s in v["summary"]
+                    if (s["dim"], s["width"], s["scale"]) in wanted}.values())
+    wide = [p for p in problems if p["width_ok"]]
+    return {"text": "τ_ε is the first ε (on a log grid of ratios, refined by bisection) at which "
+                    "the sphere has not exactly one local minimum of L; d ≥ 3 counts come from "
+                    "the multistart census (lower bounds).",
+            "tables": [{"title": "τ_ε per setting", "columns": list(summary[0]) if summary
+                        else [], "rows": [list(s.values()) for s in summary]}],
+            "problems": problems, "summary": summary,
+            "base": {"dim": config.base_dim, "width": config.base_width,
+                     "scale": config.base_scale},
+            "arms": {"main": [{"one_minimum": p["one_min_in_regime"]} for p in wide],
+                     "control": [{"one_minimum": p["minima_at_ten_tau"] == 1} for p in wide
+                                 if p["minima_at_ten_tau"] is not None],
+                     "below": [{"one_minimum": p["one_min_in_regime"]} for p in problems
+                               if not p["width_ok"]]}}
 
 
 EXPERIMENT = Experiment(
     name="threshold", title="The threshold τ_ε of Theorem 5.1", config=ThresholdConfig,
-    jobs=setting_jobs, summarize=summarize,
-    quick={"dims": (2, 3), "widths": (64, 256), "scales": (0.1, 1.0, 10.0), "seeds": 3,
-           "n_ratios": 15, "refine": 4},
+    jobs=jobs, collect=collect,
+    quick={"dims": (2,), "widths": (64, 256), "scales": (0.1, 1.0, 10.0), "seeds": 5,
+           "n_ratios": 10, "refine": 2, "census_starts": 16, "census_max_starts": 32,
+           "below_dim": 2, "below_width": 4},
     description="The largest ε below which L has exactly one local minimum on the sphere, "
                 "as a function of width m, dimension d and input scale ‖x‖.")

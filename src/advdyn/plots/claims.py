@@ -1,208 +1,217 @@
-"""Figures of the claim experiments (:mod:`advdyn.experiments.claims`): they only draw a result.
-
-:func:`claim_figure` dispatches on the claim id; :func:`save_figure` writes PNG and PDF.
-"""
+"""Pictures of the two-layer claim experiments (:mod:`advdyn.experiments.claims`): each
+``draw_<experiment>(result, records) -> list[Drawing]`` reads the experiment's result and its
+claims' records and only lays them out (no statistics here); :mod:`advdyn.plots.registry`
+lists them."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from advdyn.atomic import write_with
-from advdyn.plots.threshold import threshold_figure
+from advdyn.plots.drawing import Drawing
 
-TYPE_COLORS = {"minimum": "tab:blue", "maximum": "tab:red", "saddle": "tab:green",
-               "degenerate": "tab:gray"}
-
-
-def _title(fig: Figure, res: dict[str, Any]) -> None:
-    v = res["verdict"]
-    fig.suptitle(f"{res['claim']}: {v['statement']}\nverdict: {v['verdict']} "
-                 f"(in the paper's regime: {v['in_regime']})", fontsize=10)
+ARM_STYLE = {"main": ("tab:blue", "o", "m ≥ d^2.5 (paper's regime)"),
+             "below": ("tab:orange", "s", "m < d^2.5"),
+             "control": ("tab:red", "x", "control")}
 
 
-def _l41(res: dict[str, Any]) -> Figure:
-    f = res["figure"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for i, scale in enumerate(f["scales"]):
-        tag = f"‖x‖ = {scale:g}" + ("" if f["in_regime"][i] else " (outside regime)")
-        line, = a.plot(f["eta"][i], f["q01"][i], "o-", label=f"{tag}: 1% quantile")
-        a.plot(f["eta"][i], f["median"][i], "s--", color=line.get_color(), alpha=0.6,
-               label=f"{tag}: median")
-        b.plot(f["eta"][i], f["frac"][i], "o-", color=line.get_color(), label=tag)
-    a.set(xscale="log", yscale="log", xlabel="step size η (raw rule)",
-          ylabel="decrease of L per interior step / η,  -ΔL/η",
-          title="Ω(η): -ΔL/η bounded below as η → 0")
-    b.set(xscale="log", xlabel="step size η (raw rule)", ylim=(-0.05, 1.05),
-          ylabel="fraction of interior steps with ΔL < 0", title="steps inside the open ball")
-    for ax in (a, b):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    _title(fig, res)
-    return fig
+def verdict_line(records: Sequence[Any], claim_id: str) -> str:
+    """``"<id>: <verdict> (control: <verdict>)"`` from the claim's record ('' if absent)."""
+    for r in records:
+        if r.id == claim_id:
+            return f"{r.id}: {r.verdict} (control: {r.control['verdict']})"
+    return ""
 
 
-def _l43(res: dict[str, Any]) -> Figure:
-    f = res["figure"]
-    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
-    scales = sorted(set(f["scale"]))
-    cmap = plt.get_cmap("viridis")
-    for i, (scale, alpha, ratio, inside) in enumerate(zip(f["scale"], f["alpha"], f["ratio"],
-                                                          f["in_regime"], strict=True)):
-        k = scales.index(scale)
-        first = all(f["scale"][j] != scale for j in range(i))
-        ax.scatter(alpha, ratio, s=5, color=cmap(k / max(1, len(scales) - 1)), alpha=0.5,
-                   label=(f"‖x‖ = {scale:g}" + ("" if inside else " (outside regime)"))
-                   if first else None)
-    a = np.linspace(-0.999, 0.999, 400)
-    ax.plot(a, 2 * np.sqrt(1 - a * a), "k-", lw=1,
-            label="2·sqrt(1-α²): the bound with β = |α| (|ℓ'| ≥ 2L)")
-    ax.plot(a, np.sqrt(1 - a * a), "k--", lw=1, label="sqrt(1-α²): the lemma's bound, β = |α|")
-    ax.set(yscale="log", xlabel="α = cos∠[-∇L, δ]  (+1: near a minimum of L, -1: near a maximum)",
-           ylabel="‖Γ‖ / (‖∇f‖·L̂)", title="tangent gradient at uniform sphere points")
+def _figure(ncols: int, records: Sequence[Any], ids: Sequence[str], width: float = 5.5
+            ) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(width * ncols, 4.4), layout="constrained")
+    axes = list(fig.subplots(1, ncols, squeeze=False)[0])
+    fig.suptitle("\n".join(filter(None, (verdict_line(records, i) for i in ids))), fontsize=10)
+    return fig, axes
+
+
+def _scatter_arms(ax: Axes, arms: Mapping[str, Sequence[Mapping[str, Any]]], x: str, y: str,
+                  labels: Mapping[str, str] | None = None) -> None:
+    for arm, (color, marker, label) in ARM_STYLE.items():
+        rows = [r for r in arms.get(arm, []) if r.get(y) is not None and r.get(x) is not None]
+        if rows:
+            ax.scatter([r[x] for r in rows], [r[y] for r in rows], color=color, marker=marker,
+                       s=18, alpha=0.7, label=(labels or {}).get(arm, label))
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, markerscale=3)
-    _title(fig, res)
-    return fig
+    ax.legend(fontsize=8)
 
 
-def _l44(res: dict[str, Any]) -> Figure:
-    f = res["figure"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.5), constrained_layout=True)
-    for kind, style in (("minima", "o-"), ("maxima", "s-"), ("saddles", "^-"),
-                        ("degenerate", "x:")):
-        a.plot(f["eps"], f["mean_counts"][kind], style, label=kind + " of L",
-               color=TYPE_COLORS[{"minima": "minimum", "maxima": "maximum",
-                                  "saddles": "saddle"}.get(kind, "degenerate")])
-    a.set(xscale="log", xlabel="radius ε", ylabel="critical points on the sphere (mean over seeds)",
-          title="census of critical points as ε grows")
-    a.grid(True, which="both", alpha=0.3)
-    a.legend(fontsize=8)
-    p = f["points"]
-    for side in (1, -1):
-        idx = [i for i, a in enumerate(p["alpha"]) if (a > 0) == (side > 0)]
-        for rank, i in enumerate(idx):
-            x = side * (0.1 + 0.85 * (rank + 0.5) / len(idx))
-            s = max(abs(p["mu_min"][i]), abs(p["mu_max"][i])) or 1.0
-            lo, hi = p["mu_min"][i] / s, p["mu_max"][i] / s
-            color = TYPE_COLORS[p["type"][i]]
-            b.plot([x, x], [lo, hi], color=color, lw=1.5)
-            b.scatter([x, x], [lo, hi], color=color, s=10)
-    for kind, color in TYPE_COLORS.items():
-        if kind in p["type"]:
-            b.plot([], [], color=color, lw=2, label=kind)
-    b.axhline(0, color="k", lw=0.8)
-    b.axvline(0, color="k", lw=0.8)
-    b.set_xticks([-0.5, 0.5], ["α < 0 (-∇L points inward)", "α > 0 (-∇L points outward)"])
-    b.set(xlim=(-1.05, 1.05), ylim=(-1.1, 1.1),
-          ylabel="tangent eigenvalues of Ξ, [min, max] / max|μ|",
-          title="sign rule: α > 0 ⇒ all μ > 0 (min), α < 0 ⇒ all μ < 0 (max)")
-    b.grid(True, alpha=0.3)
-    b.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4)
-    _title(fig, res)
-    return fig
+def draw_lemma41(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """1 % quantile of −ΔL/η against the width, per arm."""
+    fig, (ax,) = _figure(1, records, ["L4.1"], 7)
+    _scatter_arms(ax, result["arms"], "width", "q01",
+                  {"control": "control: output weights 1/m"})
+    ax.set(xscale="log", yscale="log", xlabel="width m",
+           ylabel="1 % quantile of −ΔL/η over interior steps")
+    return [Drawing("lemma41", fig, "L4.1: descent per interior step across widths",
+                    "Each point is one (seed, η). Look for: the blue points flat in m (the Ω(η) "
+                    "constant does not vanish), the red control falling like 1/m.")]
 
 
-def _l45(res: dict[str, Any]) -> Figure:
-    f = res["figure"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
-    lhs = [v if v is not None else np.nan for v in f["cond6_lhs"]]
-    a.barh(range(len(lhs)), lhs, color=["tab:blue" if v <= math.pi / 4 else "tab:orange"
-                                         for v in lhs])
-    a.axvline(math.pi / 4, color="k", ls="--", label="π/4")
-    a.set_yticks(range(len(lhs)), f["cond6_label"], fontsize=6)
-    a.set(xlabel="left side of (6): angle spread of ∇f + arccos(...)  [rad]",
-          title="condition (6) per setting (blue: holds)")
-    a.legend(fontsize=8)
-    cmap = plt.get_cmap("tab10")
-    for k, (label, traj) in enumerate(zip(f["label"], f["alpha"], strict=True)):
-        for j, row in enumerate(traj):
-            b.plot(row, color=cmap(k % 10), lw=0.7, alpha=0.7, label=label if j == 0 else None)
-    b.set(xlabel="PGD step t", ylabel="α_t = cos∠[-∇L, δ_t] (on the sphere only)",
-          ylim=(-1.05, 1.05), title="trajectories (first seed); Δ⁺ near +1, Δ⁻ near -1")
-    b.grid(True, alpha=0.3)
-    b.legend(fontsize=7)
-    _title(fig, res)
-    return fig
-
-
-def _g(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3g}"
-
-
-def _t31(res: dict[str, Any]) -> Figure:
-    f = res["figure"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    eta = np.array(f["eta"])
-    for key, style, label in (("t_gamma", "o", f"to ‖Γ‖ ≤ √η (slope {_g(f['slope_t_gamma'])})"),
-                              ("t_tol", "s", f"to within tol·ε (slope {_g(f['slope_t_tol'])})")):
-        a.scatter(eta, f[key], marker=style, label=label)
-    ref = np.nanmax(np.array(f["t_gamma"], dtype=float))
-    grid = np.geomspace(eta.min(), eta.max(), 20)
-    a.plot(grid, ref * (grid / eta.max()) ** -2, "k--", lw=1, label="∝ η^-2 (the bound)")
-    a.set(xscale="log", yscale="log", xlabel="step size η", ylabel="PGD steps (median)",
-          title="iterations to the output")
-    b.scatter(eta, np.array(f["dist_gamma"], dtype=float) / f["eps"],
-              label=f"distance at ‖Γ‖ ≤ √η (slope {_g(f['slope_dist_gamma'])})")
-    d0 = np.nanmax(np.array(f["dist_gamma"], dtype=float)) / f["eps"]
-    b.plot(grid, d0 * (grid / eta.max()) ** 0.5, "k--", lw=1, label="∝ η^1/2 (the bound)")
-    b.set(xscale="log", yscale="log", xlabel="step size η",
-          ylabel="distance to the nearest local minimum / ε", title="closeness of the output")
-    for ax in (a, b):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    _title(fig, res)
-    return fig
-
-
-def _c31(res: dict[str, Any]) -> Figure:
-    f = res["figure"]
-    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
-    for c in f["curves"]:
-        ax.plot(c["z_plus_s"], c["D"], lw=1, label=f"seed {c['seed']}, run {c['row']}")
-    if f["curves"]:
-        c = f["curves"][0]
-        x = np.array(c["z_plus_s"])
-        ax.plot(x, c["D"][0] * x[0] / x, "k--", lw=1, label="∝ 1/(z+s) (the bound)")
-    ax.set(xscale="log", yscale="log", xlabel="z + s  (s: steps after switching to η_s)",
-           ylabel="D_s / ε² = ‖δ_s - δ*‖² / ε²", title="shrinking step η_s = 2/(β(s+z))")
+def draw_lemma42(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Worst error ratio against η/ε, outward and inward directions."""
+    fig, (ax,) = _figure(1, records, ["L4.2"], 7)
+    for side, color in (("outward", "tab:blue"), ("inward", "tab:red")):
+        for d in sorted({r["dim"] for r in result["arms"][side]}):
+            rows = sorted((r for r in result["arms"][side] if r["dim"] == d),
+                          key=lambda r: r["eta_over_eps"])
+            ax.plot([r["eta_over_eps"] for r in rows], [r["max_ratio"] for r in rows], "o-",
+                    color=color, alpha=0.4 + 0.02 * d, label=f"{side}, d = {d}")
+    ax.axhline(1, color="k", ls="--", lw=1, label="the bound 4η²/ε")
+    ax.set(xscale="log", yscale="log", xlabel="η/ε",
+           ylabel="worst ‖P_B(δ₀+ηv̂) − (δ₀+ηP_Tv̂)‖ / (4η²/ε)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    _title(fig, res)
-    return fig
+    return [Drawing("lemma42", fig, "L4.2: the tangent-step approximation",
+                    "Look for: outward directions below the dashed bound at every η; inward "
+                    "directions far above it (their error is of order η).")]
 
 
-def _t51(res: dict[str, Any]) -> Figure:
-    fig = threshold_figure(res["figure"]["summary"], res["figure"]["base"])
-    _title(fig, res)
-    return fig
+def draw_lemma43(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """B̂_l against the width per arm; the literal reading's failing fraction."""
+    fig, (a, b) = _figure(2, records, ["L4.3", "L4.3-literal"])
+    _scatter_arms(a, result["arms"], "width", "B_l", {"control": "control: output weights 1/m"})
+    a.set(xscale="log", yscale="log", xlabel="width m", ylabel="B̂_l = min ‖∇f‖ over the ball")
+    for k, (setting, rows) in enumerate(result["literal"].items()):
+        betas = sorted({r["beta"] for r in rows})
+        for j, beta in enumerate(betas):
+            vals = [r["frac_failing"] for r in rows if r["beta"] == beta]
+            b.scatter([k + 0.15 * j] * len(vals), vals, s=18, label=f"{setting}, β = {beta:g}")
+    b.set(xticks=[0, 1], xticklabels=["ε = 0.1 (main)", "input scale 10, ratio 1 (control)"],
+          xlim=(-0.5, 1.7), ylabel="fraction of the sphere violating\nthe one-sided reading")
+    b.grid(True, alpha=0.3)
+    b.legend(fontsize=8)
+    return [Drawing("lemma43", fig, "L4.3: B_l across widths, and the literal reading",
+                    "Left: look for the blue points flat in m and the red control falling like "
+                    "m^(-1/2). Right: any point above 0 is a sphere point where the literal "
+                    "one-sided hypothesis holds but the inequality fails.")]
 
 
-FIGURES: dict[str, Callable[[dict[str, Any]], Figure]] = {
-    "L4.1": _l41, "L4.3": _l43, "L4.4": _l44, "L4.5": _l45, "T3.1": _t31, "C3.1": _c31,
-    "T5.1": _t51}
+def draw_lemma44(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Smallest margin (units ‖∇L‖/ε) against φ per arm."""
+    fig, (ax,) = _figure(1, records, ["L4.4"], 7)
+    _scatter_arms(ax, result["arms"], "phi", "margin_unit",
+                  {"control": "control: ε far above the regime"})
+    ax.axhline(0, color="k", lw=1)
+    ax.set(yscale="symlog", xlabel="φ (points with |cos∠[−∇L, δ]| ≥ φ)",
+           ylabel="smallest eigenvalue of sgn·P_TΞP_T\n(units ‖∇L‖/ε)")
+    return [Drawing("lemma44", fig, "L4.4: definiteness near critical points",
+                    "One point per (seed, ε, φ). Look for: blue points above 0 (a positive "
+                    "margin γ), the red control below 0 (saddles).")]
 
 
-def claim_figure(res: dict[str, Any]) -> Figure:
-    """The figure of a claim experiment's result."""
-    return FIGURES[res["claim"]](res)
+def draw_lemma45(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Counts of trajectories per arm: reached the sphere, entered Δ⁻_η, left Δ⁺_η."""
+    fig, (ax,) = _figure(1, records, ["L4.5"], 7)
+    keys = ("trajectories", "reached_sphere", "entered_minus", "entered_plus", "left_plus")
+    for k, arm in enumerate(("main", "control")):
+        rows = [r for r in result["arms"][arm] if r["cond6"]]
+        ax.bar([i + 0.4 * k for i in range(len(keys))], [sum(r[key] for r in rows)
+                                                         for key in keys],
+               width=0.4, color=ARM_STYLE[arm][0],
+               label={"main": "uniform starts", "control": "starts at local maxima"}[arm])
+    ax.set(xticks=[i + 0.2 for i in range(len(keys))], xticklabels=keys,
+           ylabel="trajectories (settings where (6) holds)")
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.legend(fontsize=8)
+    return [Drawing("lemma45", fig, "L4.5: visits of Δ⁻_η and Δ⁺_η",
+                    "Look for: no uniform-start trajectory entering Δ⁻_η or leaving Δ⁺_η; "
+                    "the control (starts at maxima) entering Δ⁻_η.")]
 
 
-def save_figure(fig: Figure, base: str | Path) -> list[Path]:
-    """Write ``base.png`` (150 dpi) and ``base.pdf`` atomically; close the figure."""
-    out = []
-    for ext in ("png", "pdf"):
-        path = Path(f"{base}.{ext}")
-        write_with(path, lambda p, ext=ext: fig.savefig(p, format=ext, dpi=150))
-        out.append(path)
-    plt.close(fig)
-    return out
+def draw_theorem31(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Times to come within c√η and distances at the budget, against η."""
+    fig, (a, b) = _figure(2, records, ["T3.1"])
+    arms = {"main": result["arms"]["main"], "below": result["arms"]["below"]}
+    _scatter_arms(a, {k: [r for r in v if r["reached"]] for k, v in arms.items()}, "eta",
+                  "t_reach")
+    a.set(xscale="log", yscale="log", xlabel="η", ylabel="steps to within c·√η of a minimum")
+    _scatter_arms(b, {**arms, "control": result["arms"]["control"]}, "eta", "dist_end",
+                  {"control": "control: distance to the nearest maximum"})
+    b.set(xscale="log", yscale="log", xlabel="η", ylabel="distance after C·η⁻² steps")
+    return [Drawing("theorem31", fig, "T3.1: time and distance to the nearest local minimum",
+                    "Left: look for times growing more slowly than η⁻². Right: distances to "
+                    "minima far below √η; distances to maxima (control) of order ε.")]
+
+
+def draw_corollary31(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Per schedule: tail slopes of log D_s and final D_S/D_0."""
+    fig, (a, b) = _figure(2, records, ["C3.1"])
+    series = {"shrinking 2/(β(s+z))": result["arms"]["main"]["rows"],
+              "constant η": result["arms"]["main"]["constant"],
+              "summable η/(1+s)² (control)": result["arms"]["control"]["rows"]}
+    for k, rows in enumerate(series.values()):
+        done = [r for r in rows if r["switched"]]
+        a.scatter([k] * len(done), [r["slope"] for r in done], s=20)
+        b.scatter([k] * len(done), [r["DS_over_D0"] for r in done], s=20)
+    for ax in (a, b):
+        ax.set_xticks(range(len(series)), list(series), fontsize=8)
+        ax.grid(True, alpha=0.3)
+    a.axhline(-1, color="k", ls="--", lw=1)
+    a.set_ylabel("tail slope of log D_s on log(z+s)")
+    b.set(yscale="log", ylabel="D_S / D_0 after the run")
+    return [Drawing("corollary31", fig, "C3.1: D_s under three schedules",
+                    "Left: look for the shrinking schedule at or below the dashed −1 (the "
+                    "bound), the summable control near 0. Right: how far D has fallen; the "
+                    "constant step is shown beside the shrinking one.")]
+
+
+def draw_on_sphere(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Fractions of runs ending on the sphere (from the record's values)."""
+    fig, (ax,) = _figure(1, records, ["on-sphere"], 6)
+    rec = next((r for r in records if r.id == "on-sphere"), None)
+    if rec is not None:
+        for k, (name, values) in enumerate((("Xavier problems", rec.values),
+                                            ("control: concave at x = 0",
+                                             rec.control["values"]))):
+            per_rule = values.get("fraction_per_rule", {})
+            ax.bar([i + 0.4 * k for i in range(len(per_rule))], list(per_rule.values()),
+                   width=0.4, label=name)
+            ax.set_xticks([i + 0.2 for i in range(len(per_rule))], list(per_rule))
+    ax.set(ylim=(0, 1.05), ylabel="fraction of runs ending on the sphere")
+    ax.legend(fontsize=8)
+    return [Drawing("on_sphere", fig, "§3.1: where PGD ends",
+                    "Look for: Xavier problems ending on the sphere (normalised steps decide; "
+                    "raw η = ρε² is slow at small ε), the concave control ending inside.")]
+
+
+def draw_concentration(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Spread of the minima's ℓ against scale; the gradient's turn against scale and ε."""
+    fig, (a, b, c) = _figure(3, records, ["concentration", "eps-only", "angle"], 5)
+    for arm, style in (("main", "o-"), ("control", "x--")):
+        cells = result["concentration"][arm]["cells"]
+        for ratio in sorted({x["ratio"] for x in cells}):
+            rows = [x for x in cells if x["ratio"] == ratio and x["mean_spread"] is not None]
+            a.plot([x["scale"] for x in rows], [x["mean_spread"] for x in rows], style,
+                   label=f"{arm}, ratio {ratio:g}")
+    a.set(xscale="log", xlabel="input scale", ylabel="mean spread of ℓ over the minima of L\n"
+          "(relative to the range of ℓ on the sphere)")
+    rows = result["eps_only"]["main"]["rows"]
+    for eps in sorted({r["eps"] for r in rows}):
+        g = [r for r in rows if r["eps"] == eps]
+        b.scatter([r["scale"] for r in g], [r["turn"] for r in g], s=14, label=f"ε = {eps:g}")
+    b.set(xscale="log", yscale="log", xlabel="input scale (ε fixed per colour)",
+          ylabel="1 − min cos∠[∂f(δ), ∂f(δ′)]")
+    for arm, color in (("main", "tab:blue"), ("control", "tab:red")):
+        g = result["angle"][arm]
+        c.scatter([r["eps"] for r in g], [max(r["turn"], 1e-16) for r in g], s=14, color=color,
+                  label={"main": "Xavier, scale 1", "control": "control: even net at x = 0"}[arm])
+    c.set(xscale="log", yscale="log", xlabel="ε", ylabel="1 − min cos∠[∂f(δ), ∂f(δ′)]")
+    for ax in (a, b, c):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    return [Drawing("concentration", fig, "Input scale and the concentration of the landscape",
+                    "Left: look for the spread rising with the input scale (control: 0). "
+                    "Middle: at fixed ε (one colour) the points should be flat in the input "
+                    "scale if only ε mattered. Right: the turn of ∂f should vanish as ε → 0 "
+                    "(control: it does not).")]
+

@@ -1,17 +1,17 @@
 r"""Heatmaps of the input-scale × ratio phase diagram (drawing only; the numbers come from
 :mod:`advdyn.experiments.phase`).
 
-Left: the mean number of local minima of L on the sphere; middle: the mean number of PGD steps
-to escape from a local maximum of L; right: the fraction of escape runs that never move (their
-first step leaves δ unchanged: ``∇L`` underflowed to 0 where the loss saturates). All on log
-axes (cells centred on the grid values), each with its own colour bar (logarithmic for the first
-two), the value written in every cell (``≥`` where some escape runs were censored at the step
-budget), and the boundary of the region where every seed has exactly one minimum drawn along the
-cell edges.
+:func:`draw`: the mean number of local minima of L on the sphere, and per step convention the
+Kaplan–Meier median number of PGD steps to escape from a local maximum of L (read from the
+§5.1 (escape) record). All on log axes (cells centred on the grid values), each with its own
+colour bar, the value written in every cell (``*`` where some escape runs were censored), and
+the boundary of the region where every seed has exactly one minimum drawn along the cell
+edges.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+
+from advdyn.plots.drawing import Drawing
 
 FONTS = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13}
 BOUNDARY = {"colors": "#ff2d2d", "linewidths": 3.2}
@@ -90,51 +92,63 @@ def draw_heatmap(ax: Axes, scales: np.ndarray, ratios: np.ndarray, values: np.nd
         cb.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
-def phase_figure(results: dict[str, Any]) -> Figure:
-    """The three heatmaps of :func:`advdyn.experiments.phase.run_phase`'s results."""
+def _grid(cells: Sequence[Mapping[str, Any]], scales: Sequence[float],
+          ratios: Sequence[float], key: str) -> np.ndarray:
+    """Cell records (``scale``, ``ratio``, ``key``) laid out as an ``(S, R)`` array (NaN for
+    None)."""
+    out = np.full((len(scales), len(ratios)), np.nan)
+    for c in cells:
+        v = c[key]
+        out[list(scales).index(c["scale"]), list(ratios).index(c["ratio"])] = (
+            np.nan if v is None else v)
+    return out
+
+
+def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """Four heatmaps: the mean number of local minima of L (main arm) and, per step
+    convention, the Kaplan–Meier median escape steps (from the §5.1 (escape) record)."""
+    scales, ratios = np.asarray(result["scales"]), np.asarray(result["ratios"])
+    main = result["arms"]["main"]
+    one = np.asarray(main["frac_one_minimum"]) == 1.0
+    escape = next((r for r in records if r.id == "§5.1 (escape)"), None)
+    medians = escape.values.get("km_medians", {}) if escape is not None else {}
     with rc_context(FONTS):
-        cfg = results["config"]
-        scales, ratios = np.asarray(results["scales"]), np.asarray(results["ratios"])
-        mins = np.asarray(results["mean_minima"], dtype=float)
-        esc = np.array([[np.nan if v is None else v for v in row]
-                        for row in results["mean_escape_steps"]], dtype=float)
-        cens = np.array([[v is not None and v > 0 for v in row]
-                         for row in results["unsettled_fraction"]])
-        one = np.asarray(results["frac_one_minimum"]) == 1.0
-        n_seeds = len(results["seeds"])
-        sat = np.array([[np.nan if v is None else v for v in row]
-                        for row in results["saturated_fraction"]], dtype=float)
-        fig = Figure(figsize=(27, 10), layout="constrained")
-        left, right, third = fig.subplots(1, 3)
-        draw_heatmap(left, scales, ratios, mins, one_min=one, cmap="viridis",
-                     title=f"mean number of local minima of L on the sphere ({n_seeds} seeds)",
+        fig = Figure(figsize=(22, 17), layout="constrained")
+        axes = fig.subplots(2, 2).ravel()
+        mins = np.asarray(main["mean_minima"], dtype=float)
+        draw_heatmap(axes[0], scales, ratios, mins, one_min=one, cmap="viridis",
+                     title=f"mean number of local minima of L ({len(result['seeds'])} seeds)",
                      label="mean number of local minima of L",
                      text=[[f"{v:.3g}" for v in row] for row in mins])
-        draw_heatmap(right, scales, ratios, esc, one_min=one, cmap="magma",
-                     title="mean PGD steps to escape from a local maximum of L",
-                     label="mean steps to settle at a minimum",
-                     text=[["" if not np.isfinite(v) else ("≥" if c else "") + f"{v:.0f}"
-                            for v, c in zip(row, crow, strict=True)]
-                           for row, crow in zip(esc, cens, strict=True)])
-        draw_heatmap(third, scales, ratios, sat, one_min=one, cmap="cividis", log=False,
-                     title="escape runs that never move: first step leaves δ₀ unchanged\n(∇L "
-                           "underflowed to 0; counted in the middle panel as unsettled)",
-                     label="fraction of escape runs",
-                     text=[["" if not np.isfinite(v) else f"{v:.2f}".rstrip("0").rstrip(".")
-                            for v in row] for row in sat])
-        rule = ("normalised steps ρε" if cfg["rule"] == "normalized" else "raw steps η = ρε²")
-        fig.suptitle(
-            f"Input scale × ratio (d = {cfg['dim']}, Xavier two-layer net, m = {cfg['width']}, "
-            f"{cfg['loss']} loss, label {cfg['label']:g}; ε = r‖x‖)\nescape: start at each local "
-            f"maximum of L + {cfg['perturb']:g}ε kick, PGD descent with {rule}, ρ = "
-            f"{cfg['rho']:g}; steps until it stays within min({cfg['tol']:g}ε, half the gap to the "
-            "nearest other critical point) of a local minimum of L\n"
-            f"(≥: some runs unsettled after {cfg['steps']} steps, counted as {cfg['steps']}: "
-            "a lower bound)",
-            fontsize=14)
+        names = {"normalized": "normalised steps ρε", "raw-fixed": "raw steps, fixed η",
+                 "raw-eps2": "raw steps, η ∝ ε²"}
+        for ax, conv in zip(axes[1:], result["conventions"], strict=True):
+            cells = medians.get(conv, [])
+            med = _grid(cells, scales, ratios, "median")
+            cens = _grid(cells, scales, ratios, "censored") > 0
+            if not np.isfinite(med).any():
+                ax.set_title(f"{names[conv]}: no cell with a median escape within "
+                             f"{result['steps']} steps")
+                ax.axis("off")
+                continue
+            draw_heatmap(ax, scales, ratios, med, one_min=one, cmap="magma",
+                         title=f"{names[conv]}: Kaplan–Meier median steps to escape",
+                         label="median steps to settle at a minimum",
+                         text=[["" if not np.isfinite(v) else ("*" if c else "") + f"{v:.0f}"
+                                for v, c in zip(row, crow, strict=True)]
+                               for row, crow in zip(med, cens, strict=True)])
+        fig.suptitle("\n".join(f"{r.id}: {r.verdict} (control: {r.control['verdict']})"
+                               for r in records), fontsize=14)
         fig.legend(handles=[Line2D([], [], color=BOUNDARY["colors"],
                                    linewidth=BOUNDARY["linewidths"],
                                    label="boundary of the region where every seed has exactly "
                                          "one local minimum")],
                    loc="outside lower center", fontsize=13)
-        return fig
+    return [Drawing("phase", fig, "Phase diagram: local minima of L and escape steps",
+                    "Heatmaps over input scale (rows) and ratio (columns), log axes. Top left: "
+                    "mean number of local minima of L on the sphere; the red line bounds the "
+                    "region where every seed has exactly one. Others: Kaplan–Meier median "
+                    "steps from a kicked local maximum of L until the iterate stays near a "
+                    "local minimum, per step convention (*: some runs censored at the budget; "
+                    "blank: more than half censored). Look whether, up each column (growing "
+                    "scale), minima and escape steps grow.")]

@@ -18,6 +18,17 @@ from advdyn.plots.drawing import Drawing
 PICTURES: dict[str, str] = {
     "fig1": "advdyn.plots.landscape:draw",
     "census": "advdyn.plots.census:draw",
+    "phase": "advdyn.plots.phase:draw",
+    "threshold": "advdyn.plots.threshold:draw",
+    "lemma41": "advdyn.plots.claims:draw_lemma41",
+    "lemma42": "advdyn.plots.claims:draw_lemma42",
+    "lemma43": "advdyn.plots.claims:draw_lemma43",
+    "lemma44": "advdyn.plots.claims:draw_lemma44",
+    "lemma45": "advdyn.plots.claims:draw_lemma45",
+    "theorem31": "advdyn.plots.claims:draw_theorem31",
+    "corollary31": "advdyn.plots.claims:draw_corollary31",
+    "on_sphere": "advdyn.plots.claims:draw_on_sphere",
+    "concentration": "advdyn.plots.claims:draw_concentration",
 }
 
 

@@ -1,20 +1,21 @@
-"""The threshold τ_ε of Theorem 5.1 against width, dimension and input scale (one panel each)."""
+"""The threshold τ_ε of Theorem 5.1 against width, dimension and input scale (one panel each);
+``draw(result, records)`` for :mod:`advdyn.plots.registry`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+
+from advdyn.plots.drawing import Drawing
 
 
 def threshold_figure(summary: list[dict[str, Any]], base: dict[str, Any]) -> Figure:
     """Three panels, τ_ε (median over seeds, bar = min–max) against m, d and the input scale,
     each at the base values of the other two; the dashed line is the regime bound (log m)^-2."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), constrained_layout=True)
+    fig = Figure(figsize=(13, 4.4), layout="constrained")
+    axes = fig.subplots(1, 3)
     axes_spec = [("width", "width m", "width", ("dim", "scale")),
                  ("dim", "dimension d", "dimension", ("width", "scale")),
                  ("scale", "input scale ‖x‖", "input scale", ("dim", "width"))]
@@ -44,3 +45,15 @@ def threshold_figure(summary: list[dict[str, Any]], base: dict[str, Any]) -> Fig
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     return fig
+
+
+def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
+    """The three-panel τ_ε figure, titled with T5.1's verdict and its control's."""
+    fig = threshold_figure(list(result["summary"]), dict(result["base"]))
+    fig.suptitle("; ".join(f"{r.id}: {r.verdict} (control at 10·τ_ε: {r.control['verdict']})"
+                           for r in records), fontsize=10)
+    return [Drawing("threshold", fig, "τ_ε against m, d and input scale",
+                    "Median τ_ε over seeds (bars: min–max) against width, dimension and input "
+                    "scale, each at the base values of the others; dashed: (log m)^-2. Look "
+                    "for: τ_ε above the dashed line, and τ as a ratio falling as the input "
+                    "scale grows (§5.1).")]

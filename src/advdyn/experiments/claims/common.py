@@ -1,132 +1,101 @@
-r"""What every claim experiment shares: the verdict record, the paper's regime, the problem.
+r"""What the two-layer claim experiments share: the paper's regime, the problem, sample bounds.
 
-A claim experiment is a module with a frozen ``Config`` dataclass (every field a parameter; the
-defaults are the full run), a dict ``QUICK`` of overrides for a run of well under two minutes,
-and a pure ``compute(**parameters) -> dict`` (JSON data only; same parameters → same result).
-The result holds ``verdict`` (:func:`verdict`), ``config``, ``table`` (columns + rows, the CSV)
-and ``figure`` (the arrays its plot in :mod:`advdyn.plots.claims` draws).
+Each claim experiment is a module exposing ``EXPERIMENT`` (:class:`advdyn.experiments.base.
+Experiment`): a frozen configuration dataclass (defaults: the full run; ``quick`` overrides for
+``--quick``), ``jobs(config)`` (pure functions of JSON configurations) and ``collect(config,
+values)`` returning the result its claims (:mod:`advdyn.claims.two_layer`) and its pictures read.
+Experiments measure; they never judge.
 
 **Regime.** The paper's scales are asymptotic (``m = Ω(d^{5/2})``, ``ε < Θ((log m)^{-k})``,
 ``η < min{Θ((log m)^{-k}), ε²}``) with unknown constants; :func:`regime` checks them with every
-constant set to 1 and says so.
+constant set to 1 (a convention, not a test), and every claim whose regime includes
+``m = Ω(d^{5/2})`` also runs an arm with ``m < d^{5/2}``.
 
 **Problem.** :class:`~advdyn.experiments.simulated.SimulatedSetup` (Xavier two-layer network,
 ``x = c·u`` with ``u`` a random unit direction, ``ε = r‖x‖``), by default binary cross-entropy
-with label 0, so ``ℓ' = sigmoid(u) > 0`` on the whole ball (Assumption 3: ``|ℓ'|`` bounded away
-from 0). The paper's ``L`` (a number) is estimated as ``min |ℓ'|/2`` over sampled points of the
-ball (SPEC §3: a lower bound of ``|ℓ'|/2``), ``B_l`` as ``min ‖∇f‖``; both are sample minima, so
-upper estimates of the true infima.
+with label 0, so ``ℓ' = sigmoid(u) > 0`` on the whole ball (Assumption 3) and ``-∇L`` is a
+positive multiple of ``∇f``. The paper's ``L`` (a number) is estimated as ``min |ℓ'|/2`` over
+sampled points of the ball, ``B_l`` as ``min ‖∇f‖``: sample minima, so upper estimates of the
+true infima.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from advdyn.errors import check_choice
+from advdyn.errors import check_number, fail
+from advdyn.experiments.simulated import SimulatedSetup
 from advdyn.geometry import L2Ball
-from advdyn.models import TwoLayerObjective
+from advdyn.models import TwoLayerNet, TwoLayerObjective
+from advdyn.sphere import Census
+from advdyn.sphere.census import census as _census
 
-VERDICTS = ("held", "did not hold", "not testable here")
-# the report's vocabulary (advdyn.report.data.VERDICTS)
-REPORT_VERDICT = {"held": "supported", "did not hold": "not supported",
-                  "not testable here": "inconclusive"}
-
-STATEMENTS = {
-    "L4.1": "inside the open ball every PGD step decreases L by Ω(η)",
-    "L4.3": "away from critical points on the sphere ‖Γ‖ ≥ sqrt(1-β²)‖∇f‖·L (≥ L·B_l·sqrt(1-β²))",
-    "L4.4": "near critical points on the sphere the sign of ⟨-∇L, δ⟩ decides the definiteness of "
-            "Ξ: there are no saddle points on the sphere for small ε",
-    "L4.5": "under condition (6) a trajectory started uniformly in the open ball never reaches "
-            "Δ⁻_η, and once in Δ⁺_η it stays there",
-    "T3.1": "in O(η^-2) iterations PGD outputs a sphere point O(η^1/2) close to a local minimum",
-    "C3.1": "with η_s = 2/(β(s+z)) after reaching the sphere, D_s = ‖δ_s - δ*‖² = O(1/(z+s))",
-    "T5.1": "below a threshold τ_ε there is exactly one local minimum of L on the sphere",
-}
-PAPER_SCALE = {
-    "L4.1": "m = Ω(d^5/2), ε < Θ((log m)^-1/2), η < min{Θ((log m)^-1), ε²}",
-    "L4.3": "m = Ω(d^5/2), ε < Θ((log m)^-1)",
-    "L4.4": "m = Ω(d^5/2), ε < Θ((log m)^-1)",
-    "L4.5": "condition (6), η < min{1, L·B_l}",
-    "T3.1": "m = Ω(d^5/2), ε < Θ((log m)^-2), η < min{Θ((log m)^-2), ε²}",
-    "C3.1": "as T3.1; β a local strong-convexity constant on the sphere",
-    "T5.1": "as T3.1",
-}
-# exponent k of the bound ε < (log m)^-k and of η < (log m)^-k, per claim (None: no such bound)
-_EPS_POWER = {"L4.1": 0.5, "L4.3": 1.0, "L4.4": 1.0, "T3.1": 2.0, "C3.1": 2.0, "T5.1": 2.0}
-_ETA_POWER = {"L4.1": 1.0, "T3.1": 2.0, "C3.1": 2.0}
+# exponent k of the bound ε < (log m)^-k and of η < (log m)^-k, per claim
+EPS_POWER = {"L4.1": 0.5, "L4.3": 1.0, "L4.4": 1.0, "T3.1": 2.0, "C3.1": 2.0, "T5.1": 2.0}
+ETA_POWER = {"L4.1": 1.0, "T3.1": 2.0, "C3.1": 2.0}
 
 
 def regime(claim: str, d: int, m: int, eps: float, eta: float | None = None) -> dict[str, Any]:
-    """The paper's scale conditions of ``claim`` checked with all constants 1.
-
-    Returns the ratios (``< 1`` inside) and ``inside`` (all of them below 1)."""
-    check_choice("claim", claim, STATEMENTS)
-    log_m = math.log(m)
+    """The paper's scale conditions of ``claim`` with all constants 1: the ratios (``< 1``
+    inside) and ``inside`` (``m ≥ d^{5/2}`` and every ratio below 1)."""
+    if claim not in EPS_POWER:
+        raise fail("claim", f"no regime for {claim!r}", "choose one of " + ", ".join(EPS_POWER))
+    log_m = math.log(m) if m > 1 else 1.0
     out: dict[str, Any] = {"m_over_d^2.5": m / d**2.5}
-    ok = m >= d**2.5
-    if claim in _EPS_POWER:
-        bound = log_m ** -_EPS_POWER[claim]
-        out["eps_over_bound"] = eps / bound
-        ok = ok and eps < bound
-    if eta is not None and claim in _ETA_POWER:
-        bound = min(log_m ** -_ETA_POWER[claim], eps * eps)
-        out["eta_over_bound"] = eta / bound
-        ok = ok and eta < bound
+    out["eps_over_bound"] = eps * log_m ** EPS_POWER[claim]
+    ok = m >= d**2.5 and out["eps_over_bound"] < 1
+    if eta is not None and claim in ETA_POWER:
+        out["eta_over_bound"] = eta / min(log_m ** -ETA_POWER[claim], eps * eps)
+        ok = ok and out["eta_over_bound"] < 1
     out["inside"] = bool(ok)
     return out
 
 
-def verdict(claim: str, outcome: str, reason: str, *, in_regime: bool | None,
-            measured: dict[str, Any], regime_note: str = "") -> dict[str, Any]:
-    """The verdict record of a claim: what was seen, in which setting, with the numbers."""
-    check_choice("verdict", outcome, VERDICTS)
-    return {"claim": claim, "statement": STATEMENTS[claim], "paper_scale": PAPER_SCALE[claim],
-            "verdict": outcome, "report_verdict": REPORT_VERDICT[outcome], "reason": reason,
-            "in_regime": in_regime,
-            "regime_note": regime_note or "Θ/Ω constants of the paper are unknown; the regime "
-                                          "is checked with every constant equal to 1",
-            "measured": measured}
+def config_from(cls: type, parameters: Mapping[str, Any]) -> Any:
+    """``cls(**parameters)`` with JSON lists turned back into tuples."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
 
 
-def table(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Rows of dicts (same keys) as ``{"columns": [...], "rows": [[...], ...]}``."""
-    if not rows:
-        return {"columns": [], "rows": []}
-    cols = list(rows[0])
-    return {"columns": cols, "rows": [[_plain(r[c]) for c in cols] for r in rows]}
+def check_counts(config: Any, *names: str) -> None:
+    """Every named field of ``config`` is a positive integer."""
+    for name in names:
+        check_number(name, getattr(config, name), positive=True, integer=True)
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+def check_widths(field: str, widths: Sequence[int]) -> tuple[int, ...]:
+    """A non-empty tuple of distinct positive integers."""
+    out = tuple(int(check_number(field, w, positive=True, integer=True)) for w in widths)
+    if not out or len(set(out)) != len(out):
+        raise fail(field, f"needs distinct positive widths, got {list(widths)}")
+    return out
 
 
-def result(claim: str, config: Any, verdict_record: dict[str, Any], rows: list[dict[str, Any]],
-           figure: dict[str, Any]) -> dict[str, Any]:
-    """A claim experiment's result: JSON data only."""
-    return {"claim": claim, "verdict": verdict_record, "config": asdict(config),
-            "table": table(rows), "figure": _json(figure)}
+def problem(dim: int, width: int, scale: float, seed: int, *, loss: str = "bce",
+            label: float = 0.0, gamma: float | None = None
+            ) -> tuple[TwoLayerObjective, torch.Generator]:
+    """The seed's Xavier problem at input scale ``scale`` (one row) and its generator after
+    the draws (for reproducible further sampling)."""
+    setup = SimulatedSetup(dim, width, loss, label, gamma=gamma)
+    net, u, gen = setup.draw(seed)
+    return setup.objective(net, u, [scale]), gen
 
 
-def _json(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _json(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json(v) for v in o]
-    if isinstance(o, torch.Tensor):
-        return _json(o.detach().cpu().numpy())
-    if isinstance(o, np.ndarray):
-        return _json(o.tolist())
-    return _plain(o)
+def even_problem(dim: int, width: int, seed: int, *, sign: float = 1.0) -> TwoLayerObjective:
+    r"""A control network with ``∇f(0) = 0`` at the point ``x = 0``: rows ``±w_r`` with equal
+    output weights ``sign·|a_r|`` (so ``f`` is even); with ``sign = -1`` ``f`` is concave
+    (``softplus(t) + softplus(-t)`` is convex), so ``L = -softplus(f)`` has its minimum over the
+    ball at the centre. Binary cross-entropy, label 0."""
+    half = TwoLayerNet.xavier(dim, max(1, width // 2), generator=torch.Generator().manual_seed(
+        seed), dtype=torch.float64)
+    a = sign * half.a.abs()
+    net = TwoLayerNet(torch.cat([half.W, -half.W]), torch.cat([a, a]))
+    setup = SimulatedSetup(dim, 2 * half.width)
+    return setup.objective(net, torch.zeros(dim, dtype=torch.float64), [1.0])
 
 
 def loss_slopes(objective: TwoLayerObjective, delta: torch.Tensor
@@ -141,14 +110,24 @@ def loss_slopes(objective: TwoLayerObjective, delta: torch.Tensor
 def ball_bounds(objective: TwoLayerObjective, eps: float, n: int, generator: torch.Generator
                 ) -> dict[str, float]:
     """Sample estimates over ``n`` uniform points of the ball and ``n`` of the sphere:
-    ``L_hat = min |ℓ'|/2``, ``U_hat = max |ℓ'|/2``, ``B_l = min ‖∇f‖``, ``B_u = max ‖∇f‖``."""
+    ``L_hat = min |ℓ'|/2``, ``B_l = min ‖∇f‖``, ``B_u = max ‖∇f‖``."""
     shape = (objective.x.shape[1],)
     pts = torch.cat([L2Ball.sample(n, shape, eps, generator),
                      L2Ball.sample_sphere(n, shape, eps, generator)])
     half, gf, _ = loss_slopes(objective, pts)
     gn = gf.norm(dim=1)
-    return {"L_hat": float(half.min()), "U_hat": float(half.max()), "B_l": float(gn.min()),
-            "B_u": float(gn.max())}
+    return {"L_hat": float(half.min()), "B_l": float(gn.min()), "B_u": float(gn.max())}
+
+
+def sphere_census(objective: TwoLayerObjective, eps: float, seed: int, *,
+                  starts: int | None = None, max_starts: int = 512) -> Census:
+    """The census of the critical points of L on ``εS^{d-1}`` (exact scan for d = 2)."""
+    return _census(objective, eps, starts=starts, max_starts=max_starts, seed=seed)
+
+
+def first_true(mask: np.ndarray) -> np.ndarray:
+    """Index of the first ``True`` along axis 0 per column, ``-1`` where there is none."""
+    return np.where(mask.any(axis=0), mask.argmax(axis=0), -1)
 
 
 def fit_loglog(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -158,3 +137,55 @@ def fit_loglog(x: Sequence[float], y: Sequence[float]) -> float | None:
     if ok.sum() < 2 or np.ptp(np.log(xa[ok])) == 0:
         return None
     return float(np.polyfit(np.log(xa[ok]), np.log(ya[ok]), 1)[0])
+
+
+def plain(o: Any) -> Any:
+    """JSON data: tensors and arrays as lists, NumPy scalars as numbers, NaN/inf as None."""
+    if isinstance(o, Mapping):
+        return {str(k): plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [plain(v) for v in o]
+    if isinstance(o, torch.Tensor):
+        o = o.detach().cpu().numpy()
+    if isinstance(o, np.ndarray):
+        return plain(o.tolist())
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def table(title: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Rows of dicts (same keys) as a result table ``{"title", "columns", "rows"}``."""
+    cols = list(rows[0]) if rows else []
+    return {"title": title, "columns": cols,
+            "rows": [[plain(r[c]) for c in cols] for r in rows]}
+
+
+#: The arms of a width sweep: the paper's width regime, widths below it, and the control with
+#: output weights ``γ = 1/m`` (``‖∇f‖`` then shrinks like ``m^{-1/2}``).
+WIDTH_ARMS = ("main", "below", "control")
+
+
+def width_arms(dim: int, widths: Sequence[int], below: Sequence[int]
+               ) -> list[tuple[str, int, float | None]]:
+    """``(arm, m, γ)`` for every job of a width sweep: ``widths`` (all ``≥ d^{5/2}``) at Xavier
+    ``γ = m^{-1/2}`` (``None``), ``below`` (all ``< d^{5/2}``) likewise, and ``widths`` again
+    with ``γ = 1/m`` (the control)."""
+    if min(widths) < dim**2.5:
+        raise fail("widths", f"every width must be ≥ d^2.5 = {dim**2.5:.3g}, got {list(widths)}",
+                   "put smaller widths in below_widths")
+    if below and max(below) >= dim**2.5:
+        raise fail("below_widths", f"every width must be < d^2.5 = {dim**2.5:.3g}")
+    return ([("main", m, None) for m in widths] + [("below", m, None) for m in below]
+            + [("control", m, 1.0 / m) for m in widths])
+
+
+def group_arms(jobs: Sequence[tuple[str, int, float | None]],
+               values: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The jobs' row lists gathered per arm (each row tagged with its width)."""
+    out: dict[str, list[dict[str, Any]]] = {a: [] for a in WIDTH_ARMS}
+    for (arm, m, _), value in zip(jobs, values, strict=True):
+        out[arm] += [{"width": m, **row} for row in value["rows"]]
+    return out

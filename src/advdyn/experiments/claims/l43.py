@@ -1,17 +1,17 @@
-r"""L4.3 — away from critical points on the sphere, ``‖Γ‖ ≥ sqrt(1-β²)‖∇f‖·L ≥ L·B_l·sqrt(1-β²)``.
+r"""L4.3 — away from critical points ``‖Γ‖ ≥ √(1−β²)‖∂f‖ > L·B_l√(1−β²)``, "where ``B_l`` is of
+order Θ(1)".
 
-At ``n_points`` uniform points δ of the sphere ``εS^{d-1}`` we measure ``α(δ) = cos∠[-∇L, δ]``,
-``‖Γ(δ)‖``, ``‖∇f(δ)‖`` and form the ratio ``R_β(δ) = ‖Γ‖/(sqrt(1-β²)‖∇f‖·L̂)`` with ``L̂`` the
-sample estimate of ``L`` (:func:`~advdyn.experiments.claims.common.ball_bounds`). The lemma's
-hypothesis "away from critical points" is read two ways: two-sided ``|α| ≤ β`` (away from minima
-*and* maxima), and the literal one-sided ``α ≤ β`` (the paper writes ``∠[∂f, δ] ≤ β``; oriented
-by the descent direction as SPEC §3 does), which also admits points near local maxima.
+Since ``Γ = -ℓ'(u) P_T∇f``, ``‖Γ‖ = |ℓ'|‖∇f‖√(1−α²)``: the first inequality is algebra, so the
+lemma's content is the size of ``B_l`` (a lower bound of ``‖∇f‖`` over the ball) as the width
+grows. Per width ``m`` (arms ``main`` ``m ≥ d^{5/2}``, ``below`` ``m < d^{5/2}``, ``control``
+``γ = 1/m``) and seed: ``B̂_l = min ‖∇f‖`` and ``L̂ = min |ℓ'|/2`` over ``n_points`` uniform
+points of the ball and as many of the sphere.
 
-Since ``Γ = -ℓ'(u) P_T∇f``, ``‖Γ‖ = |ℓ'|‖∇f‖ sqrt(1-α²)``: the first inequality is algebra once
-``L ≤ |ℓ'|/2``, and the two-sided minimum of ``R_β`` is ``≥ 2`` by construction. The content of
-the lemma is that ``L̂·B_l`` stays bounded away from 0 (``B_l = Θ(1)``) in its regime
-``ε < (log m)^{-1}``, which the table reports per input scale. Verdict: held if, in the regime,
-the two-sided ``min R_β ≥ 1`` for every β and ``L̂·B̂_l > 0``.
+The literal one-sided reading (``cos∠[∂f(δ), δ] ≤ β``, which admits points where ``∂f`` is
+nearly antiparallel to δ) is measured at ``n_points`` sphere points per setting: the smallest
+``‖P_T∇f‖/(√(1−β²)‖∇f‖)`` over the points with ``cos∠ ≤ β`` and the fraction of sphere points
+where the inequality fails, at the main setting and at a large input scale (``literal_scale``,
+``literal_ratio``).
 """
 
 from __future__ import annotations
@@ -19,117 +19,128 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.claims.common import ball_bounds, loss_slopes, regime, result, verdict
-from advdyn.experiments.simulated import SimulatedSetup, check_grid
+from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.claims.common import (
+    ball_bounds,
+    check_counts,
+    check_widths,
+    config_from,
+    group_arms,
+    loss_slopes,
+    problem,
+    regime,
+    table,
+    width_arms,
+)
+from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball, alignment, row_norm, tangent_project
-
-CLAIM = "L4.3"
 
 
 @dataclass(frozen=True)
 class Config:
-    """``dim``, ``width``, ``loss``, ``label``: the problem; ``scales``, ``ratio``: ``ε = r·c``;
-    ``n_points`` sphere points per setting (and as many ball points for ``L̂``, ``B̂_l``);
-    ``betas`` the β of the lemma; ``seeds`` networks; ``plot_points`` points kept per setting
-    for the figure."""
+    """``dim``; ``widths`` (≥ d^2.5), ``below_widths`` (< d^2.5); ``scale``, ``ratio``:
+    ``ε = r·c``; ``n_points`` sample points (ball and sphere each); ``betas`` the β of the
+    literal reading; ``literal_scale``, ``literal_ratio``: its large-scale setting (at the first
+    main width); ``seeds`` networks."""
 
-    dim: int = 5
-    width: int = 512
-    loss: str = "bce"
-    label: float = 0.0
-    scales: tuple[float, ...] = (0.1, 1.0, 10.0)
+    dim: int = 4
+    widths: tuple[int, ...] = (32, 128, 512, 2048)
+    below_widths: tuple[int, ...] = (4, 16)
+    scale: float = 1.0
     ratio: float = 0.1
-    n_points: int = 4000
-    betas: tuple[float, ...] = (0.5, 0.9, 0.99)
-    seeds: int = 3
+    n_points: int = 2000
+    betas: tuple[float, ...] = (0.5, 0.9)
+    literal_scale: float = 10.0
+    literal_ratio: float = 1.0
+    seeds: int = 12
     seed: int = 0
-    plot_points: int = 400
 
     def __post_init__(self) -> None:
-        SimulatedSetup(self.dim, self.width, self.loss, self.label)
-        object.__setattr__(self, "scales", check_grid("scales", self.scales))
+        object.__setattr__(self, "widths", check_widths("widths", self.widths))
+        object.__setattr__(self, "below_widths", check_widths("below_widths",
+                                                              self.below_widths))
         object.__setattr__(self, "betas", check_grid("betas", self.betas))
         if max(self.betas) >= 1:
             raise fail("betas", "every β must lie in (0, 1)")
-        check_number("ratio", self.ratio, positive=True)
-        for name in ("n_points", "seeds", "plot_points"):
-            check_number(name, getattr(self, name), positive=True, integer=True)
+        for name in ("scale", "ratio", "literal_scale", "literal_ratio"):
+            check_number(name, getattr(self, name), positive=True)
+        check_counts(self, "dim", "n_points", "seeds")
         check_number("seed", self.seed, integer=True)
+        width_arms(self.dim, self.widths, self.below_widths)
 
 
-QUICK: dict[str, Any] = {"n_points": 1000, "seeds": 2, "plot_points": 200}
+def literal_rows(objective: Any, eps: float, n: int, betas: tuple[float, ...],
+                 generator: torch.Generator) -> list[dict[str, Any]]:
+    """Per β: the smallest ``‖P_T∇f‖/(√(1−β²)‖∇f‖)`` over sphere points with
+    ``cos∠[∇f, δ] ≤ β`` and the fraction of sphere points where it is below 1."""
+    delta = L2Ball.sample_sphere(n, (objective.x.shape[1],), eps, generator)
+    _, gf, _ = loss_slopes(objective, delta)
+    c = alignment(gf, delta)
+    ratio = row_norm(tangent_project(delta, gf)) / gf.norm(dim=1)
+    out = []
+    for b in betas:
+        held = c <= b
+        r = ratio[held] / (1 - b * b) ** 0.5
+        out.append({"beta": b, "min_ratio": float(r.min()) if r.numel() else None,
+                    "frac_failing": float((r < 1).sum()) / n, "min_cos": float(c.min())})
+    return out
 
 
-def compute(**parameters: Any) -> dict[str, Any]:
-    """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
-    setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
-    rows: list[dict[str, Any]] = []
-    fig: dict[str, Any] = {"scale": [], "alpha": [], "ratio": [], "in_regime": []}
+def width_job(**parameters: Any) -> dict[str, Any]:
+    """One width (and ``γ``): per seed ``B̂_l``, ``L̂``, ``B̂_u``; at the first main width also the
+    literal one-sided rows at the main and at the large-scale setting."""
+    gamma, width, literal = (parameters.pop(k) for k in ("gamma", "width", "literal"))
+    cfg = config_from(Config, parameters)
+    eps = cfg.ratio * cfg.scale
+    rows, lit = [], []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):
-        net, u, gen = setup.draw(s)
-        for scale in cfg.scales:
-            obj = setup.objective(net, u, [scale])
-            eps = cfg.ratio * scale
-            bounds = ball_bounds(obj, eps, cfg.n_points, gen)
-            delta = L2Ball.sample_sphere(cfg.n_points, (cfg.dim,), eps, gen)
-            _, gf, grad = loss_slopes(obj, delta)
-            gamma = row_norm(tangent_project(delta, grad))
-            alpha = alignment(grad, delta)
-            base = gamma / (gf.norm(dim=1) * bounds["L_hat"])
-            reg = regime(CLAIM, cfg.dim, cfg.width, eps)
-            row: dict[str, Any] = {"seed": s, "scale": scale, "eps": eps, **bounds,
-                                   "L_times_B_l": bounds["L_hat"] * bounds["B_l"],
-                                   "alpha_min": float(alpha.min()),
-                                   "alpha_max": float(alpha.max())}
-            for beta in cfg.betas:
-                f = (1 - beta * beta) ** 0.5
-                two = alpha.abs() <= beta
-                one = alpha <= beta
-                row[f"min_ratio_two_sided_b{beta:g}"] = _min(base[two] / f)
-                row[f"min_ratio_one_sided_b{beta:g}"] = _min(base[one] / f)
-                row[f"n_two_sided_b{beta:g}"] = int(two.sum())
-            row["in_regime"] = reg["inside"]
-            row["eps_over_bound"] = reg["eps_over_bound"]
-            rows.append(row)
-            keep = slice(0, cfg.plot_points)
-            fig["scale"].append(scale)
-            fig["alpha"].append(alpha[keep].tolist())
-            fig["ratio"].append(base[keep].tolist())
-            fig["in_regime"].append(reg["inside"])
-    fig["betas"] = list(cfg.betas)
-    return result(CLAIM, cfg, _verdict(rows, cfg.betas), rows, fig)
+        obj, gen = problem(cfg.dim, width, cfg.scale, s, gamma=gamma)
+        b = ball_bounds(obj, eps, cfg.n_points, gen)
+        rows.append({"seed": s, **b, "L_times_B_l": b["L_hat"] * b["B_l"],
+                     "in_regime": regime("L4.3", cfg.dim, width, eps)["inside"]})
+        if literal:
+            lit += [{"setting": "main", "seed": s, **r}
+                    for r in literal_rows(obj, eps, cfg.n_points, cfg.betas, gen)]
+            big, g2 = problem(cfg.dim, width, cfg.literal_scale, s)
+            lit += [{"setting": "large scale", "seed": s, **r}
+                    for r in literal_rows(big, cfg.literal_scale * cfg.literal_ratio,
+                                          cfg.n_points, cfg.betas, g2)]
+    return {"rows": rows, "literal": lit}
 
 
-def _min(v: torch.Tensor) -> float:
-    return float(v.min()) if v.numel() else float("nan")
+def _arms(config: Config) -> list[tuple[str, int, float | None]]:
+    return width_arms(config.dim, config.widths, config.below_widths)
 
 
-def _verdict(rows: list[dict[str, Any]], betas: tuple[float, ...]) -> dict[str, Any]:
-    inside = [r for r in rows if r["in_regime"]]
-    two = [r[f"min_ratio_two_sided_b{b:g}"] for r in inside for b in betas
-           if np.isfinite(r[f"min_ratio_two_sided_b{b:g}"])]
-    one = [r[f"min_ratio_one_sided_b{b:g}"] for r in rows for b in betas
-           if np.isfinite(r[f"min_ratio_one_sided_b{b:g}"])]
-    lb = [r["L_times_B_l"] for r in inside]
-    measured = {"settings_in_regime": len(inside), "settings": len(rows),
-                "min_ratio_two_sided_in_regime": min(two, default=None),
-                "min_ratio_one_sided_all_settings": min(one, default=None),
-                "min_L_times_B_l_in_regime": min(lb, default=None),
-                "max_L_times_B_l_in_regime": max(lb, default=None),
-                "min_L_times_B_l_outside": min((r["L_times_B_l"] for r in rows
-                                                if not r["in_regime"]), default=None)}
-    if not inside or not two:
-        return verdict(CLAIM, "not testable here", "no sampled setting inside ε < (log m)^-1",
-                       in_regime=False, measured=measured)
-    ok = min(two) >= 1 and min(lb) > 0
-    reason = (f"in the regime: min ‖Γ‖/(sqrt(1-β²)‖∇f‖L̂) over |α| ≤ β is {min(two):.3g} (≥ 2 "
-              f"by the identity ‖Γ‖ = |ℓ'|‖∇f‖sqrt(1-α²)); L̂·B̂_l ∈ [{min(lb):.3g}, "
-              f"{max(lb):.3g}]; the literal one-sided reading α ≤ β has min ratio "
-              f"{min(one, default=float('nan')):.3g} (points near local maxima of L)")
-    return verdict(CLAIM, "held" if ok else "did not hold", reason, in_regime=True,
-                   measured=measured)
+def jobs(config: Config) -> list[Job]:
+    """One job per (arm, width)."""
+    base = config_dict(config)
+    return [Job("advdyn.experiments.claims.l43:width_job",
+                {**base, "width": m, "gamma": g, "literal": k == 0})
+            for k, (_, m, g) in enumerate(_arms(config))]
+
+
+def collect(config: Config, values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows per arm (one per width and seed) and the literal reading's rows per setting."""
+    arms = group_arms(_arms(config), values)
+    literal = [r for v in values for r in v["literal"]]
+    return {"text": f"d = {config.dim}, ε = {config.ratio * config.scale:g} (input scale "
+                    f"{config.scale:g}), bce with label 0; B̂_l = min ‖∇f‖ and L̂ = min |ℓ'|/2 "
+                    f"over {config.n_points} ball and {config.n_points} sphere points.",
+            "tables": [table(f"B̂_l per width and seed ({arm})", rows)
+                       for arm, rows in arms.items()]
+            + [table("the literal one-sided reading cos∠ ≤ β", literal)],
+            "arms": arms,
+            "literal": {"main": [r for r in literal if r["setting"] == "main"],
+                        "control": [r for r in literal if r["setting"] == "large scale"]},
+            "dim": config.dim}
+
+
+EXPERIMENT = Experiment(
+    name="lemma43", title="Lemma 4.3: the gradient bound B_l as the width grows", config=Config,
+    jobs=jobs, collect=collect, quick={"n_points": 500, "seeds": 8},
+    description="The lower bound B_l of ‖∇f‖ over the ball from m = d^2.5 to 64·d^2.5, below "
+                "d^2.5 and with output weights 1/m; and the literal one-sided reading.")

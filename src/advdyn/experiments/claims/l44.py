@@ -1,16 +1,16 @@
-r"""L4.4 — near critical points the sign of ``⟨-∇L, δ⟩`` decides the definiteness of Ξ: no saddle
-points on the sphere for small ε.
+r"""L4.4 — for δ on the sphere with ``cos∠[∂f(δ), δ]`` near ±1 the sign of ``⟨−∇L, δ⟩`` decides
+the definiteness of Ξ on the tangent space, with a margin γ: no saddle points.
 
-For each seed and ratio ``r`` (``ε = r·c`` at input scale ``c``) the census
-(:func:`advdyn.sphere.census.census`, d ≥ 3 so that saddles can exist at all) collects the
-critical points of L on ``εS^{d-1}``. At each critical point we record ``α = cos∠[-∇L, δ]`` (at a
-critical point ``±1``, the sign of ``⟨-∇L, δ⟩`` = the sign of ``-λ*``), its type by the tangent
-eigenvalues of Ξ, and whether the full ``Ξ = ∇²L - 2λ*I`` is definite (the lemma's ``vᵀΞv`` for
-all unit ``v``). The sign rule predicts: ``α > 0`` ⇒ Ξ positive definite (a local minimum of L),
-``α < 0`` ⇒ negative definite (a local maximum). A saddle, or a minimum with ``α < 0`` (or a
-maximum with ``α > 0``), violates it. Degenerate points (a zero tangent eigenvalue) are counted
-apart. Verdict: held if no critical point found in the regime ``ε < (log m)^{-1}`` violates the
-rule; the table also shows the saddle count as ε grows.
+Per arm and seed the sample is ``n_points`` uniform sphere points plus every critical point of
+the census (:func:`~advdyn.experiments.claims.common.sphere_census`). At each point:
+``α = cos∠[−∇L, δ]`` (SPEC §3 orientation; with bce and label 0 it equals ``cos∠[∇f, δ]``),
+``s = sgn α`` and the smallest eigenvalue of ``s·P_T Ξ P_T`` on the tangent space (the margin).
+For each φ of ``phis`` the result holds, per seed, the smallest margin over the points with
+``|α| ≥ φ`` (raw, and in units of ``‖∇L‖/ε``, the size of ``2λ*``).
+
+Arms: ``main`` ε inside ``(log m)^{-1}`` (input scale ``scale``, ``ratios``); ``below`` the same
+with ``m < d^{5/2}``; ``control`` ε far above the regime (``control_scale·control_ratio``),
+where the census finds saddles.
 """
 
 from __future__ import annotations
@@ -22,110 +22,124 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.claims.common import regime, result, verdict
-from advdyn.experiments.simulated import SimulatedSetup, check_grid
+from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.claims.common import (
+    check_counts,
+    config_from,
+    problem,
+    regime,
+    sphere_census,
+    table,
+)
+from advdyn.experiments.simulated import check_grid
+from advdyn.geometry import L2Ball
 from advdyn.sphere import diagnose
-from advdyn.sphere.census import census
 
-CLAIM = "L4.4"
+ARMS = ("main", "below", "control")
 
 
 @dataclass(frozen=True)
 class Config:
-    """``dim`` (≥ 3), ``width``, ``loss``, ``label``: the problem; ``scale`` the input scale;
-    ``ratios`` ``r = ε/‖x‖``; ``seeds`` networks; ``starts`` the census's uniform starts per
-    direction (first round) and ``max_starts`` its cap."""
+    """``dim`` (≥ 3), ``width`` (≥ d^2.5), ``below_width`` (< d^2.5); ``scale``, ``ratios``:
+    the main ε = r·c; ``control_scale``, ``control_ratio``: the control's ε; ``phis`` the
+    thresholds of ``|cos∠|``; ``n_points`` uniform sphere points; ``census_starts`` the census's
+    first-round starts; ``seeds`` networks."""
 
     dim: int = 3
     width: int = 256
-    loss: str = "bce"
-    label: float = 0.0
-    scale: float = 10.0
-    ratios: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-    seeds: int = 4
+    below_width: int = 8
+    scale: float = 1.0
+    ratios: tuple[float, ...] = (0.01, 0.1)
+    control_scale: float = 10.0
+    control_ratio: float = 3.0
+    phis: tuple[float, ...] = (0.5, 0.9, 0.99)
+    n_points: int = 2000
+    census_starts: int = 64
+    seeds: int = 6
     seed: int = 0
-    starts: int = 256
-    max_starts: int = 2048
 
     def __post_init__(self) -> None:
-        SimulatedSetup(self.dim, self.width, self.loss, self.label)
-        if self.dim < 3:
+        if check_number("dim", self.dim, positive=True, integer=True) < 3:
             raise fail("dim", f"saddles need a sphere of dimension ≥ 2, i.e. d ≥ 3; got {self.dim}")
-        check_number("scale", self.scale, positive=True)
+        if check_number("width", self.width, positive=True, integer=True) < self.dim**2.5:
+            raise fail("width", f"must be ≥ d^2.5 = {self.dim**2.5:.3g}")
+        if check_number("below_width", self.below_width, positive=True,
+                        integer=True) >= self.dim**2.5:
+            raise fail("below_width", f"must be < d^2.5 = {self.dim**2.5:.3g}")
         object.__setattr__(self, "ratios", check_grid("ratios", self.ratios))
-        for name in ("seeds", "starts", "max_starts"):
-            check_number(name, getattr(self, name), positive=True, integer=True)
+        object.__setattr__(self, "phis", check_grid("phis", self.phis))
+        if max(self.phis) >= 1:
+            raise fail("phis", "every φ must lie in (0, 1)")
+        for name in ("scale", "control_scale", "control_ratio"):
+            check_number(name, getattr(self, name), positive=True)
+        check_counts(self, "n_points", "census_starts", "seeds")
         check_number("seed", self.seed, integer=True)
 
 
-QUICK: dict[str, Any] = {"ratios": (0.01, 0.1, 0.3, 1.0, 3.0), "seeds": 2, "starts": 96,
-                         "max_starts": 384}
+def margins(objective: Any, eps: float, points: torch.Tensor, phis: tuple[float, ...]
+            ) -> list[dict[str, Any]]:
+    """Per φ: the smallest ``s·λ`` (``λ`` the tangent eigenvalues) over the points with
+    ``|α| ≥ φ``, raw and in units of ``‖∇L‖/ε``, and how many points qualified."""
+    dg = diagnose(objective.select(torch.zeros(points.shape[0], dtype=torch.long)), points,
+                  eps=eps)
+    alpha = dg.alignment.numpy()
+    eigs = dg.tangent_eigenvalues.numpy()
+    margin = np.where(alpha >= 0, eigs[:, 0], -eigs[:, -1])
+    unit = margin * eps / np.maximum(np.linalg.norm(dg.grad.numpy(), axis=1), 1e-300)
+    out = []
+    for phi in phis:
+        near = np.abs(alpha) >= phi
+        out.append({"phi": phi, "points": int(near.sum()),
+                    "margin": float(margin[near].min()) if near.any() else None,
+                    "margin_unit": float(unit[near].min()) if near.any() else None})
+    return out
 
 
-def compute(**parameters: Any) -> dict[str, Any]:
-    """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
-    setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
-    rows: list[dict[str, Any]] = []
-    points: dict[str, list] = {"eps": [], "alpha": [], "mu_min": [], "mu_max": [], "type": []}
+def arm_job(**parameters: Any) -> dict[str, Any]:
+    """One arm: per seed and ε, the margins per φ and the census's counts."""
+    arm = parameters.pop("arm")
+    cfg = config_from(Config, parameters)
+    width = cfg.below_width if arm == "below" else cfg.width
+    settings = ([(cfg.control_scale, cfg.control_ratio)] if arm == "control"
+                else [(cfg.scale, r) for r in cfg.ratios])
+    rows = []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):
-        net, u, _ = setup.draw(s)
-        obj = setup.objective(net, u, [cfg.scale])
-        for r in cfg.ratios:
-            eps = r * cfg.scale
-            c = census(obj, eps, starts=cfg.starts, max_starts=cfg.max_starts, seed=s)
-            pts = c.minima + c.maxima + c.saddles
-            violations = full_definite = 0
-            if pts:
-                delta = torch.tensor(np.stack([p.delta for p in pts]))
-                xi_eigs = torch.linalg.eigvalsh(diagnose(obj, delta, eps=eps).xi)
-                pd = (xi_eigs > 0).all(dim=1) | (xi_eigs < 0).all(dim=1)
-                full_definite = int(pd.sum())
-                for p in pts:
-                    rule = "minimum" if p.alignment > 0 else "maximum"
-                    violations += int(p.type != rule)
-                    points["eps"].append(eps)
-                    points["alpha"].append(p.alignment)
-                    points["mu_min"].append(float(p.eigenvalues.min()))
-                    points["mu_max"].append(float(p.eigenvalues.max()))
-                    points["type"].append(p.type)
-            reg = regime(CLAIM, cfg.dim, cfg.width, eps)
-            rows.append({"seed": s, "ratio": r, "eps": eps, "minima": len(c.minima),
-                         "maxima": len(c.maxima), "saddles": len(c.saddles),
-                         "degenerate": len(c.degenerate), "critical_points": len(pts),
-                         "sign_rule_violations": violations,
-                         "full_xi_definite": full_definite,
-                         "minima_chao1": c.unseen["minima"]["chao1"],
-                         "in_regime": reg["inside"], "eps_over_bound": reg["eps_over_bound"]})
-    fig = {"points": points, "ratios": list(cfg.ratios),
-           "eps": [r * cfg.scale for r in cfg.ratios],
-           "mean_counts": {k: [float(np.mean([row[k] for row in rows if row["ratio"] == r]))
-                               for r in cfg.ratios]
-                           for k in ("minima", "maxima", "saddles", "degenerate")}}
-    return result(CLAIM, cfg, _verdict(rows), rows, fig)
+        for scale, ratio in settings:
+            obj, gen = problem(cfg.dim, width, scale, s)
+            eps = scale * ratio
+            c = sphere_census(obj, eps, s, starts=cfg.census_starts,
+                              max_starts=2 * cfg.census_starts)
+            crit = [p.delta for p in c.minima + c.maxima + c.saddles]
+            pts = L2Ball.sample_sphere(cfg.n_points, (cfg.dim,), eps, gen)
+            if crit:
+                pts = torch.cat([pts, torch.tensor(np.stack(crit))])
+            counts = c.counts
+            rows += [{"seed": s, "eps": eps, **m, "saddles": counts["saddles"],
+                      "minima": counts["minima"], "maxima": counts["maxima"],
+                      "in_regime": regime("L4.4", cfg.dim, width, eps)["inside"]}
+                     for m in margins(obj, eps, pts, cfg.phis)]
+    return {"rows": rows}
 
 
-def _verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    inside = [r for r in rows if r["in_regime"]]
-    with_saddles = sorted(r["eps"] for r in rows if r["saddles"])
-    measured = {
-        "settings_in_regime": len(inside), "settings": len(rows),
-        "critical_points_in_regime": sum(r["critical_points"] for r in inside),
-        "violations_in_regime": sum(r["sign_rule_violations"] for r in inside),
-        "saddles_in_regime": sum(r["saddles"] for r in inside),
-        "critical_points_all": sum(r["critical_points"] for r in rows),
-        "violations_all": sum(r["sign_rule_violations"] for r in rows),
-        "saddles_all": sum(r["saddles"] for r in rows),
-        "smallest_eps_with_a_saddle": with_saddles[0] if with_saddles else None,
-        "full_xi_definite_in_regime": sum(r["full_xi_definite"] for r in inside)}
-    if not inside or measured["critical_points_in_regime"] == 0:
-        return verdict(CLAIM, "not testable here", "no critical point found inside ε < (log m)^-1",
-                       in_regime=False, measured=measured)
-    ok = measured["violations_in_regime"] == 0
-    reason = (f"in the regime {measured['critical_points_in_regime']} critical points, "
-              f"{measured['violations_in_regime']} violate the sign rule "
-              f"({measured['saddles_in_regime']} saddles); over all ε: "
-              f"{measured['saddles_all']} saddles, first at ε = "
-              f"{measured['smallest_eps_with_a_saddle']}")
-    return verdict(CLAIM, "held" if ok else "did not hold", reason, in_regime=True,
-                   measured=measured)
+def jobs(config: Config) -> list[Job]:
+    """One job per arm."""
+    base = config_dict(config)
+    return [Job("advdyn.experiments.claims.l44:arm_job", {**base, "arm": a}) for a in ARMS]
+
+
+def collect(config: Config, values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows per arm, each one (seed, ε, φ)."""
+    arms = {a: v["rows"] for a, v in zip(ARMS, values, strict=True)}
+    return {"text": f"d = {config.dim}, m = {config.width} (below: {config.below_width}), "
+                    f"bce with label 0; {config.n_points} uniform sphere points plus the census's "
+                    "critical points per seed and ε.",
+            "tables": [table(f"margin of s·P_TΞP_T per seed, ε and φ ({a})", rows)
+                       for a, rows in arms.items()],
+            "arms": arms, "phis": list(config.phis)}
+
+
+EXPERIMENT = Experiment(
+    name="lemma44", title="Lemma 4.4: definiteness of Ξ near critical points", config=Config,
+    jobs=jobs, collect=collect, quick={"n_points": 1000, "seeds": 4, "census_starts": 32},
+    description="The smallest eigenvalue of sgn⟨−∇L, δ⟩·P_TΞP_T over sphere points with "
+                "|cos∠| ≥ φ, inside the regime, below d^2.5 and far above the regime.")

@@ -1,0 +1,150 @@
+r"""Theorem 3.1, Corollary 3.1, Theorem 5.1 and the on-sphere remark of §3.1 (two-layer model),
+each declared once with its rule and negative control."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Judgement
+from advdyn.claims.lemmas import ALPHA, below_regime
+from advdyn.claims.stats import kaplan_meier
+from advdyn.claims.trends import fraction_at_least, slope_test
+
+#: "with high probability": the lower 95 % confidence bound of the success fraction
+HIGH = 0.9
+
+
+def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of T3.1 (see :data:`T31`)."""
+    if not arm:
+        return Judgement(INCONCLUSIVE, "no trajectories", {})
+    ok_end = sum(r["close_end"] for r in arm)
+    low = fraction_at_least(ok_end, len(arm))
+    cells: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in arm:
+        cells.setdefault((r["seed"], r["eps"], r["eta"]), []).append(r)
+    med = {k: kaplan_meier([r["t_reach"] for r in g], [r["reached"] for r in g])["median"]
+           for k, g in cells.items()}
+    fit = slope_test([k[2] for k in med], [v if np.isfinite(v) else np.nan
+                                           for v in med.values()], -2.0)
+    values = {"trajectories": len(arm), "close_at_budget": ok_end,
+              "fraction_close_lower_95": low, "slope_time_vs_eta": fit["slope"],
+              "p_slope_above_-2": fit["p"],
+              "max_dist_end_over_sqrt_eta": max(r["dist_end"] / np.sqrt(r["eta"]) for r in arm)}
+    ok = low >= HIGH and fit["p"] <= ALPHA
+    slope = "n/a" if fit["slope"] is None else f"{fit['slope']:.2f}"
+    reason = (f"{ok_end}/{len(arm)} trajectories on the sphere within c·√η of a target after "
+              f"C·η⁻² steps (95 % lower bound {low:.2f}); KM median time to get there ∝ "
+              f"η^{slope} (p for exponent > −2: {fit['p']:.2g}); max distance/√η at the budget "
+              f"{values['max_dist_end_over_sqrt_eta']:.3g}")
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+
+
+T31 = Claim(
+    id="T3.1", section="Theorem 3.1",
+    quote="Suppose m = Ω(d^{5/2}), ... if ε < εmax(m), for any η < ηmax(m, ε), with high "
+          "probability, in O(η^{−2}) iterations, projected gradient descent will output a point "
+          "δt on the sphere which is O(η^{1/2}) close to some local minimum δ*.",
+    measurement="Raw PGD from uniform starts (d = 3, m = 256, ε inside (log m)^{-2}); along each "
+                "trajectory the distance to the census's nearest local minimum; per trajectory "
+                "whether after C·η⁻² steps it is on the sphere within c·√η (c = 0.1) of a "
+                "minimum, and the time to first get there (censored at the budget), over η, ε and "
+                "seeds.",
+    rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
+         f"trajectories on the sphere within c·√η of a minimum after C·η⁻² steps is ≥ {HIGH}, "
+         "and the log–log slope of the Kaplan–Meier median time against η exceeds −2 "
+         "(one-sided t-test, α = 0.05): time grows no faster than η⁻². Else not supported.",
+    control="The same trajectories measured against the census's local maxima (PGD must not "
+            "end near them): the rule must reject.",
+    experiment="theorem31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_t31, regime=below_regime(judge_t31))
+
+
+def _decay(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    done = [r for r in rows if r["switched"]]
+    slopes = [r["slope"] for r in done if r["slope"] is not None]
+    return {"trajectories": len(rows), "switched": len(done),
+            "max_DS_over_D0": max((r["DS_over_D0"] for r in done), default=None),
+            "slope_range_D": [min(slopes), max(slopes)] if slopes else None,
+            "slope_range_D2": [2 * min(slopes), 2 * max(slopes)] if slopes else None,
+            "rate_per_step_range": [min(r["rate_per_step"] for r in done),
+                                    max(r["rate_per_step"] for r in done)] if done else None}
+
+
+def judge_c31(arm: Mapping[str, Any]) -> Judgement:
+    """Rule of C3.1 (see :data:`C31`)."""
+    seen, const = _decay(arm["rows"]), _decay(arm["constant"])
+    values = {**seen, "constant_step": const}
+    const_note = ("; a constant step (no shrinking) reaches D_S/D_0 ≤ "
+                  f"{const['max_DS_over_D0']:.2g} at per-step rate "
+                  f"{const['rate_per_step_range'][1]:.2g} or faster"
+                  if const["switched"] else "")
+    if seen["switched"] < seen["trajectories"]:
+        return Judgement(INCONCLUSIVE, f"{seen['trajectories'] - seen['switched']} of "
+                         f"{seen['trajectories']} trajectories never reached the switch point "
+                         "t̃ within the budget (counted, not dropped)" + const_note, values)
+    slopes = [r["slope"] for r in arm["rows"]]
+    within = all(r["DS_over_D0"] <= 2 * r["z_over_z_plus_S"] for r in arm["rows"])
+    values["DS_within_2z_over_z_plus_S"] = within
+    ok = all(s is not None and s <= -1 for s in slopes) and within
+    reason = (f"{seen['switched']} trajectories switched; after t̃, D_S/D_0 ≤ "
+              f"{seen['max_DS_over_D0']:.2g} (≤ 2z/(z+S) for all: {within}), tail slope of "
+              "log D_s on log(z+s) in "
+              + ("[n/a]" if seen["slope_range_D"] is None else
+                 "[{:.2f}, {:.2f}]".format(*seen["slope_range_D"]))
+              + " (bound −1; D_s² twice that)" + const_note)
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+
+
+C31 = Claim(
+    id="C3.1", section="Corollary 3.1",
+    quote="let D_s := ‖δ_{t̃+s} − δ*‖₂, if we shrink the learning rate after t̃ ... as long as "
+          "η_s → 0 as s → ∞ and Π_{i=0}^k (1 − γη_i/2) → 0 as k → ∞, we will have D_s → 0. ... "
+          "if η_s = 2/(βs+βz) for large enough integer z, D_s ≤ O(1/(z+s)).",
+    measurement="From t̃ (first step on the sphere with ‖Γ‖ < √η) the distance D_s = ‖δ − δ*‖ "
+                "to the census minimum δ* the run converges to, under η_s = 2/(β(s+z)) (β the "
+                "smallest tangent eigenvalue of Ξ at δ*); D_S/D_0 after S steps and the slope "
+                "of log D_s on log(z+s) over the second half; the constant step side by side.",
+    rule="Supported iff every trajectory reached t̃, every one ends with D_S/D_0 ≤ 2z/(z+S) "
+         "(the bound O(1/(z+s)) with constant 2 at s = S) and has a tail slope ≤ −1 "
+         "(D_s = O(1/(z+s)), so D_s → 0); inconclusive if some trajectory never reached t̃ "
+         "(counted); else not supported.",
+    control="The summable schedule η_s = η/(1+s)² (Π(1 − βη_s/2) stays positive): D_s stalls, "
+            "so the rule must reject.",
+    experiment="corollary31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_c31, regime=below_regime(judge_c31))
+
+
+def judge_t51(arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """Rule of T5.1 (see :data:`T51`)."""
+    if len(arm) < 5:
+        return Judgement(INCONCLUSIVE, f"only {len(arm)} problems (5 needed)",
+                         {"problems": len(arm)})
+    one = sum(bool(r["one_minimum"]) for r in arm)
+    values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm)}
+    return Judgement(SUPPORTED if one >= HIGH * len(arm) else NOT_SUPPORTED,
+                     f"{one}/{len(arm)} problems have exactly one local minimum of L at every "
+                     "tested ε of the arm", values)
+
+
+T51 = Claim(
+    id="T5.1", section="Theorem 5.1",
+    quote="Under the settings of Theorem 3.1, there exists a threshold τε > 0, such that for "
+          "ε < τε, there is only one local minimum on the sphere with high probability.",
+    measurement="Per problem (seed × setting of d, m ≥ d^2.5, input scale) the number of local "
+                "minima of L on a log grid of ε refined by bisection (d = 2: exact circle scan; "
+                "d ≥ 3: multistart census, a lower bound): τ_ε = the first ε with not exactly "
+                "one minimum; whether the problem has exactly one minimum at every tested ε below "
+                "Theorem 3.1's ε < (log m)^{-2} (τ_ε above the regime).",
+    rule=f"Supported iff at least {HIGH:.0%} of ≥ 5 problems have exactly one minimum at every "
+         "tested ε of the arm; fewer than 5 problems: inconclusive; else not supported. "
+         "(Judged once, here: the threshold experiment only measures.)",
+    control="The same problems at ε = 10·τ_ε: past the threshold the count is no longer one, "
+            "so the rule must reject.",
+    experiment="threshold", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    judge=judge_t51, regime=below_regime(judge_t51))
+
+CLAIMS: tuple[Claim, ...] = (T31, C31, T51)

@@ -1,0 +1,145 @@
+"""Every two-layer claim's judge on synthetic data: passing data → supported, failing data →
+not supported; the claims are registered once; C3.1 counts trajectories that never switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from advdyn.claims import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    all_claims,
+    lemmas,
+    scale,
+    theorems,
+)
+
+RNG = np.random.default_rng(0)
+WIDTHS = (32, 128, 512, 2048)
+
+
+def _width_rows(power: float, key: str, extra: dict) -> list[dict]:
+    return [{"width": m, "seed": s, key: m ** power * (1 + 0.05 * RNG.standard_normal()), **extra}
+            for m in WIDTHS for s in range(6)]
+
+
+def _l41(power: float) -> list[dict]:
+    return [{**r, "eta_factor": f, "eta": f, "interior_steps": 10, "frac_decrease": 1.0,
+             "median": r["q01"]} for f in (0.5, 0.1) for r in _width_rows(power, "q01", {})]
+
+
+def _l44(margin: float) -> list[dict]:
+    return [{"seed": s, "phi": p, "points": 5, "margin": margin, "margin_unit": margin,
+             "saddles": 0} for s in range(3) for p in (0.5, 0.9)]
+
+
+def _t31(close: bool) -> list[dict]:
+    return [{"seed": 0, "eps": 0.03, "eta": eta, "reached": close,
+             "t_reach": int(10 / eta) if close else 10**6, "dist_end": 0.001 if close else 1.0,
+             "close_end": close} for eta in (1e-3, 5e-4, 2.5e-4) for _ in range(20)]
+
+
+def _c31(slope: float, end: float) -> dict:
+    rows = [{"switched": True, "slope": slope, "DS_over_D0": end, "z_over_z_plus_S": 0.1,
+             "rate_per_step": -1e-3} for _ in range(4)]
+    return {"rows": rows, "constant": rows}
+
+
+def _trend(y_of_scale) -> dict:
+    rows = [{"ratio": r, "scale": c, "spread": y_of_scale(c) + 0.01 * RNG.random()}
+            for r in (1, 10) for c in (0.01, 1, 100) for _ in range(5)]
+    return {"rows": rows, "cells": []}
+
+
+def _eps_only(scale_matters: bool) -> dict:
+    rows = [{"seed": s, "scale": c, "eps": e,
+             "turn": e + (c if scale_matters else 0) + 1e-3 * RNG.random()}
+            for c in (0.1, 1, 10) for e in (0.1, 1, 10) for s in range(6)]
+    return {"rows": rows, "group": "eps", "level": "scale"}
+
+
+def _phase(effect: bool) -> dict:
+    """Counts and escape runs: with ``effect`` the count and the escape time grow with scale and
+    with ratio; without it every cell is the same."""
+    scales, ratios = (0.01, 1.0, 100.0), (0.1, 10.0)
+    minima = [{"seed": s, "scale": c, "ratio": r,
+               "minima": 1 + (int(np.log10(c) + 2) * (1 + int(r > 1)) + s % 2 if effect else 0)}
+              for s in range(6) for c in scales for r in ratios]
+    escape = {conv: [{"scale": c, "ratio": r,
+                      "times": [int(10 + (50 * np.log10(c) + 100 + 30 * r if effect else 0) + k)
+                                for k in range(12)], "escaped": [True] * 12}
+                     for c in scales for r in ratios]
+              for conv in ("normalized", "raw-fixed", "raw-eps2")}
+    return {"minima": minima, "escape": escape, "mean_minima": []}
+
+
+CASES = {
+    "L4.1": (lemmas.judge_l41, _l41(0.0), _l41(-1.0)),
+    "L4.2": (lemmas.judge_l42, [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
+             [{"directions": 5, "max_ratio": 50.0, "max_error_over_eta": 1.0}]),
+    "L4.3": (lemmas.judge_l43, _width_rows(0.0, "B_l", {"L_times_B_l": 0.1}),
+             _width_rows(-0.5, "B_l", {"L_times_B_l": 0.1})),
+    "L4.3-literal": (lemmas.judge_l43_literal,
+                     [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4}],
+                     [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99}]),
+    "L4.4": (lemmas.judge_l44, _l44(0.5), _l44(-3.0)),
+    "L4.5": (lemmas.judge_l45,
+             [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
+               "left_plus": 0}],
+             [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 2,
+               "left_plus": 0}]),
+    "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
+    "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
+    "T5.1": (theorems.judge_t51, [{"one_minimum": True}] * 10,
+             [{"one_minimum": False}] * 8 + [{"one_minimum": True}] * 2),
+    "on-sphere": (scale.judge_on_sphere,
+                  [{"rule": "normalized", "runs": 100, "on_sphere": 100, "seed": s, "scale": 1,
+                    "ratio": 1} for s in range(5)],
+                  [{"rule": "normalized", "runs": 100, "on_sphere": 10, "seed": s, "scale": 1,
+                    "ratio": 1} for s in range(5)]),
+    "concentration": (scale.judge_concentration, _trend(lambda c: np.log10(c) + 2),
+                      _trend(lambda c: 0.0)),
+    "eps-only": (scale.judge_eps_only, _eps_only(False), _eps_only(True)),
+    "angle": (scale.judge_angle,
+              [{"eps": e, "turn": e * 1e-3, "seed": s} for e in (1e-3, 1e-2, 1e-1, 1.0)
+               for s in range(4)],
+              [{"eps": e, "turn": 2.0 - 1e-3 * s, "seed": s} for e in (1e-3, 1e-2, 1e-1, 1.0)
+               for s in range(4)]),
+    "§5.1 (minima)": (scale.judge_minima, _phase(True), _phase(False)),
+    "§5.1 (escape)": (scale.judge_escape, _phase(True), _phase(False)),
+    "fig1-ratio": (scale.judge_fig1_ratio, _phase(True), _phase(False)),
+}
+
+
+@pytest.mark.parametrize("cid", list(CASES))
+def test_judge_passes_good_data_and_rejects_bad(cid: str) -> None:
+    judge, good, bad = CASES[cid]
+    seen, rejected = judge(good), judge(bad)
+    assert seen.verdict == SUPPORTED, seen.reason
+    assert rejected.verdict == NOT_SUPPORTED, rejected.reason
+
+
+def test_every_two_layer_claim_is_registered_once_and_tested_here() -> None:
+    ids = [c.id for c in all_claims()]
+    assert len(ids) == len(set(ids))
+    mine = {c.id for c in all_claims() if c.experiment != "fig1"}
+    assert set(CASES) <= set(ids) and mine <= set(CASES)
+
+
+def test_c31_counts_trajectories_that_never_switch() -> None:
+    """Regression (issue 10): a seed where no trajectory reaches t̃ is counted, not dropped."""
+    from advdyn.experiments.claims import c31
+
+    torch.set_num_threads(1)
+    value = c31.seed_job(dim=3, width=32, below_width=8, scale=1.0, ratio=0.03, eta_factor=0.5,
+                         starts=3, pre_steps=1, post_steps=5, arm="main", run_seed=0)
+    rows = value["rows"]
+    assert len(rows) == 3 * len(c31.SCHEDULES) and not any(r["switched"] for r in rows)
+    result = c31.EXPERIMENT.collect(c31.Config(seeds=1, starts=3, pre_steps=1, post_steps=5),
+                                    [value, value])
+    j = theorems.judge_c31(result["arms"]["main"])
+    assert j.verdict == INCONCLUSIVE and j.values["trajectories"] == 3
+    assert j.values["switched"] == 0
