@@ -67,3 +67,45 @@ def test_rows_are_independent_objectives():
 def test_bad_choices_name_the_field(kwargs, field):
     with pytest.raises(AdvdynError, match=field):
         build_cnn(**kwargs)
+
+
+def _layout_pair(model, layout):
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(6, 1, 28, 28, generator=g, dtype=torch.float32)
+    y = torch.randint(0, 10, (6,), generator=g)
+    delta = 0.05 * torch.randn(6, 1, 28, 28, generator=g, dtype=torch.float32)
+    return (ModuleObjective(model, CrossEntropy, x, y, layout=layout),
+            ModuleObjective(model, CrossEntropy, x, y, layout="contiguous"), delta)
+
+
+def test_channels_last_is_chosen_for_float32_conv_nets_only():
+    f32 = build_cnn(dtype=torch.float32)
+    auto, _, _ = _layout_pair(f32, "auto")
+    assert auto._channels_last == ("0.weight", "3.weight")
+    x64 = torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    y = torch.tensor([1, 2])
+    f64 = ModuleObjective(build_cnn(dtype=torch.float64), CrossEntropy, x64, y)
+    assert f64._channels_last == ()
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).float()
+    assert ModuleObjective(mlp, CrossEntropy, x64.float(), y)._channels_last == ()
+    with pytest.raises(AdvdynError, match="layout"):
+        ModuleObjective(f32, CrossEntropy, x64.float(), y, layout="nhwc")
+
+
+@pytest.mark.parametrize("layout", ["auto", "channels_last"])
+def test_channels_last_gives_the_same_results_and_leaves_the_module_alone(layout):
+    model = build_cnn(activation="softplus", dtype=torch.float32)
+    before = {k: (v.clone(), v.stride()) for k, v in model.state_dict().items()}
+    fast, plain, delta = _layout_pair(model, layout)
+    a, b = fast.evaluate(delta), plain.evaluate(delta)
+    torch.testing.assert_close(a.L, b.L, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert a.grad.is_contiguous()
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k][0]) and v.stride() == before[k][1], k
+    with torch.no_grad():  # the objective follows in-place changes of the user's weights
+        model[3].weight.mul_(1.5)
+    a, b = fast.evaluate(delta), plain.evaluate(delta)
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(a.L, -CrossEntropy.value(
+        build_cnn(activation="softplus")(fast.x + delta), fast.y))
