@@ -140,8 +140,9 @@ def summarise(times: dict[str, list[float]], per: float, peer_notes: dict[str, d
 
 
 def best_peer_ratio(peers: dict[str, dict[str, Any]]) -> float | None:
-    """The smallest ours ÷ peer ratio (``None`` when no peer ran)."""
-    return min((p["ratio"] for p in peers.values() if "ratio" in p), default=None)
+    """Ours ÷ the fastest peer (the largest ours ÷ peer ratio; ``None`` when no peer ran), the
+    same figure as :attr:`CaseResult.ratio_to_best_peer`."""
+    return max((p["ratio"] for p in peers.values() if "ratio" in p), default=None)
 
 
 def step_floors(z: torch.Tensor, s: torch.Tensor, W: torch.Tensor, steps: int,
