@@ -109,3 +109,27 @@ def test_channels_last_gives_the_same_results_and_leaves_the_module_alone(layout
     torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
     assert not torch.allclose(a.L, -CrossEntropy.value(
         build_cnn(activation="softplus")(fast.x + delta), fast.y))
+
+
+class _ViewNet(torch.nn.Module):
+    """A conv net that flattens with ``.view`` (fails on channels-last activations)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1, dtype=torch.float32)
+        self.fc = torch.nn.Linear(4 * 28 * 28, 10, dtype=torch.float32)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(z))
+        return self.fc(h.view(h.shape[0], -1))
+
+
+def test_auto_layout_falls_back_when_the_module_needs_its_own():
+    model = _ViewNet()
+    auto, plain, delta = _layout_pair(model, "auto")
+    assert auto._channels_last == ("conv.weight",)
+    torch.testing.assert_close(auto.evaluate(delta).grad, plain.evaluate(delta).grad)
+    assert auto._channels_last == ()
+    forced, _, _ = _layout_pair(model, "channels_last")
+    with pytest.raises(RuntimeError, match="view"):
+        forced.evaluate(delta)

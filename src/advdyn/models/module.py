@@ -11,7 +11,8 @@ copies follow any change to them) and the module is called on them through
 :func:`torch.func.functional_call`, so oneDNN runs the whole network in its preferred layout
 (one forward + backward to the input of the MNIST CNN in 0.75–0.85 of the NCHW time, measured
 with one thread). Results equal the NCHW ones to float32 rounding; ``layout="contiguous"``
-keeps the module's own layout.
+keeps the module's own layout, and ``"auto"`` falls back to it for good when the module fails in
+channels-last (e.g. it calls ``.view`` on its activations).
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ class ModuleObjective(Objective):
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
         """``model(z)``, in channels-last layout where chosen (see the module docstring)."""
-        if not self._channels_last:
-            return self.model(z)
-        weights = {name: self.model.get_parameter(name).to(memory_format=torch.channels_last)
-                   for name in self._channels_last}
-        z = z.contiguous(memory_format=torch.channels_last)
-        return torch.func.functional_call(self.model, weights, (z,))
+        if self._channels_last:
+            weights = {name: self.model.get_parameter(name).to(memory_format=torch.channels_last)
+                       for name in self._channels_last}
+            try:
+                return torch.func.functional_call(
+                    self.model, weights, (z.contiguous(memory_format=torch.channels_last),))
+            except RuntimeError:  # e.g. ``.view`` on activations: the module needs its layout
+                if self.layout == "channels_last":
+                    raise
+                self._channels_last = ()
+        return self.model(z)
 
     def _ell(self, delta: torch.Tensor) -> torch.Tensor:
         out = self._forward(self.x + delta)
