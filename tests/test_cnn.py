@@ -81,13 +81,13 @@ def _layout_pair(model, layout):
 def test_channels_last_is_chosen_for_float32_conv_nets_only():
     f32 = build_cnn(dtype=torch.float32)
     auto, _, _ = _layout_pair(f32, "auto")
-    assert auto._channels_last == ("0.weight", "3.weight")
+    assert auto.channels_last_weights == ("0.weight", "3.weight")
     x64 = torch.rand(2, 1, 28, 28, dtype=torch.float64)
     y = torch.tensor([1, 2])
     f64 = ModuleObjective(build_cnn(dtype=torch.float64), CrossEntropy, x64, y)
-    assert f64._channels_last == ()
+    assert f64.channels_last_weights == ()
     mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).float()
-    assert ModuleObjective(mlp, CrossEntropy, x64.float(), y)._channels_last == ()
+    assert ModuleObjective(mlp, CrossEntropy, x64.float(), y).channels_last_weights == ()
     with pytest.raises(AdvdynError, match="layout"):
         ModuleObjective(f32, CrossEntropy, x64.float(), y, layout="nhwc")
 
@@ -127,9 +127,9 @@ class _ViewNet(torch.nn.Module):
 def test_auto_layout_falls_back_when_the_module_needs_its_own():
     model = _ViewNet()
     auto, plain, delta = _layout_pair(model, "auto")
-    assert auto._channels_last == ("conv.weight",)
+    assert auto.channels_last_weights == ("conv.weight",)
     torch.testing.assert_close(auto.evaluate(delta).grad, plain.evaluate(delta).grad)
-    assert auto._channels_last == ()
+    assert auto.channels_last_weights == ()
     forced, _, _ = _layout_pair(model, "channels_last")
     with pytest.raises(RuntimeError, match="view"):
         forced.evaluate(delta)

@@ -83,7 +83,7 @@ def case_cnn(sz: BenchSizes) -> CaseResult:
         ours, fl, "one NCHW forward + backward to the input", "ratio_to_best_peer <= 0.85",
         best is not None and best <= 0.85, peers, spr,
         {"eps": EPS, "alpha": ALPHA, "box": list(BOX), "images": "uniform random in [0, 1]",
-         "layout": "channels-last" if objective._channels_last else "module's own"})
+         "layout": "channels-last" if objective.channels_last_weights else "module's own"})
 
 
 # ---------------------------------------------------------------------------------------------

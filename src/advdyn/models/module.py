@@ -45,6 +45,11 @@ class ModuleObjective(Objective):
         self.layout = check_choice("layout", layout, LAYOUTS)
         self._channels_last = _channels_last_weights(model, self.x, layout)
 
+    @property
+    def channels_last_weights(self) -> tuple[str, ...]:
+        """The convolution weights run in channels-last layout (empty: the module's own)."""
+        return self._channels_last
+
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
         """``model(z)``, in channels-last layout where chosen (see the module docstring)."""
         if self._channels_last:
