@@ -9,8 +9,8 @@ channels-last layout (``layout="auto"``): at every evaluation its convolution we
 to channels-last strides (a few µs; the user's module and its parameters are not touched, and the
 copies follow any change to them) and the module is called on them through
 :func:`torch.func.functional_call`, so oneDNN runs the whole network in its preferred layout
-(one forward + backward to the input of the MNIST CNN in 0.75–0.85 of the NCHW time, measured
-with one thread). Results equal the NCHW ones to float32 rounding; ``layout="contiguous"``
+(a PGD step on the MNIST CNN in 0.77–0.87 of the NCHW time, measured with one thread on a
+loaded 2-core machine). Results equal the NCHW ones to float32 rounding; ``layout="contiguous"``
 keeps the module's own layout, and ``"auto"`` falls back to it for good when the module fails in
 channels-last (e.g. it calls ``.view`` on its activations).
 """

@@ -53,7 +53,7 @@ class PGDResult:
 
     ``delta`` (B, *shape); ``steps`` (B,) steps taken; ``converged`` (B,) whether ``tol`` was
     met; ``trajectory`` when a :class:`Recorder` was given. ``L``, ``ell`` (B,) and ``grad``
-    (∇L, shape of δ) at ``delta`` are evaluated when first read, unless the run computed them
+    (∇L, shape of δ) at ``delta`` (as it is then) are evaluated when first read, unless the run computed them
     anyway (with diagnostics): PGD that only needs δ (e.g. adversarial training) never pays for
     them. ``L``/``ell`` alone cost one forward pass, ``grad`` a forward and a backward pass. A
     lazy read after the objective's parameters were modified in place (e.g. an optimiser step)
