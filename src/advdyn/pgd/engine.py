@@ -53,11 +53,12 @@ class PGDResult:
 
     ``delta`` (B, *shape); ``steps`` (B,) steps taken; ``converged`` (B,) whether ``tol`` was
     met; ``trajectory`` when a :class:`Recorder` was given. ``L``, ``ell`` (B,) and ``grad``
-    (∇L, shape of δ) at ``delta`` (as it is then) are evaluated when first read, unless the run computed them
-    anyway (with diagnostics): PGD that only needs δ (e.g. adversarial training) never pays for
-    them. ``L``/``ell`` alone cost one forward pass, ``grad`` a forward and a backward pass. A
-    lazy read after the objective's parameters were modified in place (e.g. an optimiser step)
-    raises :class:`advdyn.AdvdynError` instead of returning values of the changed model.
+    (∇L, shape of δ) at ``delta`` (as it is then) are evaluated when first read, unless the run
+    computed them anyway (with diagnostics): PGD that only needs δ (e.g. adversarial training)
+    never pays for them. ``L``/``ell`` alone cost one forward pass, ``grad`` a forward and a
+    backward pass. A lazy read after the objective's parameters were modified in place (e.g. an
+    optimiser step) raises :class:`advdyn.AdvdynError` instead of returning values of the
+    changed model.
     """
 
     __slots__ = ("_final", "_key", "_objective", "converged", "delta", "steps", "trajectory")
