@@ -3,19 +3,33 @@ ratios, and the readable table. Timings at these sizes mean nothing; the bench i
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import subprocess
+import sys
 
 import pytest
+import torch
 
 from advdyn.bench import CASES, BenchSizes, run_bench
+from advdyn.bench.twolayer_cases import (
+    FIG1_LABEL,
+    FIG1_RHO,
+    FIG1_RULE,
+    FIG1_WIDTH,
+    fig1_workload,
+    step_passes,
+)
 from advdyn.cli import cmd_bench
 from advdyn.cli.main import main
+from advdyn.losses import BinaryCrossEntropy, Quadratic
 
 TINY = BenchSizes(reps=1, twolayer_dim=8, twolayer_width=16, twolayer_batch=3, twolayer_steps=2,
                   cnn_batch=2, cnn_steps=1, fig1_starts=2, fig1_steps=2, fig1_reps=1,
                   census_dim=3, census_width=8, census_starts=16, census_reps=1, record_steps=2,
-                  record_chunk_bytes=4096, record_fresh_processes=False)
+                  record_chunk_bytes=4096, record_fresh_processes=False, advtrain_images=4,
+                  advtrain_batch=2, advtrain_steps=1, advtrain_reps=1)
 KEYS = {"case", "title", "unit", "ours", "floor", "floor_kind", "ratio_to_floor", "peers",
         "best_peer", "ratio_to_best_peer", "target", "met", "spread", "details"}
 
@@ -43,7 +57,7 @@ def test_every_case_reports_positive_times_and_ratios(report: dict) -> None:
 
 def test_peers_appear_where_they_apply(report: dict) -> None:
     with_peers = {r["case"] for r in report["cases"] if r["peers"]}
-    assert with_peers == {"1-twolayer", "2-cnn", "3-fig1"}
+    assert with_peers == {"1-twolayer", "2-cnn", "3-fig1", "6-advtrain"}
 
 
 def test_record_case_reports_memory_at_two_lengths(report: dict) -> None:
@@ -60,3 +74,48 @@ def test_table_has_one_row_per_case(report: dict) -> None:
 def test_cli_rejects_unknown_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--cases", "9"]) == 2
     assert "--cases" in capsys.readouterr().err
+
+
+def test_advtrain_case_reports_throughput_of_every_loop(report: dict) -> None:
+    row = next(r for r in report["cases"] if r["case"] == "6-advtrain")
+    rates = row["details"]["images_per_s"]
+    assert {"ours", "floor"} <= set(rates) and all(v > 0 for v in rates.values())
+    assert math.isclose(rates["ours"], 4 / row["ours"])
+
+
+def test_bench_imports_no_experiment_code() -> None:
+    """Layering: the bench builds its workloads from geometry, losses, models, pgd, sphere and
+    data only (checked in a fresh interpreter, so nothing else has imported them)."""
+    code = ("import sys, advdyn.bench.cases; "
+            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('advdyn.')}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    layers = set(ast.literal_eval(out))
+    assert layers <= {"bench", "geometry", "losses", "models", "pgd", "sphere", "data",
+                      "errors", "atomic"}, layers
+    assert "bench" in layers
+
+
+def test_fig1_workload_is_the_experiments_problem() -> None:
+    """The bench's Figure 1 problems equal those of the Figure 1 experiment's defaults."""
+    from advdyn.experiments.fig1 import Fig1Config
+
+    cfg = Fig1Config()
+    net64, u64, _ = cfg.setup().draw(0)
+    net, u, cells, rows = fig1_workload(0, 3)
+    torch.testing.assert_close(net.W, net64.W.float(), rtol=0, atol=0)
+    torch.testing.assert_close(net.a, net64.a.float(), rtol=0, atol=0)
+    torch.testing.assert_close(u, u64.float(), rtol=0, atol=0)
+    assert cells == [(c, r) for c in cfg.scales for r in cfg.ratios]
+    ours = (FIG1_WIDTH, FIG1_RULE, FIG1_RHO, FIG1_LABEL)
+    assert ours == (cfg.width, cfg.rule, cfg.rho, cfg.label)
+    assert cfg.loss == "bce" and rows.tolist() == [i for i in range(9) for _ in range(3)]
+
+
+def test_two_layer_floor_passes_are_what_the_rule_needs() -> None:
+    labels = torch.tensor([0.0, 1.0])
+    assert step_passes(BinaryCrossEntropy, labels, "normalized") == (torch.Tensor.sigmoid_,)
+    assert step_passes(BinaryCrossEntropy, labels, "sign") == (torch.Tensor.sigmoid_,)
+    assert len(step_passes(BinaryCrossEntropy, labels, "raw")) == 2
+    assert len(step_passes(BinaryCrossEntropy, torch.tensor([0.3]), "normalized")) == 2
+    assert len(step_passes(Quadratic, labels, "normalized")) == 2

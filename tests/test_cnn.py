@@ -67,3 +67,69 @@ def test_rows_are_independent_objectives():
 def test_bad_choices_name_the_field(kwargs, field):
     with pytest.raises(AdvdynError, match=field):
         build_cnn(**kwargs)
+
+
+def _layout_pair(model, layout):
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(6, 1, 28, 28, generator=g, dtype=torch.float32)
+    y = torch.randint(0, 10, (6,), generator=g)
+    delta = 0.05 * torch.randn(6, 1, 28, 28, generator=g, dtype=torch.float32)
+    return (ModuleObjective(model, CrossEntropy, x, y, layout=layout),
+            ModuleObjective(model, CrossEntropy, x, y, layout="contiguous"), delta)
+
+
+def test_channels_last_is_chosen_for_float32_conv_nets_only():
+    f32 = build_cnn(dtype=torch.float32)
+    auto, _, _ = _layout_pair(f32, "auto")
+    assert auto.channels_last_weights == ("0.weight", "3.weight")
+    x64 = torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    y = torch.tensor([1, 2])
+    f64 = ModuleObjective(build_cnn(dtype=torch.float64), CrossEntropy, x64, y)
+    assert f64.channels_last_weights == ()
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).float()
+    assert ModuleObjective(mlp, CrossEntropy, x64.float(), y).channels_last_weights == ()
+    with pytest.raises(AdvdynError, match="layout"):
+        ModuleObjective(f32, CrossEntropy, x64.float(), y, layout="nhwc")
+
+
+@pytest.mark.parametrize("layout", ["auto", "channels_last"])
+def test_channels_last_gives_the_same_results_and_leaves_the_module_alone(layout):
+    model = build_cnn(activation="softplus", dtype=torch.float32)
+    before = {k: (v.clone(), v.stride()) for k, v in model.state_dict().items()}
+    fast, plain, delta = _layout_pair(model, layout)
+    a, b = fast.evaluate(delta), plain.evaluate(delta)
+    torch.testing.assert_close(a.L, b.L, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert a.grad.is_contiguous()
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k][0]) and v.stride() == before[k][1], k
+    with torch.no_grad():  # the objective follows in-place changes of the user's weights
+        model[3].weight.mul_(1.5)
+    a, b = fast.evaluate(delta), plain.evaluate(delta)
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(a.L, -CrossEntropy.value(
+        build_cnn(activation="softplus")(fast.x + delta), fast.y))
+
+
+class _ViewNet(torch.nn.Module):
+    """A conv net that flattens with ``.view`` (fails on channels-last activations)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1, dtype=torch.float32)
+        self.fc = torch.nn.Linear(4 * 28 * 28, 10, dtype=torch.float32)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(z))
+        return self.fc(h.view(h.shape[0], -1))
+
+
+def test_auto_layout_falls_back_when_the_module_needs_its_own():
+    model = _ViewNet()
+    auto, plain, delta = _layout_pair(model, "auto")
+    assert auto.channels_last_weights == ("conv.weight",)
+    torch.testing.assert_close(auto.evaluate(delta).grad, plain.evaluate(delta).grad)
+    assert auto.channels_last_weights == ()
+    forced, _, _ = _layout_pair(model, "channels_last")
+    with pytest.raises(RuntimeError, match="view"):
+        forced.evaluate(delta)

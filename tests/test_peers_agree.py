@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from advdyn.bench.cases import fold_into_box
 from advdyn.bench.peers import PEERS, AttackSetup, Peer, freeze
+from advdyn.bench.twolayer_cases import fold_into_box
 from advdyn.losses import BinaryCrossEntropy, CrossEntropy
 from advdyn.models import ModuleObjective, TwoLayerNet, TwoLayerObjective
 from advdyn.pgd import run_pgd

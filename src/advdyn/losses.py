@@ -43,6 +43,11 @@ class Quadratic:
     def d2(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.full_like(u, 2.0)
 
+    @staticmethod
+    def d1_sign(y: torch.Tensor) -> torch.Tensor | None:
+        """The sign of ``ℓ' = -2(y - u)`` depends on ``u``: ``None``."""
+        return None
+
 
 class BinaryCrossEntropy:
     """``ℓ(y, u) = (1-y) softplus(u) + y softplus(-u)`` (cross-entropy of a logit against y)."""
@@ -60,6 +65,14 @@ class BinaryCrossEntropy:
     @staticmethod
     def d2(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(u) * torch.sigmoid(-u)
+
+    @staticmethod
+    def d1_sign(y: torch.Tensor) -> torch.Tensor | None:
+        """``sign ℓ'(u)`` when it does not depend on ``u``: ``+1`` for ``y = 0`` (``ℓ' = s(u)``),
+        ``-1`` for ``y = 1`` (``ℓ' = -s(-u)``); ``None`` if some label lies strictly between."""
+        if not ((y == 0) | (y == 1)).all():
+            return None
+        return 1 - 2 * y
 
 
 class CrossEntropy:

@@ -20,10 +20,11 @@ COLUMNS = ("case", "unit", "ours", "floor", "ratio_to_floor", "best_peer", "rati
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench", help="time every case side by side with the peers and the hardware floor",
-        description="Five cases (1 two-layer compute bound, 2 MNIST CNN, 3 Figure 1's many "
-        "small problems, 4 census, 5 trajectory recording), each timed interleaved with its "
-        "floor and the peers (torchattacks, Foolbox, ART; skipped with a note when absent) over "
-        "several repetitions; medians and ratios of medians (ours / other, below 1 is faster).")
+        description="Six cases (1 two-layer compute bound, 2 MNIST CNN, 3 Figure 1's many "
+        "small problems, 4 census, 5 trajectory recording, 6 adversarial training), each timed "
+        "interleaved with its floor and the peers (torchattacks, Foolbox, ART; skipped with a "
+        "note when absent) over several repetitions; medians and ratios of medians (ours / "
+        "other, below 1 is faster).")
     p.add_argument("--quick", action="store_true", help="short run (fewer steps and repetitions)")
     p.add_argument("--cases", default=",".join(CASES),
                    help=f"comma-separated cases to run (default {','.join(CASES)})")

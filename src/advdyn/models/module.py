@@ -3,6 +3,16 @@ r"""Any ``torch.nn.Module`` as an objective of δ, through autograd.
 ``L(δ) = -ℓ(y, model(x + δ))`` row-wise; ``∇L`` by one backward pass of ``Σ_b L_b`` (rows are
 independent as long as the module has no cross-row coupling, e.g. batch norm in training mode —
 put such modules in ``eval()``); ``∇²L`` by ``torch.func.hessian`` vectorised over rows.
+
+Layout: on the CPU, in float32, a module with 2-D convolutions runs ``L`` and ``∇L`` in
+channels-last layout (``layout="auto"``): at every evaluation its convolution weights are copied
+to channels-last strides (a few µs; the user's module and its parameters are not touched, and the
+copies follow any change to them) and the module is called on them through
+:func:`torch.func.functional_call`, so oneDNN runs the whole network in its preferred layout
+(a PGD step on the MNIST CNN in 0.77–0.87 of the NCHW time, measured with one thread on a
+loaded 2-core machine). Results equal the NCHW ones to float32 rounding; ``layout="contiguous"``
+keeps the module's own layout, and ``"auto"`` falls back to it for good when the module fails in
+channels-last (e.g. it calls ``.view`` on its activations).
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from advdyn.errors import check_finite_tensor, fail
+from advdyn.errors import check_choice, check_finite_tensor, fail
 from advdyn.losses import Loss
 from advdyn.models.objective import Evaluation, Objective
 
@@ -18,7 +28,8 @@ from advdyn.models.objective import Evaluation, Objective
 class ModuleObjective(Objective):
     """``L(δ) = -ℓ(y, model(x+δ))`` for a module mapping ``(B, *shape)`` to ``(B,)``/``(B, K)``."""
 
-    def __init__(self, model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor) -> None:
+    def __init__(self, model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor,
+                 layout: str = "auto") -> None:
         if not isinstance(model, nn.Module):
             raise fail("model", f"expected a torch.nn.Module, got {type(model).__name__}")
         x = torch.as_tensor(x)
@@ -31,9 +42,30 @@ class ModuleObjective(Objective):
         self.y = y.reshape(-1) if y.ndim <= 1 else y
         if self.y.shape[0] not in (1, x.shape[0]) and x.shape[0] != 1:
             raise fail("y", f"has {self.y.shape[0]} rows but x has {x.shape[0]}")
+        self.layout = check_choice("layout", layout, LAYOUTS)
+        self._channels_last = _channels_last_weights(model, self.x, layout)
+
+    @property
+    def channels_last_weights(self) -> tuple[str, ...]:
+        """The convolution weights run in channels-last layout (empty: the module's own)."""
+        return self._channels_last
+
+    def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``model(z)``, in channels-last layout where chosen (see the module docstring)."""
+        if self._channels_last:
+            weights = {name: self.model.get_parameter(name).to(memory_format=torch.channels_last)
+                       for name in self._channels_last}
+            try:
+                return torch.func.functional_call(
+                    self.model, weights, (z.contiguous(memory_format=torch.channels_last),))
+            except RuntimeError:  # e.g. ``.view`` on activations: the module needs its layout
+                if self.layout == "channels_last":
+                    raise
+                self._channels_last = ()
+        return self.model(z)
 
     def _ell(self, delta: torch.Tensor) -> torch.Tensor:
-        out = self.model(self.x + delta)
+        out = self._forward(self.x + delta)
         if out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
         y = self.y.to(out.dtype) if out.ndim == 1 else self.y
@@ -51,7 +83,12 @@ class ModuleObjective(Objective):
             ell = self._ell(d)
             (g,) = torch.autograd.grad(ell.sum(), d)
         ell = ell.detach()
-        return Evaluation(-ell, ell, -g)
+        return Evaluation(-ell, ell, -g.contiguous())
+
+    def state_key(self) -> object:
+        """The version counters of the module's parameters and buffers (in-place changes, e.g.
+        an optimiser step, increment them)."""
+        return tuple(t._version for t in (*self.model.parameters(), *self.model.buffers()))
 
     def hessian(self, delta: torch.Tensor) -> torch.Tensor:
         b = delta.shape[0]
@@ -73,4 +110,19 @@ class ModuleObjective(Objective):
 
     def select(self, rows: torch.Tensor) -> ModuleObjective:
         return ModuleObjective(self.model, self.loss, self._rows(self.x, rows),
-                               self._rows(self.y, rows))
+                               self._rows(self.y, rows), self.layout)
+
+
+LAYOUTS = ("auto", "channels_last", "contiguous")
+
+
+def _channels_last_weights(model: nn.Module, x: torch.Tensor, layout: str) -> tuple[str, ...]:
+    """Names of the 2-D convolution weights to run in channels-last layout: all of them with
+    ``layout="channels_last"``; with ``"auto"`` only on the CPU in float32 (oneDNN's fast path;
+    float64 convolutions have no channels-last kernel there); none for other inputs."""
+    if layout == "contiguous" or x.ndim != 4:
+        return ()
+    if layout == "auto" and (x.device.type != "cpu" or x.dtype != torch.float32):
+        return ()
+    return tuple(f"{name}.weight" if name else "weight" for name, m in model.named_modules()
+                 if isinstance(m, nn.Conv2d))

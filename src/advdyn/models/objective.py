@@ -50,11 +50,18 @@ class Objective(ABC):
     def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
         """``L``, ``ℓ`` and (if ``grad``) ``∇L`` at every row of ``delta``."""
 
-    def gradient(self, delta: torch.Tensor) -> torch.Tensor:
-        """``∇L`` alone at every row (what a PGD step needs); subclasses may skip the loss value."""
+    def gradient(self, delta: torch.Tensor, scale_free: bool = False) -> torch.Tensor:
+        """``∇L`` alone at every row (what a PGD step needs). With ``scale_free``, any
+        ``c_b ∇L_b`` with a factor ``c_b > 0`` per row (all a scale-free step rule needs);
+        subclasses may then skip work, e.g. the loss value or the factor ``ℓ'(u)``."""
         grad = self.evaluate(delta).grad
         assert grad is not None
         return grad
+
+    def state_key(self) -> object:
+        """A value that changes whenever the function ``L`` may have changed (parameters
+        modified in place); results evaluated lazily check it. ``None``: never changes."""
+        return None
 
     @abstractmethod
     def hessian(self, delta: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,15 @@ class TwoLayerNet:
         two elementwise passes over the ``(B, m)`` pre-activations."""
         h = z @ self.W.T
         u = torch.logaddexp(h, self._zero) @ self.a
-        return u, h.sigmoid_() @ self._aWt.T
+        return u, self._grad_from(h)
+
+    def grad(self, z: torch.Tensor) -> torch.Tensor:
+        """``∇f(z)`` alone: two GEMMs and one elementwise pass (sigmoid), no softplus."""
+        return self._grad_from(z @ self.W.T)
+
+    def _grad_from(self, h: torch.Tensor) -> torch.Tensor:
+        """``∇f = (a ⊙ W)ᵀ sigmoid(h)`` from the pre-activations ``h`` (overwritten)."""
+        return h.sigmoid_() @ self._aWt.T
 
     def hessian(self, z: torch.Tensor) -> torch.Tensor:
         """``∇²f(z) = Wᵀ diag(a ⊙ s') W``, shape ``(B, d, d)``."""
@@ -127,6 +135,8 @@ class TwoLayerObjective(Objective):
         self.y = _label_rows(y, x.dtype, x.device)
         if self.y.shape[0] not in (1, self.x.shape[0]) and self.x.shape[0] != 1:
             raise fail("y", f"has {self.y.shape[0]} rows but x has {self.x.shape[0]}")
+        sign = loss.d1_sign(self.y)
+        self._minus_d1_sign = None if sign is None else -sign[:, None]
 
     def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
         z = self.x + delta
@@ -137,10 +147,18 @@ class TwoLayerObjective(Objective):
         ell = self.loss.value(u, self.y)
         return Evaluation(-ell, ell, -self.loss.d1(u, self.y)[:, None] * g)
 
-    def gradient(self, delta: torch.Tensor) -> torch.Tensor:
-        """``∇L`` alone (as :meth:`evaluate`, without the loss value): what a PGD step needs."""
-        u, g = self.net.value_and_grad(self.x + delta)
+    def gradient(self, delta: torch.Tensor, scale_free: bool = False) -> torch.Tensor:
+        """``∇L = -ℓ'(u) ∇f`` alone (as :meth:`evaluate`, without the loss value). With
+        ``scale_free`` and a loss whose ``sign ℓ'`` does not depend on ``u`` (bce with labels
+        0/1), ``-sign(ℓ') ∇f``: no softplus pass for ``u`` (see :class:`Objective`)."""
+        z = self.x + delta
+        if scale_free and self._minus_d1_sign is not None:
+            return self._minus_d1_sign * self.net.grad(z)
+        u, g = self.net.value_and_grad(z)
         return -self.loss.d1(u, self.y)[:, None] * g
+
+    def state_key(self) -> object:
+        return (self.net.W._version, self.net.a._version)
 
     def hessian(self, delta: torch.Tensor) -> torch.Tensor:
         z = self.x + delta

@@ -33,7 +33,7 @@ from advdyn.geometry import (
     sphere_rtol,
     sphere_terms,
 )
-from advdyn.models.objective import Objective
+from advdyn.models.objective import Evaluation, Objective
 from advdyn.pgd.record import Recorder, RecordSink, Trajectory
 from advdyn.pgd.rules import Ball, Rule, get_rule
 from advdyn.pgd.schedules import (
@@ -48,22 +48,56 @@ START = ("uniform", "sphere", "zero")
 DIRECTIONS = {"descent": 1.0, "ascent": -1.0}
 
 
-@dataclass
 class PGDResult:
     """Final iterates and what happened per row.
 
-    ``delta`` (B, *shape); ``L``, ``ell`` (B,) at ``delta``; ``grad`` = ∇L at ``delta``;
-    ``steps`` (B,) steps taken; ``converged`` (B,) whether ``tol`` was met;
-    ``trajectory`` when a :class:`Recorder` was given.
+    ``delta`` (B, *shape); ``steps`` (B,) steps taken; ``converged`` (B,) whether ``tol`` was
+    met; ``trajectory`` when a :class:`Recorder` was given. ``L``, ``ell`` (B,) and ``grad``
+    (∇L, shape of δ) at ``delta`` (as it is then) are evaluated when first read, unless the run
+    computed them anyway (with diagnostics): PGD that only needs δ (e.g. adversarial training)
+    never pays for them. ``L``/``ell`` alone cost one forward pass, ``grad`` a forward and a
+    backward pass. A lazy read after the objective's parameters were modified in place (e.g. an
+    optimiser step) raises :class:`advdyn.AdvdynError` instead of returning values of the
+    changed model.
     """
 
-    delta: torch.Tensor
-    L: torch.Tensor
-    ell: torch.Tensor
-    grad: torch.Tensor
-    steps: torch.Tensor
-    converged: torch.Tensor
-    trajectory: Trajectory | None
+    __slots__ = ("_final", "_key", "_objective", "converged", "delta", "steps", "trajectory")
+
+    def __init__(self, delta: torch.Tensor, steps: torch.Tensor, converged: torch.Tensor,
+                 trajectory: Trajectory | None, objective: Objective,
+                 final: Evaluation | None = None) -> None:
+        self.delta, self.steps, self.converged = delta, steps, converged
+        self.trajectory = trajectory
+        self._objective, self._final = objective, final
+        self._key = objective.state_key()
+
+    def _evaluation(self, grad: bool) -> Evaluation:
+        final = self._final
+        if final is None or (grad and final.grad is None):
+            if self._objective.state_key() != self._key:
+                raise fail("PGDResult", "the objective's parameters changed after run_pgd "
+                           "returned, so L, ell and grad at delta can no longer be evaluated",
+                           "read them before modifying the model, or evaluate the objective "
+                           "at result.delta yourself")
+            final = self._final = self._objective.evaluate(self.delta, grad=grad)
+        return final
+
+    @property
+    def L(self) -> torch.Tensor:
+        """``L(δ_T)`` per row (minimisation form)."""
+        return self._evaluation(grad=False).L
+
+    @property
+    def ell(self) -> torch.Tensor:
+        """``ℓ = -L`` at ``δ_T`` per row."""
+        return self._evaluation(grad=False).ell
+
+    @property
+    def grad(self) -> torch.Tensor:
+        """``∇L(δ_T)``, shape of δ."""
+        g = self._evaluation(grad=True).grad
+        assert g is not None
+        return g
 
 
 def _per_row_values(field: str, value: torch.Tensor | float, batch: int, like: torch.Tensor,
@@ -138,19 +172,37 @@ def _as_generator(seed: int | torch.Generator | None) -> torch.Generator:
     return g
 
 
-def _constant_steps(objective: Objective, delta: torch.Tensor, steps: int, rule: Rule,
-                    ball: Ball, step: torch.Tensor, eps: torch.Tensor,
-                    box: tuple[float, float] | None, x_full: torch.Tensor | None,
-                    bar: tqdm) -> torch.Tensor:
-    """``steps`` steps with a fixed signed step ``step`` per row (broadcast against δ), no
-    stopping rule and nothing recorded: no diagnostics per step. ``∇L`` comes from the
-    objective's ``gradient(δ)``. Returns ``δ_T``."""
-    gradient = objective.gradient
-    for _ in range(steps):
-        new = ball.project(delta - step * rule.direction(gradient(delta), ball), eps)
-        delta = new if box is None else clip_to_box(x_full, new, box[0], box[1])
-        bar.update(1)
-    return delta
+@dataclass(frozen=True)
+class PGDStep:
+    r"""The PGD update, written once: ``δ' = clip_box(P_B(δ - c v(g)))``.
+
+    ``c`` is the signed step ``s η`` broadcast per row (:meth:`signed`), ``v`` the rule's
+    direction and ``g`` the gradient source's output: ``∇L``, or any positive multiple of it
+    per row when the rule is scale-free (``v(c g) = v(g)``, ``c > 0``), which lets the objective
+    skip work (:meth:`advdyn.models.Objective.gradient`). ``x`` (the clean inputs, broadcast to
+    the batch) is only needed with a data ``box``.
+    """
+
+    rule: Rule
+    ball: Ball
+    eps: torch.Tensor
+    sign: float
+    box: tuple[float, float] | None = None
+    x: torch.Tensor | None = None
+
+    def signed(self, eta: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``s η`` per row, shaped to broadcast against δ."""
+        return per_row(self.sign * eta, like)
+
+    def gradient(self, objective: Objective, delta: torch.Tensor) -> torch.Tensor:
+        """What the rule needs from the objective at δ (``∇L`` up to a positive row scale when
+        the rule is scale-free)."""
+        return objective.gradient(delta, scale_free=self.rule.scale_free)
+
+    def __call__(self, delta: torch.Tensor, grad: torch.Tensor, signed: torch.Tensor
+                 ) -> torch.Tensor:
+        new = self.ball.project(delta - signed * self.rule.direction(grad, self.ball), self.eps)
+        return new if self.box is None else clip_to_box(self.x, new, self.box[0], self.box[1])
 
 
 def run_pgd(
@@ -176,6 +228,11 @@ def run_pgd(
     ``eps``, ``eta``: a scalar or one value per row. ``steps``: the budget (exactly that many
     steps unless ``tol`` stops a row earlier). ``generator``: a seed or a ``torch.Generator``
     for random starts (CPU-sampled, so the same seed gives the same start on any device).
+
+    Work per step: with a recording, a tolerance or a schedule that reads the geometry, the
+    objective is evaluated in full at every iterate (the diagnostics need ``L`` and ``∇L``);
+    otherwise each step asks only for what the rule needs (:meth:`PGDStep.gradient`) and the
+    final iterate is not evaluated at all unless the result's ``L``/``ell``/``grad`` are read.
     """
     steps = check_number("steps", steps, nonnegative=True, integer=True)
     step_rule = get_rule(rule)
@@ -195,29 +252,24 @@ def run_pgd(
     eps_t = _per_row_values("eps", eps, b, like, positive=True)
     eta_t = _per_row_values("eta", eta, b, like, positive=False)
     delta = initial_delta(start, ball, b, shape, eps_t, like, _as_generator(generator))
-    x_full = like.expand(b, *shape) if box is not None else None
+    step = PGDStep(step_rule, ball_cls, eps_t, sign, box,
+                   like.expand(b, *shape) if box is not None else None)
 
     geometry = record is not None or tol is not None or needs_geometry(sched)
+    constant = isinstance(sched, Constant)
     sink = RecordSink(record, b, shape) if record is not None else None
     on_tol = sphere_rtol(like.dtype)
+    signed = step.signed(eta_t, delta) if constant else None
 
-    bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
-    if not geometry and isinstance(sched, Constant):
-        delta = _constant_steps(objective, delta, steps, step_rule, ball_cls,
-                                per_row(sign * eta_t, delta), eps_t, box, x_full, bar)
-        ev = objective.evaluate(delta)
-        taken = torch.full((b,), steps, dtype=torch.long, device=like.device)
-        converged = torch.zeros(b, dtype=torch.bool, device=like.device)
-        bar.close()
-        return PGDResult(delta=delta, L=ev.L, ell=ev.ell, grad=ev.grad, steps=taken,
-                         converged=converged, trajectory=None)
-
-    ev = objective.evaluate(delta)
     taken = torch.zeros(b, dtype=torch.long, device=like.device)
     active = torch.ones(b, dtype=torch.bool, device=like.device)
     converged = torch.zeros_like(active)
+    state = ScheduleState(eta_t, active, active)
+    ev: Evaluation | None = None
+    bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
     for t in range(steps + 1):
         if geometry:
+            ev = objective.evaluate(delta)
             norm, gamma, lam = sphere_terms(ev.grad, delta)
             radius = norm if ball_cls is L2Ball else ball_cls.radius(delta)
             on_sphere = radius >= eps_t * (1 - on_tol)
@@ -228,10 +280,8 @@ def run_pgd(
                 converged |= done
                 active &= ~done
             state = ScheduleState(eta_t, on_sphere, gamma)
-        else:
-            state = ScheduleState(eta_t, active, active)
-        eta_now = torch.as_tensor(sched(t, state), dtype=like.dtype,
-                                  device=like.device).expand(b)
+        eta_now = eta_t if constant else torch.as_tensor(
+            sched(t, state), dtype=like.dtype, device=like.device).expand(b)
         stopped = tol is not None and not active.any()
         if sink is not None and (t % record.stride == 0 or t == steps or stopped):
             aligned = alignment(ev.grad, delta) if "alignment" in record.fields else None
@@ -240,14 +290,15 @@ def run_pgd(
                          "eta": eta_now})
         if t == steps or stopped:
             break
-        v = step_rule.direction(ev.grad, ball_cls)
-        new = ball_cls.project(delta - per_row(sign * eta_now, delta) * v, eps_t)
-        if x_full is not None:
-            new = clip_to_box(x_full, new, box[0], box[1])
-        delta = new if tol is None else torch.where(per_row(active, delta).bool(), new, delta)
-        taken += active
-        ev = objective.evaluate(delta)
+        grad = ev.grad if ev is not None else step.gradient(objective, delta)
+        new = step(delta, grad, signed if constant else step.signed(eta_now, delta))
+        if tol is None:
+            delta = new
+        else:
+            delta = torch.where(per_row(active, delta).bool(), new, delta)
+            taken += active
         bar.update(1)
     bar.close()
-    return PGDResult(delta=delta, L=ev.L, ell=ev.ell, grad=ev.grad, steps=taken,
-                     converged=converged, trajectory=sink.finish() if sink else None)
+    if tol is None:
+        taken.fill_(steps)
+    return PGDResult(delta, taken, converged, sink.finish() if sink else None, objective, ev)

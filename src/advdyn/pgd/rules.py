@@ -4,6 +4,10 @@ r"""Step rules: the direction ``v`` a PGD step moves along, ``δ ← P_B(δ ∓ 
 * ``normalized``: ``v = ∇L/‖∇L‖_*`` — the ball's unit dual-norm direction (``∇L/‖∇L‖₂`` on the l2
   ball, ``sign ∇L`` on the l∞ ball); the practical libraries' rule, scale-free with ``η = ρε``.
 * ``sign``: ``v = sign ∇L`` on any ball (FGSM-style).
+
+``scale_free``: whether ``v(c g) = v(g)`` for every ``c > 0`` (up to rounding); such a rule
+only needs ∇L up to a positive factor per row, which an objective may compute more cheaply
+(:meth:`advdyn.models.Objective.gradient`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ class Raw:
     """``v = ∇L``."""
 
     name = "raw"
+    scale_free = False
 
     @staticmethod
     def direction(grad: torch.Tensor, ball: Ball) -> torch.Tensor:
@@ -30,6 +35,7 @@ class Normalized:
     """``v = ∇L/‖∇L‖_*`` (the ball's steepest direction of unit length)."""
 
     name = "normalized"
+    scale_free = True
 
     @staticmethod
     def direction(grad: torch.Tensor, ball: Ball) -> torch.Tensor:
@@ -40,6 +46,7 @@ class Sign:
     """``v = sign ∇L``."""
 
     name = "sign"
+    scale_free = True
 
     @staticmethod
     def direction(grad: torch.Tensor, ball: Ball) -> torch.Tensor:
