@@ -13,7 +13,7 @@ from typing import Any
 from advdyn.claims.core import Claim, ClaimRecord
 from advdyn.errors import fail
 
-MODULES: list[str] = []
+MODULES: list[str] = ["advdyn.claims.real_network"]
 
 
 def all_claims() -> tuple[Claim, ...]:

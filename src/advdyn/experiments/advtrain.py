@@ -10,8 +10,9 @@ front of the network (the scale-invisible control).
 
 Per epoch (epoch 0 = the untrained network): the robust training loss (mean ℓ at the training
 adversarial examples), the fraction of those examples whose δ ends on the sphere
-(``‖δ‖ ≥ ε(1 - 64 ulp)``) and the mean ``‖δ‖/ε`` — beside it, as a control, the same fraction
-for uniform points of the ball (the PGD starts before any step: about ``1 - (1 - 64 ulp)^D``), clean and robust held-out accuracy — robust
+(``‖δ‖ ≥ ε(1 - 64 ulp)``) and the mean ``‖δ‖/ε`` — beside it, as a control, the same
+fraction for uniform points of the ball (the PGD starts before any step: about
+``1 - (1 - 64 ulp)^D``), clean and robust held-out accuracy — robust
 = correct under every one of ``eval_restarts`` PGD restarts (same K, rule, ρ, box).
 
 No file is written here: ``train`` calls ``on_epoch(epoch, model, state)`` after every epoch
@@ -237,8 +238,8 @@ def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
     if resume is None:
         clean, robust = accuracies(model, p.x_eval, p.y_eval, p.eps, cfg)
         done(0, {"robust_train_loss": None, "train_adv_acc": None, "on_sphere": None,
-                 "radius_over_eps": None, "start_on_sphere": None, "clean_acc": clean, "robust_acc": robust,
-                 "seconds": 0.0})
+                 "radius_over_eps": None, "start_on_sphere": None, "clean_acc": clean,
+                 "robust_acc": robust, "seconds": 0.0})
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
         row = _epoch(model, opt, p, cfg, epoch)

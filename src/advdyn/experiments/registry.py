@@ -20,7 +20,7 @@ MODULES: list[str] = [
     "advdyn.experiments.claims.suite",
     "advdyn.experiments.threshold",
     "advdyn.experiments.fig2",
-    "advdyn.experiments.fig3",
+    "advdyn.experiments.at_scale",
 ]
 
 
