@@ -23,7 +23,7 @@ from torch import nn
 from advdyn.errors import check_number, fail
 from advdyn.experiments.advtrain import TrainConfig, prepare, train
 from advdyn.experiments.base import Experiment, Job, config_dict
-from advdyn.experiments.escape import ProbeConfig, probe
+from advdyn.experiments.escape import ProbeConfig, probe, survival
 from advdyn.experiments.fig2 import ARMS, load_data, plain_record, probe_images, summarize_record
 from advdyn.experiments.stationarity import Q1Config, restart_spread, steps_to_stationarity
 
@@ -146,20 +146,31 @@ def at_scale_jobs(config: AtScaleConfig) -> list[Job]:
             for arm in ARMS for s in config.scales for seed in config.seeds]
 
 
-def _escape_groups(v: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"epoch": p["epoch"], **summarize_record(v["arm"], r)}
+def _escape_groups(v: dict[str, Any], budget: int) -> list[dict[str, Any]]:
+    return [{"epoch": p["epoch"], **summarize_record(v["arm"], r, budget)}
             for p in v["probes"] for r in p["escape"]]
 
 
 def at_scale_collect(config: AtScaleConfig, values: list[dict[str, Any]]) -> dict[str, Any]:
     """The result: ``runs`` (arm, scale, seed, per-epoch history), ``escape`` (Figure 3 groups
-    per arm, epoch, scale, ratio), ``stationarity`` and ``restarts`` (per arm, scale, epoch),
-    tables and text."""
+    per arm, epoch, scale, ratio) and ``fig3_curves`` (their Kaplan–Meier curves, ratios
+    pooled), ``stationarity`` (times to stationarity per arm, scale, epoch and rule, with
+    their Kaplan–Meier curves) and ``restarts`` (per arm, scale, epoch), tables and text."""
     runs = [{k: v[k] for k in ("arm", "scale", "seed", "eps", "history")} for v in values]
-    escape = [g for v in values for g in _escape_groups(v)]
+    escape = [g for v in values for g in _escape_groups(v, config.probe_steps)]
     stationarity = [{"arm": v["arm"], "scale": v["scale"], "epoch": p["epoch"], "rule": rule,
-                     **t} for v in values for p in v["probes"]
+                     **t, "survival": survival(t["times"], t["hit"], config.q1_steps)}
+                    for v in values for p in v["probes"]
                     for rule, t in p["stationarity"].items()]
+    fig3 = []
+    for arm in ARMS:
+        for s in config.scales:
+            for e in config.probe_epochs:
+                mine = [g for g in escape if (g["arm"], g["scale"], g["epoch"]) == (arm, s, e)]
+                if mine:
+                    fig3.append({"arm": arm, "scale": s, "epoch": e, **survival(
+                        [t for g in mine for t in g["times"]],
+                        [x for g in mine for x in g["escaped"]], config.probe_steps)})
     restarts = [{"arm": v["arm"], "scale": v["scale"], "epoch": p["epoch"], **p["restarts"]}
                 for v in values for p in v["probes"]]
     rows = [[r["arm"], r["scale"], r["seed"], h["epoch"], _num(h["robust_train_loss"]),
@@ -175,6 +186,7 @@ def at_scale_collect(config: AtScaleConfig, values: list[dict[str, Any]]) -> dic
             f"all {config.eval_restarts} PGD restarts on {config.eval_images} held-out images. "
             f"Probes (seed {config.seeds[0]}) at epochs {list(config.probe_epochs)}.")
     return {"text": text, "config": config_dict(config), "runs": runs, "escape": escape,
+            "fig3_curves": fig3,
             "stationarity": stationarity, "restarts": restarts, "budget": config.probe_steps,
             "q1_budget": config.q1_steps, "robust_level": config.robust_level,
             "tables": [{"title": "Adversarial training per epoch",

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import stats
 from torch import nn
 
 from advdyn.errors import check_choice, check_number, fail
@@ -184,6 +185,23 @@ def escape_times(log_ell: np.ndarray, log_ref: np.ndarray, fraction: float
         level = np.logaddexp(math.log1p(-fraction) + start, math.log(fraction) + log_ref)
     times, hit = first_true(log_ell >= level[None, :])
     return times, hit & gap, gap
+
+
+def survival(times: np.ndarray, escaped: np.ndarray, budget: int) -> dict[str, object]:
+    """Kaplan–Meier curve of censored escape times (``scipy.stats.ecdf``): ``curve`` = S(t)
+    for t = 0..budget, ``n``, ``censored``, ``median`` (first t with S(t) ≤ 1/2; ``inf`` if
+    none)."""
+    t = np.asarray(times, dtype=float)
+    e = np.asarray(escaped, dtype=bool)
+    grid = np.arange(budget + 1)
+    if not e.any():
+        curve = np.ones(grid.size)
+    else:
+        sf = stats.ecdf(stats.CensoredData(uncensored=t[e], right=t[~e])).sf
+        curve = sf.evaluate(grid)
+    below = np.nonzero(curve <= 0.5)[0]
+    return {"curve": curve.tolist(), "n": int(t.size), "censored": int((~e).sum()),
+            "median": float(grid[below[0]]) if below.size else math.inf}
 
 
 def _ascend_to_maximum(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tensor,

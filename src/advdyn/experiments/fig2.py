@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from advdyn.claims.stats import kaplan_meier
 from advdyn.data import MnistData, load_mnist, mean_norm, scale_images
 from advdyn.errors import check_choice, check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict
-from advdyn.experiments.escape import ProbeConfig, probe
+from advdyn.experiments.escape import ProbeConfig, probe, survival
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
 
 ARMS = ("plain", "invisible")
@@ -103,16 +102,16 @@ def fig2_jobs(config: Fig2Config) -> list[Job]:
             for arm in ARMS for s in config.scales]
 
 
-def summarize_record(arm: str, r: dict[str, Any]) -> dict[str, Any]:
+def summarize_record(arm: str, r: dict[str, Any], budget: int) -> dict[str, Any]:
     """One group (arm, convention, scale, ratio): escape times of the certified starts that have
-    a gap to close, their Kaplan–Meier summary and the counts of rejected / gap-less starts."""
+    a gap to close, their Kaplan–Meier curve (:func:`~advdyn.experiments.escape.survival`) and
+    the counts of rejected / gap-less starts."""
     cert = np.asarray(r["certified"], dtype=bool)
     gap = np.asarray(r["has_gap"], dtype=bool)
     use = cert & gap
     times = np.asarray(r["times"], dtype=float)[use]
     escaped = np.asarray(r["escaped"], dtype=bool)[use]
-    km = kaplan_meier(times, escaped) if use.any() else {"median": math.inf, "n": 0,
-                                                          "censored": 0, "survival_at_end": 1.0}
+    km = survival(times, escaped, budget)
     return {"arm": arm, "convention": r["convention"], "scale": r["scale"], "ratio": r["ratio"],
             "eps": r["eps"], "starts": int(cert.size), "certified": int(cert.sum()),
             "rejected": int((~cert).sum()), "no_gap": int((cert & ~gap).sum()),
@@ -129,7 +128,7 @@ def fig2_collect(config: Fig2Config, values: list[dict[str, Any]]) -> dict[str, 
     """The result: ``groups`` (one per arm × convention × scale × ratio), ``checks`` (rows with
     ℓ = 0: must be none; rows where ``F.cross_entropy`` would read 0; certification counts),
     ``budget``, ``kkt_tol``, tables and text."""
-    groups = [summarize_record(v["arm"], r) for v in values for r in v["records"]]
+    groups = [summarize_record(v["arm"], r, config.steps) for v in values for r in v["records"]]
     mins = [g["log_ell_min"] for g in groups]
     once = [g for g in groups if g["convention"] == config.conventions[0]]  # one per start
     checks = {"rows_with_zero_ell": int(sum(1 for g in groups if math.isinf(g["log_ell_min"]))),
