@@ -16,8 +16,8 @@ fraction for uniform points of the ball (the PGD starts before any step: about
 = correct under every one of ``eval_restarts`` PGD restarts (same K, rule, ρ, box).
 
 No file is written here: ``train`` calls ``on_epoch(epoch, model, state)`` after every epoch
-(``state`` = everything a resumed run needs: the epoch, configuration, model and optimiser
-state, history), and resumes from such a ``state`` given as ``resume``. The caller decides
+(``state`` = a snapshot of everything a resumed run needs: the epoch, configuration, model and
+optimiser state, history), and resumes from such a ``state`` given as ``resume``. The caller decides
 where checkpoints go (``advdyn train`` writes them atomically; jobs keep none). Epoch ``e``
 draws its shuffle and PGD starts from generators seeded by ``(seed, e)``, so a resumed run
 repeats what the uninterrupted run would have done.
@@ -25,6 +25,7 @@ repeats what the uninterrupted run would have done.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -232,8 +233,10 @@ def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
         history.append({"epoch": epoch, **row})
         if on_epoch is not None:
             on_epoch(epoch, model, {"format": FORMAT, "epoch": epoch, "config": asdict(cfg),
-                                    "source": data.source, "model": model.state_dict(),
-                                    "optimizer": opt.state_dict(), "history": list(history)})
+                                    "source": data.source,
+                                    "model": copy.deepcopy(model.state_dict()),
+                                    "optimizer": copy.deepcopy(opt.state_dict()),
+                                    "history": copy.deepcopy(history)})
 
     if resume is None:
         clean, robust = accuracies(model, p.x_eval, p.y_eval, p.eps, cfg)
