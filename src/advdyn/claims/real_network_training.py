@@ -186,8 +186,8 @@ def judge_fig3_scale(arm: Arm) -> Judgement:
 
 def _within(records: Sequence[Mapping[str, Any]], rule: str, budget: int
             ) -> dict[str, dict[str, float]]:
-    """Per (scale, epoch): the Kaplan–Meier fraction stationary within 10, 40, 100 steps (nan
-    beyond the budget, where censoring leaves it unknown)."""
+    """Per (scale, epoch): the Kaplan–Meier fraction stationary within 10, 40, 100 steps and
+    within the budget (nan beyond the budget, where censoring leaves it unknown)."""
     out = {}
     for r in records:
         if r["rule"] != rule:
@@ -198,7 +198,7 @@ def _within(records: Sequence[Mapping[str, Any]], rule: str, budget: int
             else None
         out[f"scale {r['scale']:g}, epoch {r['epoch']}"] = {
             str(w): math.nan if w > budget else 0.0 if sf is None
-            else float(1 - sf.evaluate(w)) for w in WITHIN}
+            else float(1 - sf.evaluate(w)) for w in sorted({*WITHIN, budget})}
     return out
 
 
