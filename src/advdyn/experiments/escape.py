@@ -98,6 +98,30 @@ class ProbeConfig:
         check_choice("dtype", self.dtype, DTYPES)
 
 
+#: One line per :class:`ProbeConfig` field, for command-line help.
+PROBE_HELP = {
+    "ratios": "ratios r: ε = r · scale · mean‖x‖₂ of the training images at scale 1",
+    "images": "held-out images probed",
+    "conventions": "attack step conventions: normalized (ρε∇ℓ/‖∇ℓ‖), raw_fixed (η∇ℓ), "
+                   "raw_eps2 (cε²∇ℓ), random (ρε in random directions)",
+    "steps": "attack step budget (later escapes are censored)",
+    "rho": "normalised attack step ρ (α = ρε)",
+    "eta": "raw attack step η, the same at every scale",
+    "c": "raw attack step η = cε²",
+    "ascent_rho": "ascent to the maximum of L: first step ρ_a·ε, halved when L stalls",
+    "ascent_steps": "ascent step budget",
+    "ascent_tol": "ascent: halve the step when L rose by ≤ tol × its total rise in a window",
+    "ascent_check": "ascent: window length in steps",
+    "perturb": "perturbation σ·ε of the maximum (the ascent stops once its step is < σε)",
+    "kkt_tol": "certificate: ‖Γ‖/‖∇L‖ ≤ tol and 1 − cos∠[∇L, δ] ≤ tol²/2",
+    "reference_steps": "reference attack from a uniform start: steps",
+    "reference_rho": "reference attack: normalised step ρ",
+    "fraction": "escape: ℓ reaches (1−q)ℓ₀ + qℓ_ref, q = fraction",
+    "seed": "seed of the image choice, sphere starts, perturbations and random steps",
+    "dtype": "floating point precision of the probe (float32 or float64)",
+}
+
+
 def step_of(convention: str, eps: torch.Tensor, cfg: ProbeConfig) -> torch.Tensor:
     """The step size per row: ``ρε`` (``normalized``, ``random``), ``η`` (``raw_fixed``),
     ``cε²`` (``raw_eps2``)."""

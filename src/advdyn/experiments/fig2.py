@@ -18,8 +18,9 @@ import torch
 
 from advdyn.data import MnistData, load_mnist, mean_norm, scale_images
 from advdyn.errors import check_choice, check_number, fail
+from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP
 from advdyn.experiments.base import Experiment, Job, config_dict
-from advdyn.experiments.escape import ProbeConfig, probe, survival
+from advdyn.experiments.escape import PROBE_HELP, ProbeConfig, probe, survival
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
 
 ARMS = ("plain", "invisible")
@@ -56,6 +57,12 @@ class Fig2Config(ProbeConfig):
 
     def probe_config(self) -> ProbeConfig:
         return ProbeConfig(**{n: getattr(self, n) for n in PROBE_FIELDS})
+
+
+#: One line per :class:`Fig2Config` field, for command-line help.
+FIG2_HELP = {**PROBE_HELP, **DATA_HELP, "scales": "input scales: pixels in [0, scale]",
+             **{k: TRAIN_HELP[k] for k in ("arch", "activation", "pool")},
+             "model_seed": "seed of the network's standard initialisation"}
 
 
 def load_data(config: Any) -> MnistData:

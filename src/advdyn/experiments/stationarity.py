@@ -34,6 +34,20 @@ Q1_RULES = ("normalized", "raw_eps2", "random")
 WITHIN = (10, 40, 100)
 
 
+#: One line per :class:`Q1Config` field, for command-line help.
+Q1_HELP = {
+    "q1_images": "Question 1: images whose PGD runs are followed step by step",
+    "q1_steps": "Question 1: PGD steps followed (later stationarity is censored)",
+    "q1_tol": "Question 1: stationarity tolerance on ‖Γ‖/‖∇ℓ‖ (inside: ‖∇ℓ_t‖/‖∇ℓ_0‖)",
+    "rho": "normalised PGD step ρ (α = ρε) of the probes",
+    "c": "raw PGD step η = cε² of the probes",
+    "restart_images": "restarts: images",
+    "restarts": "restarts: uniform starts per image",
+    "restart_steps": "restarts: normalised PGD steps per start",
+    "merge": "restarts: end points closer than merge·ε are one",
+}
+
+
 @dataclass(frozen=True)
 class Q1Config:
     """Steps to stationarity: ``q1_images`` images, ``q1_steps`` steps, tolerance ``q1_tol``
