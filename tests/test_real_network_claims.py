@@ -63,6 +63,15 @@ def test_fig2a_is_inconclusive_when_every_scale_escapes_easily():
     assert rec.control["verdict"] == SUPPORTED and rec.verdict == INCONCLUSIVE
 
 
+def test_a_group_without_certified_starts_is_inconclusive_not_a_verdict():
+    result = _fig2(_paper)
+    for g in result["groups"]:
+        if g["scale"] == 1000.0 and g["ratio"] == 10.0:
+            g["times"], g["escaped"], g["certified"], g["rejected"] = [], [], 0, 20
+    rec = claim("fig2a").evaluate(result)  # its control is that group
+    assert rec.control["verdict"] == INCONCLUSIVE and rec.verdict == INCONCLUSIVE
+
+
 def test_fig2_scale_reversed_order_is_not_supported():
     rec = claim("fig2-scale").evaluate(_fig2(lambda a, s, r: 300 / (1 + np.log10(s / 0.01))))
     assert rec.verdict == NOT_SUPPORTED

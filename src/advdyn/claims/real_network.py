@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from advdyn.claims.core import NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
+from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
 from advdyn.claims.real_network_training import TRAINING_CLAIMS
 from advdyn.claims.survival import compare, difficult, easy, km, km_text, ordered
 
 PRIMARY = "normalized"
-VERDICT_OF = {"held": SUPPORTED, "partly": PARTLY, "not held": NOT_SUPPORTED}
+NO_DATA = "no certified start"
+VERDICT_OF = {"held": SUPPORTED, "partly": PARTLY, "not held": NOT_SUPPORTED,
+              NO_DATA: INCONCLUSIVE}
 Arm = Mapping[str, Any]
 
 
@@ -56,8 +58,8 @@ def _one_group(test: Callable[[Mapping[str, Any], int], bool]
                ) -> Callable[[Arm], Judgement]:
     def judge(arm: Arm) -> Judgement:
         def decide(groups: list[Mapping[str, Any]]) -> tuple[str, str]:
-            if not groups:
-                return "not held", "no group"
+            if not groups or not groups[0]["times"]:
+                return NO_DATA, "no certified start with a gap to close" if groups else "no group"
             g = groups[0]
             return ("held" if test(g, arm["budget"]) else "not held",
                     f"{km_text(g)}, {g['certified']} certified / {g['rejected']} rejected "
@@ -150,8 +152,9 @@ CLAIMS_FIG2: tuple[Claim, ...] = (
                 "local maxima even with a large perturbation ratio such as 10.",
           measurement=_MEASURE + " Group: smallest scale, largest ratio.",
           rule="Supported iff, for the normalised convention, escape is easy: at most 10 % of "
-               "runs censored and the Kaplan–Meier median ≤ budget/4; else not supported. The "
-               "raw conventions are judged by the same rule and reported.",
+               "runs censored and the Kaplan–Meier median ≤ budget/4; else not supported; "
+               "inconclusive when no start of the group is certified. The raw conventions are "
+               "judged by the same rule and reported.",
           control="The same rule at the largest probed scale and the same ratio: if escape "
                   "is easy there too, a small scale is not what makes it easy.",
           experiment="fig2", arms=lambda r: (_cell(r, "min", "max"), _cell(r, "max", "max")),
@@ -174,7 +177,7 @@ CLAIMS_FIG2: tuple[Claim, ...] = (
           measurement=_MEASURE + " Group: largest scale, smallest ratio.",
           rule="Supported iff, for the normalised convention, escape is difficult: the "
                "Kaplan–Meier median exceeds budget/2 (or more than half are censored); else "
-               "not supported.",
+               "not supported; inconclusive when no start of the group is certified.",
           control="The same rule at the smallest scale and the same ratio: if escape is "
                   "difficult there too, a large scale is not what makes it difficult.",
           experiment="fig2", arms=lambda r: (_cell(r, "max", "min"), _cell(r, "min", "min")),

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_flags(p)
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "
                    "6 images, 3 ratios, short budgets), then the flags given")
-    add_config_flags(p, Fig2Config, "figure 2", help=FIG2_HELP)
+    add_config_flags(p, Fig2Config, "figure 2", help_texts=FIG2_HELP)
     p.set_defaults(run=run)
 
 

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "
                    "3 scales, 2 seeds, 2 epochs on 200 images), then the flags given")
     add_config_flags(p, AtScaleConfig, "adversarial training across scales",
-                     help=AT_SCALE_HELP)
+                     help_texts=AT_SCALE_HELP)
     p.set_defaults(run=run)
 
 

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "held-out accuracy, PGD outputs on the sphere). Rerunning the same command resumes "
         "from DIR/last.pt.")
     add_run_flags(p)
-    add_config_flags(p, TrainRunConfig, "adversarial training", help=RUN_HELP)
+    add_config_flags(p, TrainRunConfig, "adversarial training", help_texts=RUN_HELP)
     p.set_defaults(run=run)
 
 

@@ -12,7 +12,9 @@ Per epoch (epoch 0 = the untrained network): the robust training loss (mean ℓ 
 adversarial examples), the fraction of those examples whose δ ends on the sphere
 (``‖δ‖ ≥ ε(1 - 64 ulp)``) and the mean ``‖δ‖/ε`` — beside it, as a control, the same
 fraction for uniform points of the ball (the PGD starts before any step: about
-``1 - (1 - 64 ulp)^D``), clean and robust held-out accuracy — robust
+``1 - (1 - 64 ulp)^D``) — and the fraction on the sphere when the same attack also keeps
+``x + δ`` in ``[0, scale]`` (measured on the first 256 training images, not trained on),
+clean and robust held-out accuracy — robust
 = correct under every one of ``eval_restarts`` PGD restarts (same K, rule, ρ, box).
 
 No file is written here: ``train`` calls ``on_epoch(epoch, model, state)`` after every epoch
@@ -28,7 +30,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +48,8 @@ from advdyn.pgd import RULES, run_pgd
 
 FORMAT = "advdyn-advtrain-2"
 OPTIMIZERS = ("adam", "sgd")
-SHUFFLE, ATTACK, EVALUATE, START_CONTROL = 0, 1, 2, 3
+SHUFFLE, ATTACK, EVALUATE, START_CONTROL, BOX_PROBE = 0, 1, 2, 3, 4
+BOX_IMAGES = 256
 
 
 #: One line per :class:`TrainConfig` field, for command-line help.
@@ -259,9 +262,13 @@ def _epoch(model: nn.Module, opt: torch.optim.Optimizer, p: Prepared, cfg: Train
         total += float(loss.detach()) * xb.shape[0]
         correct += int((logits.argmax(1) == yb).sum())
     n = p.x.shape[0]
+    k = min(BOX_IMAGES, n)  # the same attack kept in the pixel box [0, scale], measured only
+    boxed = attack(model, p.x[:k], p.y[:k], p.eps, replace(cfg, box=True),
+                   generator(cfg.seed, BOX_PROBE, epoch))
     return {"robust_train_loss": total / n, "train_adv_acc": correct / n,
             "on_sphere": on_sphere / n, "radius_over_eps": radius / n,
-            "start_on_sphere": starts / n}
+            "start_on_sphere": starts / n,
+            "on_sphere_box": float((row_norm(boxed) >= p.eps * (1 - rtol)).double().mean())}
 
 
 def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
@@ -298,7 +305,8 @@ def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
     if resume is None:
         clean, robust = accuracies(model, p.x_eval, p.y_eval, p.eps, cfg)
         done(0, {"robust_train_loss": None, "train_adv_acc": None, "on_sphere": None,
-                 "radius_over_eps": None, "start_on_sphere": None, "clean_acc": clean,
+                 "radius_over_eps": None, "start_on_sphere": None, "on_sphere_box": None,
+                 "clean_acc": clean,
                  "robust_acc": robust, "seconds": 0.0})
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
