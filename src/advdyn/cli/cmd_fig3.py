@@ -1,4 +1,4 @@
-"""``advdyn fig3 --out DIR [--quick] [--FIELD V ...]`` (also ``advdyn at-scale``): Madry
+"""``advdyn fig3 --out DIR [--quick] [--FIELD V ...]`` (the experiment ``at_scale``): Madry
 adversarial training at several input scales (Question 2), the Figure 3 probe along training,
 and PGD's stationarity and restarts on the trained networks (Question 1).
 
@@ -17,7 +17,7 @@ from advdyn.pipeline import run_standalone
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "fig3", aliases=["at-scale"],
+        "fig3",
         help="Figure 3 and Question 2: adversarial training across input scales",
         description="Madry-style PGD adversarial training of one CNN at input scales 0.1, 1, "
         "10 and 1000 at a fixed ratio (same architecture, optimiser and schedule; several "
