@@ -23,7 +23,7 @@ def _run(experiment, values):
         module, _, name = job.function.partition(":")
         out.append(getattr(importlib.import_module(module), name)(**job.config))
     json.dumps(out)  # every job value is plain JSON data
-    return config, experiment.collect(config, out)
+    return experiment.collect(config, out)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def _check_records(experiment_name, result, ids):
 
 
 def test_fig2_on_idx_files(mnist_dir):
-    config, result = _run(fig2.EXPERIMENT, {
+    result = _run(fig2.EXPERIMENT, {
         "mnist_dir": mnist_dir, "scales": (0.1, 1000.0), "ratios": (0.01, 1.0), "images": 2,
         "steps": 8, "ascent_steps": 20, "reference_steps": 8, "arch": "tiny"})
     checks = result["checks"]
@@ -56,7 +56,7 @@ def test_fig2_on_idx_files(mnist_dir):
 
 
 def test_at_scale_on_idx_files(mnist_dir):
-    config, result = _run(at_scale.EXPERIMENT, {
+    result = _run(at_scale.EXPERIMENT, {
         "mnist_dir": mnist_dir, "scales": (0.1, 1000.0), "seeds": (0,), "epochs": 1,
         "probe_epochs": (0, 1), "arch": "tiny", "train_images": 16, "eval_images": 8,
         "eval_restarts": 1, "batch_size": 8, "pgd_steps": 2, "probe_images": 2,
