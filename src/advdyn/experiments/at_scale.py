@@ -62,7 +62,7 @@ class AtScaleConfig(Q1Config):
     scales: tuple[float, ...] = (0.1, 1.0, 10.0, 1000.0)
     seeds: tuple[int, ...] = (0, 1, 2)
     epochs: int = 10
-    probe_epochs: tuple[int, ...] = (0, 2, 10)
+    probe_epochs: tuple[int, ...] = (0, 1, 2, 5, 10)
     arch: str = "small"
     activation: str = "softplus"
     pool: str = "avg"

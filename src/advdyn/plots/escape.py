@@ -41,6 +41,9 @@ def _median_label(km: Mapping[str, Any]) -> str:
 
 def _survival_panel(ax: Axes, curves: Sequence[tuple[str, Any, Mapping[str, Any]]]) -> None:
     for label, color, km in curves:
+        if km["n"] == 0:  # nothing to estimate: a legend entry, no curve
+            ax.plot([], [], color=color, ls=":", label=f"{label}: no certified start")
+            continue
         ax.step(np.arange(len(km["curve"])), km["curve"], where="post", color=color, lw=1.5,
                 label=f"{label}: {_median_label(km)}")
     ax.axhline(0.5, color="0.5", lw=0.7, ls=":")
