@@ -39,31 +39,37 @@ def _conventions(groups: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted({g["convention"] for g in groups}, key=lambda c: (c != PRIMARY, c))
 
 
-def _per_convention(arm: Arm, decide: Callable[[list[Mapping[str, Any]]], tuple[str, str]]
+Decision = tuple[str, str, Any]  # (outcome, text, details as JSON data)
+
+
+def _per_convention(arm: Arm, decide: Callable[[list[Mapping[str, Any]]], Decision]
                     ) -> Judgement:
-    """Apply ``decide`` (groups of one convention → (outcome, text)) to every convention; the
-    verdict is the primary convention's."""
-    outcomes, texts = {}, []
+    """Apply ``decide`` (groups of one convention → outcome, text, details) to every
+    convention; the verdict is the primary convention's."""
+    outcomes, texts, details = {}, [], {}
     for conv in _conventions(arm["groups"]):
-        outcome, text = decide(_pick(arm["groups"], convention=conv))
+        outcome, text, detail = decide(_pick(arm["groups"], convention=conv))
         outcomes[conv] = outcome
+        details[conv] = detail
         texts.append(f"{conv}: {outcome} ({text})")
     if PRIMARY not in outcomes:
         return Judgement(NOT_SUPPORTED, "no run of the normalised convention", outcomes)
     return Judgement(VERDICT_OF[outcomes[PRIMARY]], "; ".join(texts),
-                     {"outcome_per_convention": outcomes, "where": arm["where"]})
+                     {"outcome_per_convention": outcomes, "where": arm["where"],
+                      "details": details})
 
 
 def _one_group(test: Callable[[Mapping[str, Any], int], bool]
                ) -> Callable[[Arm], Judgement]:
     def judge(arm: Arm) -> Judgement:
-        def decide(groups: list[Mapping[str, Any]]) -> tuple[str, str]:
+        def decide(groups: list[Mapping[str, Any]]) -> Decision:
             if not groups or not groups[0]["times"]:
-                return NO_DATA, "no certified start with a gap to close" if groups else "no group"
+                return NO_DATA, "no certified start with a gap to close", {}
             g = groups[0]
             return ("held" if test(g, arm["budget"]) else "not held",
                     f"{km_text(g)}, {g['certified']} certified / {g['rejected']} rejected "
-                    f"starts, budget {arm['budget']}")
+                    f"starts, budget {arm['budget']}",
+                    {"km": km(g), "certified": g["certified"], "rejected": g["rejected"]})
         return _per_convention(arm, decide)
     return judge
 
@@ -107,11 +113,11 @@ def _ratio_arm(result: Mapping[str, Any], shuffled: bool) -> Arm:
 
 def judge_ratio_order(arm: Arm) -> Judgement:
     """fig2b rule: smaller ratio escapes sooner, consecutive ratios, Holm."""
-    def decide(groups: list[Mapping[str, Any]]) -> tuple[str, str]:
+    def decide(groups: list[Mapping[str, Any]]) -> Decision:
         groups = sorted(groups, key=lambda g: g["ratio"])
         o = ordered(groups, [f"r={g['ratio']:g}" for g in groups])
         text = ", ".join(f"r={g['ratio']:g} {km_text(g)}" for g in groups)
-        return o["outcome"], text
+        return o["outcome"], text, o["comparisons"]
     return _per_convention(arm, decide)
 
 
@@ -122,22 +128,23 @@ def _scale_arm(result: Mapping[str, Any], arm: str) -> Arm:
 def judge_scale_order(arm: Arm) -> Judgement:
     """fig2-scale rule: at every ratio, smaller scale escapes sooner (consecutive scales); one
     Holm family over all ratios × scale pairs."""
-    def decide(groups: list[Mapping[str, Any]]) -> tuple[str, str]:
+    def decide(groups: list[Mapping[str, Any]]) -> Decision:
         chains = [sorted(_pick(groups, ratio=r), key=lambda g: g["scale"])
                   for r in sorted({g["ratio"] for g in groups})]
         pairs = [(c[k], c[k + 1]) for c in chains for k in range(len(c) - 1)]
         labels = [(f"s={a['scale']:g}, r={a['ratio']:g}", f"s={b['scale']:g}")
                   for a, b in pairs]
-        o = compare(pairs, labels)["outcome"]
+        o = compare(pairs, labels)
         medians = "; ".join(f"r={c[0]['ratio']:g}: " + ", ".join(
             f"s={g['scale']:g} {_median(g)}" for g in c) for c in chains)
-        return o, medians
+        return o["outcome"], "KM medians " + medians, o["comparisons"]
     return _per_convention(arm, decide)
 
 
 def _median(g: Mapping[str, Any]) -> str:
+    """The Kaplan–Meier median (∞: more than half censored; –: no certified start)."""
     s = km(g)
-    return "∞" if math.isinf(s["median"]) else f"{s['median']:g}"
+    return "–" if s["n"] == 0 else "∞" if math.isinf(s["median"]) else f"{s['median']:g}"
 
 
 _FIG2 = "Fig. 2 caption"
