@@ -143,6 +143,7 @@ class TrainRunConfig(TrainConfig):
                 raise fail("checkpoint_epochs", f"epoch {e} is beyond the last ({self.epochs})")
 
     def training(self) -> TrainConfig:
+        """The :class:`TrainConfig` part."""
         return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
 
 
@@ -198,6 +199,7 @@ def accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
 
 
 def optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, or SGD with momentum, at ``cfg.lr``."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr)
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
@@ -205,6 +207,7 @@ def optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def subset(images: np.ndarray, labels: np.ndarray, n: int | None, field_name: str
            ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` images and labels (all when ``n`` is None)."""
     if n is None:
         return images, labels
     if n > images.shape[0]:
@@ -226,6 +229,7 @@ class Prepared:
 
 
 def prepare(cfg: TrainConfig, data: MnistData) -> Prepared:
+    """The run's scaled training and held-out tensors and its radius ε = r · mean‖x‖₂."""
     tr_img, tr_lab = subset(data.train_images, data.train_labels, cfg.train_images,
                             "train_images")
     te_img, te_lab = subset(data.test_images, data.test_labels, cfg.eval_images, "eval_images")

@@ -111,16 +111,19 @@ class AtScaleConfig(Q1Config):
         self.probe_config()
 
     def training(self, scale: float, invisible: bool, seed: int) -> TrainConfig:
+        """The training configuration of one (scale, arm, seed)."""
         return TrainConfig(**{n: getattr(self, n) for n in TRAIN_FIELDS}, scale=scale,
                            invisible=invisible, seed=seed)
 
     def probe_config(self) -> ProbeConfig:
+        """The Figure 3 probe: normalised convention only, the ``probe_*`` budgets."""
         return ProbeConfig(ratios=self.probe_ratios, images=self.probe_images,
                            conventions=("normalized",), steps=self.probe_steps,
                            rho=self.rho, ascent_steps=self.probe_ascent_steps,
                            reference_steps=self.probe_reference_steps)
 
     def q1(self) -> Q1Config:
+        """The Question 1 measurements' configuration."""
         return Q1Config(**{n: getattr(self, n) for n in Q1_FIELDS})
 
 
@@ -162,6 +165,7 @@ def train_job(arm: str, scale: float, seed: int, **parameters: Any) -> dict[str,
 
 
 def at_scale_jobs(config: AtScaleConfig) -> list[Job]:
+    """One :func:`train_job` per (arm, scale, seed)."""
     return [Job("advdyn.experiments.at_scale:train_job",
                 {"arm": arm, "scale": s, "seed": seed, **config_dict(config)})
             for arm in ARMS for s in config.scales for seed in config.seeds]

@@ -56,6 +56,7 @@ class Fig2Config(ProbeConfig):
         check_choice("pool", self.pool, POOLS)
 
     def probe_config(self) -> ProbeConfig:
+        """The probe's own configuration (the :class:`ProbeConfig` fields of this one)."""
         return ProbeConfig(**{n: getattr(self, n) for n in PROBE_FIELDS})
 
 
@@ -104,6 +105,7 @@ def probe_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
 
 
 def fig2_jobs(config: Fig2Config) -> list[Job]:
+    """One :func:`probe_job` per (arm, scale)."""
     return [Job("advdyn.experiments.fig2:probe_job", {"arm": arm, "scale": s,
                                                       **config_dict(config)})
             for arm in ARMS for s in config.scales]
