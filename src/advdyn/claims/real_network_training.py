@@ -68,6 +68,10 @@ def judge_at_scale(arm: Arm) -> Judgement:
                             [x["epochs_to_level"] for x in b], [x["reached"] for x in b])
     raw = [_p(auc.pvalue), _p(end.pvalue), faster]
     adj = holm(raw)
+    reverse = holm([_p(stats.kendalltau(log_s, [x["auc_robust_loss"] for x in m],
+                                        alternative="less").pvalue),
+                    _p(stats.kendalltau(log_s, [x["final_robust_acc"] for x in m],
+                                        alternative="greater").pvalue)])
     held = [p <= ALPHA for p in adj]
     per_scale = {}
     for s in sorted({x["scale"] for x in m}):
@@ -79,12 +83,14 @@ def judge_at_scale(arm: Arm) -> Judgement:
             "epochs_to_level_median": k["median"], "censored": k["censored"], "runs": k["n"]}
     values = {"per_scale": per_scale, "kendall_tau_auc": _f(auc.statistic),
               "kendall_tau_final_robust_acc": _f(end.statistic),
-              "p_holm": {"auc": adj[0], "final_robust_acc": adj[1], "faster": adj[2]}}
+              "p_holm": {"auc": adj[0], "final_robust_acc": adj[1], "faster": adj[2]},
+              "p_holm_larger_scale_better": {"auc": reverse[0], "final_robust_acc": reverse[1]}}
     reason = (f"robust-loss AUC rises with scale: τ = {_f(auc.statistic):.2f}, p_Holm = "
               f"{adj[0]:.3g}; final robust accuracy falls with scale: τ = "
               f"{_f(end.statistic):.2f}, p_Holm = {adj[1]:.3g}; smallest scale reaches robust "
               f"accuracy {arm['robust_level']:g} sooner than the largest (log-rank over runs, "
-              f"censored = never reached): p_Holm = {adj[2]:.3g}")
+              f"censored = never reached): p_Holm = {adj[2]:.3g}; the reverse (larger scale "
+              f"better): p_Holm = {reverse[0]:.3g} (AUC), {reverse[1]:.3g} (final accuracy)")
     return Judgement(_verdict(held), reason, values)
 
 
