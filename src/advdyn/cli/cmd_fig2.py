@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fixed η, raw cε²); escape = ℓ reaching a fraction of the gap to a long attack's ℓ; "
         "censored runs are kept as such (Kaplan–Meier). The same network behind x/scale is "
         "the control arm. Writes DIR/fig2.json, fig2.png, fig2_loss.png and claims.json "
-        "(fig2a, fig2b, fig2c, fig2-scale). --quick: about 35 s on one core; the defaults "
-        "about 70 CPU-minutes.")
+        "(fig2a, fig2b, fig2c, fig2-scale). --quick: 15–35 CPU-seconds; the defaults about "
+        "30 CPU-minutes (estimated from a 12-image run: 3.8 CPU-minutes).")
     add_run_flags(p)
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "
                    "6 images, 3 ratios, short budgets), then the flags given")

@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stationarity (normalised and raw rules, random-direction control) and the spread of "
         "Madry-style restarts. Writes DIR/at_scale.json, at_scale.png, fig3.png, "
         "q1_stationarity.png and claims.json (at-scale, sphere-at, fig3, fig3-scale, q1-cnn, "
-        "concentration-cnn). --quick: about 25 s on one core; the defaults several CPU-hours.")
+        "concentration-cnn). --quick: about 25 CPU-seconds; the defaults about 4 CPU-hours "
+        "(estimate).")
     add_run_flags(p)
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "
                    "3 scales, 2 seeds, 2 epochs on 200 images), then the flags given")
