@@ -38,12 +38,21 @@ RANGES: dict[str, str] = {
          "--base-steps", "--below-dim", "--below-width", "--below-widths", "--closeness",
          "--control-gamma", "--control-ratio", "--control-scale", "--eps", "--eps-scales",
          "--eps-values", "--literal-ratio", "--literal-scale", "--phis", "--points", "--raw-eta",
-         "--raw-rho", "--step-fractions"], "positive"),
+         "--raw-rho", "--step-fractions", "--c", "--kkt-tol", "--reference-rho",
+         "--reference-steps", "--merge", "--probe-ascent-steps", "--probe-images",
+         "--probe-ratios", "--probe-reference-steps", "--probe-steps", "--q1-images",
+         "--q1-steps", "--q1-tol", "--restart-images", "--restart-steps", "--restarts",
+         "--robust-level", "--eval-restarts"], "positive"),
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",
          "--momentum", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed", "fig2 --seed",
-         "fig3 --seed"], "nonneg"),
+         "fig3 --seed", "--probe-epochs"], "nonneg"),
+    # adversarial training across scales takes a list of seeds (0 is a seed), where the
+    # simulated experiments take a number of seeds
+    **dict.fromkeys(["fig3 --seeds"] + [f"check {c} --seeds" for c in (
+        "at-scale", "sphere-at", "fig3", "fig3-scale", "q1-cnn", "concentration-cnn")],
+        "nonneg"),
     # seeds of the simulated experiments seed torch generators, which take any whole number
     **dict.fromkeys(["--seed", "--label"], "real"),
 }
@@ -71,7 +80,8 @@ INT_TYPES = (int, common.positive_int, common.nonneg_int)
 
 
 def valid_range(words: tuple[str, ...], flag: str) -> str | None:
-    return RANGES.get(f"{words[0]} {flag}", RANGES.get(flag))
+    return RANGES.get(" ".join((*words, flag)), RANGES.get(f"{words[0]} {flag}",
+                                                           RANGES.get(flag)))
 
 
 def bad_values(words: tuple[str, ...], action: argparse.Action) -> list[str]:

@@ -1,202 +1,167 @@
-"""The escape probe: the statistic, the claim tests, the probe on a small model, fig2 CLI."""
+"""The escape probe: escape times against the landscape, the step conventions, certified starts,
+stationarity, and the probe end to end on a small CNN (no ℓ = 0 at scale 1000)."""
 
 from __future__ import annotations
 
-import json
+import math
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
 from advdyn.experiments.escape import (
-    EscapeConfig,
-    EscapeCurve,
-    compare_escape,
-    rule_step,
-    run_escape_probe,
-    scale_claim,
-    steps_to_escape,
-    summarize,
-    training_claim,
-    verdict,
+    ProbeConfig,
+    Trace,
+    ascend_ell,
+    certify,
+    escape_times,
+    first_true,
+    probe,
+    stationary,
+    survival,
 )
-from test_mnist_data import write_mnist_dir
+from advdyn.geometry import row_norm
+from advdyn.losses import LogCrossEntropy
+from advdyn.models import ModuleObjective
+from advdyn.models.cnn import build_cnn
 
 
-def test_steps_to_escape_on_hand_made_curves():
-    ell = np.column_stack([
-        [1.0, 2.0, 3.0, 4.0, 5.0],    # linear rise 1 → 5: half the rise (3) at t = 2
-        [2.0, 2.0, 2.0, 2.0, 2.0],    # flat: never rose, censored at T = 4
-        [5.0, 5.0, 5.0, 5.0, 5.0],    # flat too
-        [3.0, 3.0, 9.0, 4.0, 3.5],    # overshoot to 9 at t = 2, then back: rise 6
-    ])
-    steps, escaped = steps_to_escape(ell, 0.5)
-    assert steps.tolist() == [2, 4, 4, 2]
-    assert escaped.tolist() == [True, False, False, True]
-    assert steps_to_escape(ell, 1.0)[0].tolist() == [4, 4, 4, 2]
-    assert steps_to_escape(ell, 0.2)[0].tolist() == [1, 4, 4, 2]
-    with pytest.raises(AdvdynError, match="ell"):
-        steps_to_escape(ell[:1], 0.5)
+def test_escape_time_is_a_fraction_of_the_gap_to_the_reference():
+    # log ℓ along 4 steps for 3 runs; reference log ℓ per run
+    log_ell = np.log(np.array([[1.0, 1.0, 5.0],
+                               [1.5, 1.0, 5.0],
+                               [2.2, 1.2, 5.0],
+                               [3.0, 1.4, 5.0]]))
+    ref = np.log(np.array([3.0, 3.0, 4.0]))
+    times, escaped, gap = escape_times(log_ell, ref, 0.5)
+    # level (1-q)ℓ0 + qℓ_ref = 2 for runs 0 and 1; run 2 starts above its reference
+    assert gap.tolist() == [True, True, False]
+    assert times[0] == 2 and escaped[0]
+    assert times[1] == 3 and not escaped[1]  # censored at the budget
+    assert not escaped[2]
 
 
-def test_a_rise_below_resolution_is_not_an_escape():
-    """Noise floor: a rise must exceed 1e-12 · max(1, |ℓ₀|)."""
-    ell = np.array([[2.0, 1e6, 1e-20, 2.0], [2.0 + 1e-9, 1e6 + 1e-7, 5e-13, 2.0 + 1e-13]])
-    _, escaped = steps_to_escape(ell, 0.5)
-    assert escaped.tolist() == [True, False, False, False]
+def test_escape_level_is_exact_in_log_form_at_huge_margins():
+    """ℓ₀ = e^-900 and ℓ_ref = e^3: the level ≈ e^3/2, found without underflow."""
+    log_ell = np.array([[-900.0], [-10.0], [np.log(0.5) + 3 - 1e-9], [np.log(0.5) + 3 + 1e-9]])
+    times, escaped, _ = escape_times(log_ell, np.array([3.0]), 0.5)
+    assert escaped[0] and times[0] == 3
 
 
-def test_paired_comparison_and_verdict():
-    fast = np.array([10, 11, 12, 10])
-    assert compare_escape(fast, fast + 5)["outcome"] == "held"
-    assert compare_escape(fast + 5, fast)["outcome"] == "contradicted"
-    assert compare_escape(fast, fast)["outcome"] == "tie"
-    noisy = compare_escape(fast, np.array([20, 1, 30, 0]))
-    assert noisy["outcome"] == "tie" and noisy["mean_difference"] == pytest.approx(2.0)
-    slightly = fast + np.array([1, 0, 1, 1])        # 3/4 of a step on average
-    assert compare_escape(fast, slightly, margin=0.0)["outcome"] == "held"
-    assert compare_escape(fast, slightly)["outcome"] == "tie"    # below the 1-step margin
-    assert verdict(["held", "held"]) == "held"
-    assert verdict(["held", "tie"]) == "partly"
-    assert verdict(["held", "contradicted"]) == "not held"
-    assert verdict(["tie", "tie"]) == "not held"
+def test_first_true_and_survival_curve():
+    flags = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]], dtype=bool)
+    t, hit = first_true(flags)
+    assert t.tolist() == [1, 2, 2] and hit.tolist() == [True, True, False]
+    s = survival(t, hit, 2)
+    assert s["curve"] == pytest.approx([1.0, 2 / 3, 1 / 3])
+    assert s["median"] == 2 and s["censored"] == 1
+    assert math.isinf(survival([2, 2], [False, False], 2)["median"])
 
 
-def _curve(scale, ratio, steps, epoch=None):
-    steps = np.asarray(steps)
-    n = steps.size
-    ell = np.zeros((3, n))
-    return EscapeCurve(scale=scale, ratio=ratio, eps=1.0, ell=ell, steps_to_escape=steps,
-                       escaped=np.ones(n, bool), ascent_steps=np.zeros(n, int),
-                       ascent_converged=np.ones(n, bool), ell_at_max=np.zeros(n),
-                       alignment_at_max=-np.ones(n), on_sphere=np.ones(n, bool),
-                       flat=np.zeros(n, bool), epoch=epoch)
+class _Linear(nn.Module):
+    """Two logits ``(0, wᵀz)``: with label 0 the margin is ``wᵀz`` and ℓ = softplus(wᵀz)."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__()
+        self.w = w
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        u = z.flatten(1) @ self.w.flatten()
+        return torch.stack([torch.zeros_like(u), u], dim=1)
 
 
-def test_scale_claim_per_scale():
-    base = np.array([5, 6, 7, 5])
-    curves = [_curve(0.1, 1, base), _curve(0.1, 10, base),
-              _curve(10, 1, base + 3), _curve(10, 10, base),        # tie at ratio 10
-              _curve(1000, 1, base + 9), _curve(1000, 10, base + 9)]
-    claims = {c["scale"]: c for c in scale_claim(curves)}
-    assert claims[0.1]["verdict"] == "partly" and claims[0.1]["ties"] == 1
-    assert claims[10]["held"] == 3 and claims[10]["ties"] == 1
-    assert claims[1000]["verdict"] == "held"
-    assert [p["faster"] for p in claims[10]["comparisons"]] == ["scale 0.1", "scale 10"]
+def _linear_problem(n: int = 3):
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(1, 4, 4, generator=gen, dtype=torch.float64)
+    x = torch.randn(n, 1, 4, 4, generator=gen, dtype=torch.float64)
+    return ModuleObjective(_Linear(w), LogCrossEntropy, x, torch.zeros(n, dtype=torch.long)), w
 
 
-def test_training_claim_per_scale():
-    base = np.array([5, 6, 7, 5])
-    curves = [_curve(0.1, r, base + k, epoch=e) for e, k in ((0, 0), (10, 4), (100, 2))
-              for r in (1, 10)]
-    (claim,) = training_claim(curves)
-    assert claim["epochs"] == [0, 10, 100]
-    assert claim["verdict"] == "not held" and claim["contradicted"] == 2 and claim["held"] == 2
-    with pytest.raises(AdvdynError, match="epoch"):
-        training_claim([_curve(0.1, 1, base)])
+def test_certificate_accepts_the_maximum_of_L_and_rejects_other_points():
+    """max of L = -ℓ on the sphere: δ = -ε w/‖w‖ (ℓ increases along w)."""
+    objective, w = _linear_problem()
+    eps = torch.full((3,), 0.7, dtype=torch.float64)
+    best = (-0.7 * w / w.norm()).expand(3, 1, 4, 4).clone()
+    assert certify(objective, best, eps, 0.05)["certified"].all()
+    tilted = best.clone()
+    tilted[:, 0, 0, 0] += 0.3
+    tilted = tilted * (0.7 / row_norm(tilted)).reshape(-1, 1, 1, 1)
+    res = certify(objective, tilted, eps, 0.05)
+    assert not res["certified"].any() and (res["tangent"] > 0.05).all()
+    inside = certify(objective, best * 0.5, eps, 0.05)  # radial gradient, but off the sphere
+    assert inside["tangent"] == pytest.approx(0.0, abs=1e-12) and not inside["certified"].any()
 
 
-def test_rule_step():
-    assert rule_step("normalized", 0.1, 2.0) == pytest.approx(0.2)
-    assert rule_step("sign", 0.1, 2.0) == pytest.approx(0.2)
-    assert rule_step("raw", 0.1, 2.0) == pytest.approx(0.4)
+def test_each_convention_takes_its_step():
+    objective, w = _linear_problem(1)
+    obj4 = ModuleObjective(objective.model, LogCrossEntropy, objective.x.repeat(4, 1, 1, 1),
+                           torch.zeros(4, dtype=torch.long))
+    eps = torch.full((4,), 10.0, dtype=torch.float64)
+    start = torch.zeros(4, 1, 4, 4, dtype=torch.float64)
+    modes = ["normalized", "raw_fixed", "raw_eps2", "random"]
+    step = torch.tensor([0.5, 0.3, 0.2, 0.5], dtype=torch.float64)
+    trace = ascend_ell(obj4, eps, start, modes, step, 1, torch.Generator().manual_seed(1))
+    d = trace.delta.reshape(4, -1)
+    unit = w.flatten() / w.norm()
+    ell0 = float(torch.exp(trace.log_ell[0, 0] * torch.ones(1)))
+    grad_ell = torch.sigmoid(torch.tensor(float(np.log(np.expm1(ell0))))) * w.flatten()
+    torch.testing.assert_close(d[0], 0.5 * unit)
+    torch.testing.assert_close(d[1], 0.3 * grad_ell)
+    torch.testing.assert_close(d[2], 0.2 * grad_ell)
+    assert float(d[3].norm()) == pytest.approx(0.5)  # a unit random direction, not the gradient
+    assert abs(float(d[3] @ unit)) < 0.99
 
 
-@pytest.mark.parametrize(("field", "value"), [("fraction", 1.5), ("rho", 0.0),
-                                              ("scales", ()), ("ratios", (1.0, 1.0)),
-                                              ("rule", "adam"), ("images", 0),
-                                              ("seed", -1)])
+def test_stationarity_flags_on_and_inside_the_sphere():
+    trace = Trace(log_ell=np.zeros((2, 3)), on_sphere=np.array([[True, True, False]] * 2),
+                  cosine=np.array([[1.0, -1.0, 0.0]] * 2),
+                  tangent=np.array([[0.01, 0.01, 0.9]] * 2),
+                  log_grad=np.log(np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 0.01]])),
+                  delta=torch.zeros(3))
+    flags = stationary(trace, 0.05)
+    # on the sphere: small tangent and outward gradient; inside: gradient down to 1 % of start
+    assert flags[0].tolist() == [True, False, False]
+    assert flags[1].tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize(("field", "value"), [("ratios", (0.1, 0.1)), ("images", 0),
+                                              ("conventions", ("bogus",)), ("fraction", 1.0),
+                                              ("kkt_tol", -1.0), ("dtype", "float16")])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(AdvdynError, match=field):
-        EscapeConfig(**{field: value})
-
-
-def _linear_model() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10, dtype=torch.float32))
-
-
-def _images(n: int = 3):
-    g = torch.Generator().manual_seed(1)
-    return (torch.rand(n, 1, 28, 28, generator=g, dtype=torch.float64),
-            torch.tensor([1, 4, 7][:n]))
-
-
-CFG = EscapeConfig(scales=(0.1, 1.0), ratios=(0.1, 1.0), images=3, steps=40, ascent_steps=150,
-                   perturb=1e-2)
+        ProbeConfig(**{field: value})
 
 
 @pytest.fixture(scope="module")
-def probe():
-    x, y = _images()
-    return run_escape_probe(_linear_model(), x, y, 9.0, CFG)
+def scale_1000_probe():
+    gen = torch.Generator().manual_seed(3)
+    images = torch.rand(2, 1, 28, 28, generator=gen, dtype=torch.float64)
+    labels = torch.tensor([1, 7])
+    cfg = ProbeConfig(ratios=(0.001, 1.0), images=2, steps=15, ascent_steps=40,
+                      reference_steps=15, conventions=("normalized", "raw_fixed", "raw_eps2"))
+    net = build_cnn("tiny", activation="softplus", pool="avg", seed=0)
+    return cfg, probe(net, images, labels, 1000.0, 9.3, cfg)
 
 
-def test_probe_finds_a_maximum_then_escapes(probe):
-    assert [(c.scale, c.ratio) for c in probe] == [(0.1, 0.1), (0.1, 1.0), (1, 0.1), (1, 1.0)]
-    for c in probe:
-        assert c.eps == pytest.approx(c.ratio * c.scale * 9.0)
-        assert c.ell.shape == (CFG.steps + 1, 3)
-        assert c.on_sphere.all() and c.ascent_converged.all()
-        # a linear-logit model is smooth: at the max ∇L is radial and outward (α ≈ -1)
-        assert (c.alignment_at_max < -0.99).all()
-        assert (c.ell_at_max <= c.ell[0] + 1e-6 * np.abs(c.ell[0]) + 1e-12).all()
-        assert c.escaped.all() and (c.ell.max(axis=0) > c.ell[0]).all()
-        assert (c.steps_to_escape < CFG.steps).all()
+def test_probe_at_scale_1000_has_no_zero_loss_and_counts_every_start(scale_1000_probe):
+    cfg, records = scale_1000_probe
+    assert len(records) == len(cfg.ratios) * len(cfg.conventions)
+    for r in records:
+        assert np.isfinite(r["log_ell_min"]).all() and np.isfinite(r["log_ell_start"]).all()
+        assert r["certified"].size == cfg.images  # certified or counted as rejected
+        assert ((r["times"] >= 0) & (r["times"] <= cfg.steps)).all()
+    # the large ratio reaches margins where F.cross_entropy would read exactly 0
+    assert min(float(r["log_ell_min"].min()) for r in records) < -37
 
 
-def test_probe_is_deterministic_and_rows_are_independent(probe):
-    x, y = _images()
-    again = run_escape_probe(_linear_model(), x, y, 9.0, CFG)
-    for a, b in zip(probe, again, strict=True):
-        np.testing.assert_array_equal(a.ell, b.ell)
-    alone = run_escape_probe(_linear_model(), x, y, 9.0,
-                             EscapeConfig(**{**CFG.__dict__, "ratios": (1.0,)}))
-    for a, b in zip([c for c in probe if c.ratio == 1.0], alone, strict=True):
-        np.testing.assert_allclose(a.ell, b.ell, rtol=1e-9)
-        np.testing.assert_array_equal(a.steps_to_escape, b.steps_to_escape)
-
-
-def test_summary_is_json_ready(probe):
-    s = summarize(probe[0])
-    text = json.dumps(s, default=lambda o: o.tolist())
-    back = json.loads(text)
-    assert back["images"] == 3 and back["scale"] == 0.1 and back["ratio"] == 0.1
-    assert set(back["steps_to_escape"]) >= {"mean", "std", "median", "censored", "per_image"}
-    assert len(back["curve"]["progress_mean"]) == CFG.steps + 1
-    assert back["curve"]["progress_mean"][0] == 0.0
-
-
-def test_fig2_cli_on_idx_files(tmp_path, capsys):
-    mnist = write_mnist_dir(tmp_path / "mnist", n_train=20, n_test=8)
-    out = tmp_path / "fig"
-    rc = main(["fig2", "--out", str(out), "--mnist-dir", str(mnist), "--no-progress",
-               "--scales", "0.1", "10", "--ratios", "0.1", "1", "--images", "2", "--steps", "6",
-               "--ascent-steps", "10", "--ascent-check", "5"])
-    assert rc == 0
-    assert {p.name for p in out.iterdir()} == {"fig2.json", "fig2.png", "fig2.pdf"}
-    d = json.loads((out / "fig2.json").read_text())
-    assert d["data"]["source"].startswith("MNIST IDX files")
-    assert d["config"]["images"] == 2 and d["config"]["ascent_steps"] == 10
-    assert [(c["scale"], c["ratio"]) for c in d["curves"]] == [(0.1, 0.1), (0.1, 1.0),
-                                                               (10.0, 0.1), (10.0, 1.0)]
-    assert all(c["images"] == 2 and "mean" in c["steps_to_escape"] for c in d["curves"])
-    assert [c["scale"] for c in d["claims_per_scale"]] == [0.1, 10.0]
-    assert all(c["verdict"] in ("held", "partly", "not held") for c in d["claims_per_scale"])
-    assert "claim" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("argv", [
-    ["--fraction", "2"], ["--scales", "-1"], ["--rule", "adam"], ["--images", "x"],
-    ["--mnist-dir", "/nonexistent/mnist"]])
-def test_fig2_cli_bad_input(tmp_path, capsys, argv):
-    out = tmp_path / "never"
-    with pytest.raises(SystemExit) as e:
-        raise SystemExit(main(["fig2", "--out", str(out), *argv]))
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "error" in err
-    assert not out.exists()
+def test_probe_is_deterministic():
+    gen = torch.Generator().manual_seed(4)
+    images = torch.rand(1, 1, 28, 28, generator=gen, dtype=torch.float64)
+    cfg = ProbeConfig(ratios=(0.1,), images=1, steps=5, ascent_steps=10, reference_steps=5)
+    runs = [probe(build_cnn("tiny", activation="softplus", pool="avg"), images,
+                  torch.tensor([2]), 1.0, 9.3, cfg) for _ in range(2)]
+    for a, b in zip(*runs, strict=True):
+        assert a["times"].tobytes() == b["times"].tobytes()
+        assert np.asarray(a["curve"]).tobytes() == np.asarray(b["curve"]).tobytes()

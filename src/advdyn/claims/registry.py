@@ -16,6 +16,7 @@ from advdyn.errors import fail
 MODULES: list[str] = [
     "advdyn.claims.landscape",
     "advdyn.claims.two_layer",
+    "advdyn.claims.real_network",
 ]
 
 

@@ -11,6 +11,7 @@ import math
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from advdyn.atomic import plain
-from advdyn.errors import check_number, fail
+from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
 from advdyn.experiments.simulated import STEP_RULES
 from advdyn.geometry import DTYPES
@@ -166,21 +167,41 @@ HELP = {
 CHOICES = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
 
 
-def add_config_flags(p: argparse.ArgumentParser, config: type, title: str) -> None:
-    """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's)."""
+def add_config_flags(p: argparse.ArgumentParser, config: type, title: str,
+                     help_texts: Mapping[str, str] | None = None) -> None:
+    """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's);
+    ``help_texts``: the fields' help where :data:`HELP` has none."""
+    texts = {**HELP, **(help_texts or {})}
     g = p.add_argument_group(title)
     hints = typing.get_type_hints(config)
     default = config()
     for f in dataclasses.fields(config):
         kind, many = flag_type(hints[f.name])
         value = getattr(default, f.name)
-        shown = " ".join(f"{v:g}" for v in value) if many else f"{value}"
+        shown = (" ".join(f"{v:g}" if isinstance(v, float) else f"{v}" for v in value)
+                 if many else f"{value}")
         extra: dict[str, Any] = {"nargs": "+", "metavar": "V"} if many else {}
         if f.name in CHOICES:
             extra["choices"] = CHOICES[f.name]
-        text = HELP[f.name] if value is None else f"{HELP[f.name]} (default {shown})"
+        text = texts[f.name] if value is None else f"{texts[f.name]} (default {shown})"
         g.add_argument("--" + f.name.replace("_", "-"), type=number_type(kind), default=None,
                        help=text, **extra)
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """``--out``, ``--threads`` and ``--no-progress``."""
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch intra-op threads (default 1: the work is many small tensor "
+                        "operations, for which more threads cost more than they gain)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def prepare(args: argparse.Namespace) -> Path:
+    """Validate ``--out`` and apply ``--threads``; returns the output folder."""
+    out = output_folder(args.out)
+    torch.set_num_threads(args.threads)
+    return out
 
 
 def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: type, *,
@@ -189,11 +210,7 @@ def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: t
     """A standalone experiment command: ``--out``, ``--threads``, ``--no-progress`` and one
     flag per field of ``config``; ``run(args)`` runs it."""
     p = sub.add_parser(name, help=help, description=description)
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--threads", type=positive_int, default=1,
-                   help="torch intra-op threads (default 1: the work is many small tensor "
-                        "operations, for which more threads cost more than they gain)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_flags(p)
     add_config_flags(p, config, title)
     p.set_defaults(run=run)
     return p
@@ -206,10 +223,9 @@ def run_experiment_command(args: argparse.Namespace, experiment: Any, config: ty
     from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
 
     cfg = config(**config_values(config, args))
-    out = output_folder(args.out)
-    threads = check_number("--threads", args.threads, positive=True, integer=True)
-    torch.set_num_threads(threads)
-    return run_standalone(experiment, cfg, out, progress=not args.no_progress, threads=threads)
+    out = prepare(args)
+    return run_standalone(experiment, cfg, out, progress=not args.no_progress,
+                          threads=args.threads)
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,368 +1,314 @@
-r"""The escape probe of Figures 2 and 3: how fast does the attack leave the point where it is
-weakest?
+r"""The escape probe of Figures 2 and 3, and the per-step stationarity of PGD on a network.
 
-Minimisation form ``L(δ) = -ℓ(y, f(x+δ))`` (ℓ = multi-class cross-entropy) on the ball
-``‖δ‖₂ ≤ ε``, ``ε = r · scale · m₁`` (ratio ``r``, ``m₁`` the mean ``‖x‖₂`` of the training images
-at scale 1, so ``ε = r · mean‖x‖`` at every scale). For every image and every (scale, ratio):
+Loss: ``ℓ`` = multi-class cross-entropy, carried as ``log ℓ``
+(:class:`advdyn.losses.LogCrossEntropy`): exact at any logit margin, so at input scale 1000 no
+row has ``ℓ = 0`` and no run is "censored" by arithmetic. Ball ``‖δ‖₂ ≤ ε``, ``ε = r · scale ·
+m₁`` (``m₁`` the mean ‖x‖₂ of the training images at scale 1). ``L = -ℓ`` (SPEC §1).
 
-1. **Ascent to a local maximum of L on the sphere.** From a uniform point of ``εS^{D-1}``, PGD
-   *ascent* on L with the normalised rule ``δ ← P_B(δ + α ∇L/‖∇L‖)``, starting at
-   ``α = ρ_a ε``. Every ``ascent_check`` steps a row whose L rose by at most ``tol`` times its
-   total rise so far (``L_t - L_{t-c} ≤ tol·(L_t - L_0)``: stalled at the current step size)
-   has its step halved; it has converged when ``α < σε`` (``σ`` = ``perturb``), i.e. the maximum
-   is located to within about the size of the perturbation applied next. (The step-halving
-   rule is used instead of ``‖Γ‖ → 0`` because a max-pooling ReLU network is not differentiable
-   everywhere: ties in the pooling windows over the blank background put kinks at every
-   radius, and on a kink the tangent gradient need not vanish; ``cos∠[-∇L, δ]`` at the point
-   found is reported, -1 meaning ∇L is exactly radial and outward, the set Δ⁻ of the paper.)
-   Rows that do not converge within ``ascent_steps`` are reported and still used.
-2. **Perturbation.** ``δ₀ = P_B(δ* + σ ε u)`` with ``u`` uniform on the unit sphere (``σ`` =
-   ``perturb``), which breaks the exact stationarity of δ*.
-3. **Attack.** PGD *descent* on L from δ₀ with the chosen rule — ``normalized``
-   ``δ - α∇L/‖∇L‖``, ``α = ρε`` (scale-free: the fair comparison across input scales),
-   ``sign`` ``δ - ρε sign ∇L`` or ``raw`` ``δ - η∇L``, ``η = ρε²`` — for ``steps`` steps,
-   recording ``ℓ_t`` at every step.
+For every image and radius (one batch of rows, each row its own ε):
 
-**Steps to escape.** With the rise ``R = max_t ℓ_t - ℓ_0``, the first ``t`` with
-``ℓ_t - ℓ_0 ≥ q·R`` (``q`` = ``fraction``). A row whose ℓ never rises (``R ≤ 10⁻¹²·max(1, |ℓ_0|)``)
-has not escaped; it is *censored* and counted as the step budget (the mean is then a lower bound).
+1. **A certified local maximum of L on the sphere** (where the attack is weakest). From a
+   uniform sphere point, normalised ascent on L with a step ``ρ_a ε`` halved whenever L stalls
+   (``L_t - L_{t-c} ≤ tol·(L_t - L_0)``), until the step is below ``σε``. The end point δ* is a
+   *certified* start only if it is on the sphere and its KKT residuals are small: with
+   ``g = ∇L(δ*)`` (the ascent direction), ``1 - cos∠[g, δ*] ≤ κ²/2`` and ``‖Γ‖/‖g‖ ≤ κ``
+   (``Γ`` the tangent part of ``g``; ``κ`` = ``kkt_tol``). Other end points are *rejected* and
+   counted; they start no attack.
+2. **Reference.** A long normalised PGD attack (``reference_steps`` steps of ``ρ_r ε``) from a
+   uniform start in the ball reaches ``ℓ_ref``: what the landscape offers an attacker.
+3. **Attack** from ``δ₀ = P_B(δ* + σεu)`` (``u`` uniform on the unit sphere), ascent on ℓ, under
+   each step convention (:data:`CONVENTIONS`): ``normalized`` ``δ + ρε ∇ℓ/‖∇ℓ‖`` (what libraries
+   use; scale-free); ``raw_fixed`` ``δ + η∇ℓ`` with one ``η`` at every scale (a fixed learning
+   rate); ``raw_eps2`` ``δ + cε²∇ℓ`` (the theorems' scale); ``random`` ``δ + ρε u_t`` with
+   ``u_t`` a fresh random unit direction (a search that follows no gradient: the negative control
+   of stationarity). ``∇ℓ = ℓ∇log ℓ`` is formed from the log (it underflows only where the raw
+   step is truly below 10⁻³⁰⁰).
+4. **Escape time**: the first step ``t`` with ``ℓ_t ≥ (1-q)ℓ₀ + qℓ_ref`` (a fraction ``q`` of
+   the gap between the start and the reference; compared in log form,
+   ``log ℓ_t ≥ logaddexp(log(1-q) + log ℓ₀, log q + log ℓ_ref)``). A run that does not get
+   there within the budget is *censored* at the budget; a start already at or above ℓ_ref has no
+   gap to close and is counted apart (``no_gap``).
 
-All images × ratios of one scale run as one batch of rows, each row with its own ε. The random
-sphere starts and perturbation directions are drawn from ``seed`` identically at every scale
-(and every checkpoint), so comparisons across scales and epochs are paired by image.
+**Stationarity per step** (Question 1), for ascent on ℓ: on the sphere ``1 - cos∠[∇ℓ, δ]`` and
+``‖Γ‖/‖∇ℓ‖`` (a KKT point of the ball problem has ``∇ℓ = μδ``, ``μ ≥ 0``); inside the ball
+``‖∇ℓ_t‖/‖∇ℓ_0‖``. A step is *stationary at tolerance τ* when on the sphere ``‖Γ‖/‖∇ℓ‖ ≤ τ`` and
+``cos > 0``, or inside the ball ``‖∇ℓ_t‖/‖∇ℓ_0‖ ≤ τ``.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import stats
 from torch import nn
-from tqdm.auto import tqdm
 
-from advdyn.data import MnistData, scale_images
 from advdyn.errors import check_choice, check_number, fail
-from advdyn.geometry import L2Ball, alignment, row_norm, sphere_rtol
-from advdyn.losses import CrossEntropy
+from advdyn.geometry import L2Ball, per_row, row_dot, row_norm, sphere_rtol, sphere_terms
+from advdyn.losses import LogCrossEntropy
 from advdyn.models import ModuleObjective
-from advdyn.pgd import RULES, Recorder, run_pgd
+from advdyn.pgd import run_pgd
 
+CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2", "random")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-NO_RISE_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
-class EscapeConfig:
-    """Every choice of the probe (see the module docstring for the meaning of each)."""
+class ProbeConfig:
+    """Every choice of the escape probe (module docstring; defaults = the full run)."""
 
-    scales: tuple[float, ...] = (0.1, 10.0, 1000.0)
     ratios: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)
     images: int = 50
-    rule: str = "normalized"
-    rho: float = 0.05
+    conventions: tuple[str, ...] = ("normalized", "raw_fixed", "raw_eps2")
     steps: int = 200
+    rho: float = 0.05
+    eta: float = 1.0
+    c: float = 1.0
     ascent_rho: float = 0.05
     ascent_steps: int = 500
     ascent_tol: float = 1e-3
     ascent_check: int = 10
     perturb: float = 1e-3
+    kkt_tol: float = 0.05
+    reference_steps: int = 200
+    reference_rho: float = 0.05
     fraction: float = 0.5
     seed: int = 0
     dtype: str = "float64"
-    claim_margin: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("scales", "ratios"):
-            values = tuple(check_number(name, v, positive=True) for v in getattr(self, name))
-            if not values:
-                raise fail(name, "needs at least one value")
-            if len(set(values)) != len(values):
-                raise fail(name, f"has repeated values {values}")
-            object.__setattr__(self, name, values)
-        for name in ("images", "steps", "ascent_steps", "ascent_check"):
+        ratios = tuple(check_number("ratios", v, positive=True) for v in self.ratios)
+        if not ratios or len(set(ratios)) != len(ratios):
+            raise fail("ratios", f"needs distinct positive values, got {self.ratios}")
+        object.__setattr__(self, "ratios", ratios)
+        conventions = tuple(check_choice("conventions", c, CONVENTIONS) for c in self.conventions)
+        if not conventions:
+            raise fail("conventions", "needs at least one step convention")
+        object.__setattr__(self, "conventions", conventions)
+        for name in ("images", "steps", "ascent_steps", "ascent_check", "reference_steps"):
             check_number(name, getattr(self, name), positive=True, integer=True)
-        for name in ("rho", "ascent_rho", "ascent_tol", "perturb"):
+        for name in ("rho", "eta", "c", "ascent_rho", "ascent_tol", "perturb", "kkt_tol",
+                     "reference_rho"):
             check_number(name, getattr(self, name), positive=True)
-        check_number("claim_margin", self.claim_margin, nonnegative=True)
-        q = check_number("fraction", self.fraction, positive=True)
-        if q > 1:
-            raise fail("fraction", f"must lie in (0, 1], got {q}")
+        if not 0 < self.fraction < 1:
+            raise fail("fraction", f"must lie in (0, 1), got {self.fraction}")
         check_number("seed", self.seed, nonnegative=True, integer=True)
-        check_choice("rule", self.rule, RULES)
         check_choice("dtype", self.dtype, DTYPES)
 
 
+#: One line per :class:`ProbeConfig` field, for command-line help.
+PROBE_HELP = {
+    "ratios": "ratios r: ε = r · scale · mean‖x‖₂ of the training images at scale 1",
+    "images": "held-out images probed",
+    "conventions": "attack step conventions: normalized (ρε∇ℓ/‖∇ℓ‖), raw_fixed (η∇ℓ), "
+                   "raw_eps2 (cε²∇ℓ), random (ρε in random directions)",
+    "steps": "attack step budget (later escapes are censored)",
+    "rho": "normalised attack step ρ (α = ρε)",
+    "eta": "raw attack step η, the same at every scale",
+    "c": "raw attack step η = cε²",
+    "ascent_rho": "ascent to the maximum of L: first step ρ_a·ε, halved when L stalls",
+    "ascent_steps": "ascent step budget",
+    "ascent_tol": "ascent: halve the step when L rose by ≤ tol × its total rise in a window",
+    "ascent_check": "ascent: window length in steps",
+    "perturb": "perturbation σ·ε of the maximum (the ascent stops once its step is < σε)",
+    "kkt_tol": "certificate: ‖Γ‖/‖∇L‖ ≤ tol and 1 − cos∠[∇L, δ] ≤ tol²/2",
+    "reference_steps": "reference attack from a uniform start: steps",
+    "reference_rho": "reference attack: normalised step ρ",
+    "fraction": "escape: ℓ reaches (1−q)ℓ₀ + qℓ_ref, q = fraction",
+    "seed": "seed of the image choice, sphere starts, perturbations and random steps",
+    "dtype": "floating point precision of the probe (float32 or float64)",
+}
+
+
+def step_of(convention: str, eps: torch.Tensor, cfg: ProbeConfig) -> torch.Tensor:
+    """The step size per row: ``ρε`` (``normalized``, ``random``), ``η`` (``raw_fixed``),
+    ``cε²`` (``raw_eps2``)."""
+    if convention == "raw_fixed":
+        return torch.full_like(eps, cfg.eta)
+    if convention == "raw_eps2":
+        return cfg.c * eps * eps
+    return cfg.rho * eps
+
 
 @dataclass
-class EscapeCurve:
-    """The probe at one (scale, ratio) over ``n`` images; arrays are per image.
+class Trace:
+    """Per step ``t = 0..T`` (rows of shape ``(T+1, B)``): ``log_ell``; ``on_sphere``;
+    ``cosine`` = cos∠[∇ℓ, δ]; ``tangent`` = ‖Γ‖/‖∇ℓ‖; ``log_grad`` = log‖∇ℓ‖."""
 
-    ``ell`` ``(steps + 1, n)`` is ℓ along the attack. At the point δ* the ascent ended at:
-    ``ell_at_max`` = ℓ, ``alignment_at_max`` = ``cos∠[-∇L, δ*]``, ``on_sphere`` = ``‖δ*‖ = ε``,
-    ``flat`` = ``∇L(δ*) = 0`` in floating point (a saturated softmax: the attack cannot move)."""
-
-    scale: float
-    ratio: float
-    eps: float
-    ell: np.ndarray
-    steps_to_escape: np.ndarray
-    escaped: np.ndarray
-    ascent_steps: np.ndarray
-    ascent_converged: np.ndarray
-    ell_at_max: np.ndarray
-    alignment_at_max: np.ndarray
+    log_ell: np.ndarray
     on_sphere: np.ndarray
-    flat: np.ndarray
-    epoch: int | None = None
+    cosine: np.ndarray
+    tangent: np.ndarray
+    log_grad: np.ndarray
+    delta: torch.Tensor
 
 
-def rule_step(rule: str, rho: float, eps: torch.Tensor | float) -> torch.Tensor | float:
-    """A PGD step that scales with the radius: ``η = ρε`` for the ``normalized`` and ``sign``
-    rules, ``η = ρε²`` for ``raw`` (its natural scale, SPEC §5)."""
-    return rho * (eps * eps if check_choice("rule", rule, RULES) == "raw" else eps)
-
-
-def probe_images(data: MnistData, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` held-out images (a ``seed``-ed choice) at scale 1, float64 ``(n, 1, 28, 28)``, and
-    their labels."""
-    n = check_number("images", n, positive=True, integer=True)
-    if n > data.test_images.shape[0]:
-        raise fail("images", f"asked for {n} but only {data.test_images.shape[0]} are held out")
-    pick = np.random.default_rng(seed).permutation(data.test_images.shape[0])[:n]
-    return (scale_images(data.test_images[pick], 1.0, torch.float64),
-            torch.as_tensor(data.test_labels[pick]))
-
-
-def steps_to_escape(ell: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``ell`` ``(T+1, n)``: the first ``t`` with ``ℓ_t - ℓ_0 ≥ q(max ℓ - ℓ_0)``,
-    and whether the column rose at all (else the step is ``T``, censored)."""
-    ell = np.asarray(ell, dtype=np.float64)
-    if ell.ndim != 2 or ell.shape[0] < 2:
-        raise fail("ell", f"expected shape (T+1, n) with T ≥ 1, got {ell.shape}")
-    gain = ell - ell[:1]
-    rise = gain.max(axis=0)
-    escaped = rise > NO_RISE_RTOL * np.maximum(1.0, np.abs(ell[0]))
-    reached = gain >= fraction * rise[None, :]
-    first = np.argmax(reached, axis=0)
-    return np.where(escaped, first, ell.shape[0] - 1).astype(np.int64), escaped
-
-
-def _ascend(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tensor,
-            cfg: EscapeConfig, bar: tqdm) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """Step 1 of the probe (step-halving ascent, see the module docstring), in chunks of
-    ``ascent_check`` engine steps. Returns δ*, the steps taken and the converged flags."""
+def ascend_ell(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tensor,
+               modes: list[str], step: torch.Tensor, steps: int,
+               generator: torch.Generator) -> Trace:
+    """``steps`` steps of projected ascent on ℓ from ``start``, row ``b`` following
+    ``modes[b]`` (a :data:`CONVENTIONS` name) with step ``step[b]``; every step's ``log ℓ`` and
+    stationarity recorded (module docstring)."""
+    if len(modes) != start.shape[0]:
+        raise fail("modes", f"expected one convention per row ({start.shape[0]})")
+    normalized = torch.tensor([m in ("normalized", "random") for m in modes])
+    random = torch.tensor([m == "random" for m in modes])
+    shape = tuple(start.shape[1:])
+    rtol = sphere_rtol(start.dtype)
     delta = start.clone()
-    b = delta.shape[0]
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("log_ell", "on_sphere", "cosine",
+                                                          "tangent", "log_grad")}
+    for t in range(steps + 1):
+        ev = objective.evaluate(delta)
+        g = -ev.grad  # ∇ log ℓ: the direction of ∇ℓ
+        norm, gamma, _ = sphere_terms(g, delta)
+        gnorm = row_norm(g)
+        cosine = row_dot(g, delta) / (gnorm * norm).clamp_min(1e-300)
+        rows["log_ell"].append(ev.ell.numpy())
+        rows["on_sphere"].append((norm >= eps * (1 - rtol)).numpy())
+        rows["cosine"].append(cosine.numpy())
+        rows["tangent"].append((gamma / gnorm.clamp_min(1e-300)).numpy())
+        rows["log_grad"].append((ev.ell + torch.log(gnorm.clamp_min(1e-300))).numpy())
+        if t == steps:
+            break
+        unit = L2Ball.normalize(g)
+        if random.any():
+            unit[random] = L2Ball.sample_sphere(int(random.sum()), shape, 1.0, generator,
+                                                 start.dtype)
+        raw = per_row(torch.exp(ev.ell), g) * g  # ∇ℓ = ℓ ∇log ℓ
+        move = torch.where(per_row(normalized, g).bool(), unit, raw)
+        delta = L2Ball.project(delta + per_row(step, g) * move, eps)
+    arrays = {k: np.stack(v) for k, v in rows.items()}
+    return Trace(**arrays, delta=delta)
+
+
+def stationary(trace: Trace, tol: float) -> np.ndarray:
+    """``(T+1, B)``: whether each step is stationary at tolerance ``tol`` (module docstring)."""
+    interior = np.exp(trace.log_grad - trace.log_grad[:1]) <= tol
+    sphere = (trace.tangent <= tol) & (trace.cosine > 0)
+    return np.where(trace.on_sphere, sphere, interior)
+
+
+def first_true(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``(T+1, B)``: the first ``t`` where ``flags`` holds and whether it ever
+    does (else the time is ``T``: censored)."""
+    hit = flags.any(axis=0)
+    return np.where(hit, flags.argmax(axis=0), flags.shape[0] - 1), hit
+
+
+def escape_times(log_ell: np.ndarray, log_ref: np.ndarray, fraction: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Escape time per column of ``log_ell`` ``(T+1, B)`` against ``log ℓ_ref`` ``(B,)``
+    (module docstring, item 4): ``(times, escaped, has_gap)``."""
+    log_ell = np.asarray(log_ell, dtype=np.float64)
+    start = log_ell[0]
+    gap = np.asarray(log_ref, dtype=np.float64) > start
+    with np.errstate(divide="ignore"):
+        level = np.logaddexp(math.log1p(-fraction) + start, math.log(fraction) + log_ref)
+    times, hit = first_true(log_ell >= level[None, :])
+    return times, hit & gap, gap
+
+
+def survival(times: np.ndarray, escaped: np.ndarray, budget: int) -> dict[str, object]:
+    """Kaplan–Meier curve of censored escape times (``scipy.stats.ecdf``): ``curve`` = S(t)
+    for t = 0..budget, ``n``, ``censored``, ``median`` (first t with S(t) ≤ 1/2; ``inf`` if
+    none)."""
+    t = np.asarray(times, dtype=float)
+    e = np.asarray(escaped, dtype=bool)
+    grid = np.arange(budget + 1)
+    if not e.any():
+        curve = np.ones(grid.size)
+    else:
+        sf = stats.ecdf(stats.CensoredData(uncensored=t[e], right=t[~e])).sf
+        curve = sf.evaluate(grid)
+    below = np.nonzero(curve <= 0.5)[0]
+    return {"curve": curve.tolist(), "n": int(t.size), "censored": int((~e).sum()),
+            "median": float(grid[below[0]]) if below.size else math.inf}
+
+
+def _ascend_to_maximum(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tensor,
+                       cfg: ProbeConfig) -> torch.Tensor:
+    """Step 1: normalised ascent on L with step halving (module docstring)."""
+    delta = start.clone()
     step = cfg.ascent_rho * eps
     floor = cfg.perturb * eps
     L0 = objective.evaluate(delta, grad=False).L
     L_prev = L0.clone()
-    taken = np.zeros(b, dtype=np.int64)
-    converged = torch.zeros(b, dtype=torch.bool)
-    active = torch.arange(b)
-    done_steps = 0
-    while active.numel():
-        chunk = min(cfg.ascent_check, cfg.ascent_steps - done_steps)
+    active = torch.arange(delta.shape[0])
+    done = 0
+    while active.numel() and done < cfg.ascent_steps:
+        chunk = min(cfg.ascent_check, cfg.ascent_steps - done)
         res = run_pgd(objective.select(active), eps[active], step[active], chunk,
                       rule="normalized", direction="ascent", start=delta[active])
         delta[active] = res.delta
-        done_steps += chunk
-        taken[active.numpy()] = done_steps
+        done += chunk
         stalled = res.L - L_prev[active] <= cfg.ascent_tol * (res.L - L0[active]).clamp_min(0)
         L_prev[active] = res.L
         step[active] = torch.where(stalled, step[active] / 2, step[active])
-        done = step[active] < floor[active]
-        converged[active] = done
-        active = active[~done] if done_steps < cfg.ascent_steps else active[:0]
-        bar.update(chunk)
-        bar.set_postfix(converged=f"{int(converged.sum())}/{b}")
-    return delta, taken, converged.numpy()
+        active = active[step[active] >= floor[active]]
+    return delta
 
 
-def probe_scale(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, scale: float,
-                unit_mean_norm: float, cfg: EscapeConfig, *, progress: bool = False
-                ) -> list[EscapeCurve]:
-    """Run the probe at one input scale for every ratio of ``cfg``, as one batch of
-    ``len(ratios) × n`` rows (row ``k·n + i`` is ratio ``k``, image ``i``).
+def certify(objective: ModuleObjective, delta: torch.Tensor, eps: torch.Tensor,
+            kkt_tol: float) -> dict[str, np.ndarray]:
+    """KKT residuals of δ as a local maximum of L on the ball: ``1 - cos∠[∇L, δ]`` and
+    ``‖Γ‖/‖∇L‖``; ``certified`` = on the sphere, ``‖Γ‖/‖∇L‖ ≤ κ`` and ``1 - cos ≤ κ²/2``."""
+    ev = objective.evaluate(delta)
+    norm, gamma, _ = sphere_terms(ev.grad, delta)
+    gnorm = row_norm(ev.grad).clamp_min(1e-300)
+    one_minus_cos = 1 - row_dot(ev.grad, delta) / (gnorm * norm.clamp_min(1e-300))
+    tangent = gamma / gnorm
+    on_sphere = norm >= eps * (1 - sphere_rtol(delta.dtype))
+    ok = on_sphere & (tangent <= kkt_tol) & (one_minus_cos <= kkt_tol ** 2 / 2)
+    return {"one_minus_cos": one_minus_cos.numpy(), "tangent": tangent.numpy(),
+            "certified": ok.numpy(), "log_ell": ev.ell.numpy()}
 
-    ``model``: any module mapping ``(B, 1, 28, 28)`` to logits ``(B, 10)`` (used as a frozen
-    copy in ``cfg.dtype``); ``images``: ``(n, 1, 28, 28)`` at scale 1 (pixels in [0, 1])."""
+
+def probe(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, scale: float,
+          unit_mean_norm: float, cfg: ProbeConfig) -> list[dict]:
+    """The probe at one input scale (module docstring) for every ratio and convention of
+    ``cfg``: one record per (ratio, convention) with per-image arrays ``times``, ``escaped``,
+    ``certified``, ``has_gap``, the KKT residuals, and the mean ``log ℓ`` per attack step over
+    the certified rows. ``images`` are at scale 1, ``(n, 1, 28, 28)``."""
     dtype = DTYPES[cfg.dtype]
-    net = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
+    net = net.to(dtype).eval().requires_grad_(False)
     n, k = images.shape[0], len(cfg.ratios)
     x = (scale * images.to(dtype)).repeat(k, 1, 1, 1)
     y = labels.long().repeat(k)
     eps = torch.tensor([r * scale * unit_mean_norm for r in cfg.ratios],
                        dtype=dtype).repeat_interleave(n)
-    objective = ModuleObjective(net, CrossEntropy, x, y)
-
+    shape = tuple(images.shape[1:])
+    objective = ModuleObjective(net, LogCrossEntropy, x, y)
     gen = torch.Generator().manual_seed(cfg.seed)
-    unit = L2Ball.sample_sphere(n, tuple(images.shape[1:]), 1.0, gen, dtype).repeat(k, 1, 1, 1)
-    kick = L2Ball.sample_sphere(n, tuple(images.shape[1:]), 1.0, gen, dtype).repeat(k, 1, 1, 1)
-    shape = (-1, 1, 1, 1)
-    with tqdm(total=cfg.ascent_steps, desc=f"ascent to maxima, scale {scale:g}", unit="step",
-              disable=not progress, leave=False) as bar:
-        top, taken, converged = _ascend(objective, eps, unit * eps.reshape(shape), cfg, bar)
-    at_top = objective.evaluate(top)
-    start = L2Ball.project(top + cfg.perturb * eps.reshape(shape) * kick, eps)
-    res = run_pgd(objective, eps, rule_step(cfg.rule, cfg.rho, eps), cfg.steps, rule=cfg.rule,
-                  direction="descent", start=start,
-                  record=Recorder(fields=("ell",), dtype="float64"), progress=progress)
-    ell = np.asarray(res.trajectory.ell)  # (steps + 1, k·n)
-    ell_top, align = at_top.ell.numpy(), alignment(at_top.grad, top).numpy()
-    sphere = (row_norm(top) >= eps * (1 - sphere_rtol(dtype))).numpy()
-    flat = (row_norm(at_top.grad) == 0).numpy()
-    stt, escaped = steps_to_escape(ell, cfg.fraction)
-    curves = []
-    for j, ratio in enumerate(cfg.ratios):
-        s = slice(j * n, (j + 1) * n)
-        curves.append(EscapeCurve(scale=scale, ratio=ratio, eps=float(eps[j * n]),
-                                  ell=ell[:, s], steps_to_escape=stt[s], escaped=escaped[s],
-                                  ascent_steps=taken[s], ascent_converged=converged[s],
-                                  ell_at_max=ell_top[s], alignment_at_max=align[s],
-                                  on_sphere=sphere[s], flat=flat[s]))
-    return curves
-
-
-def run_escape_probe(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                     unit_mean_norm: float, cfg: EscapeConfig, *, epoch: int | None = None,
-                     progress: bool = False) -> list[EscapeCurve]:
-    """:func:`probe_scale` for every scale of ``cfg`` (curves ordered by scale, then ratio)."""
-    if images.ndim != 4 or images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise fail("images", f"expected (n, C, H, W) with one label each, got "
-                             f"{tuple(images.shape)} and {tuple(labels.shape)}")
-    check_number("unit_mean_norm", unit_mean_norm, positive=True)
-    curves: list[EscapeCurve] = []
-    bar = tqdm(cfg.scales, desc="escape probe" + ("" if epoch is None else f" epoch {epoch}"),
-               unit="scale", disable=not progress, leave=False)
-    for scale in bar:
-        bar.set_postfix(scale=scale)
-        for c in probe_scale(model, images, labels, scale, unit_mean_norm, cfg,
-                             progress=progress):
-            c.epoch = epoch
-            curves.append(c)
-    return curves
-
-
-# ------------------------------------------------------------------------------- statistics
-
-
-def _stats(v: np.ndarray) -> dict[str, float]:
-    v = np.asarray(v, dtype=np.float64)
-    q25, med, q75 = np.percentile(v, [25, 50, 75])
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-            "median": float(med), "q25": float(q25), "q75": float(q75)}
-
-
-def summarize(curve: EscapeCurve) -> dict:
-    """JSON-ready summary: steps to escape (mean, std, quartiles, censored rows), the ascent's
-    convergence (``saturated``: rows with ℓ = 0 in floating point at δ*, where the loss no
-    longer resolves the landscape), and per-step mean/quartile curves of ℓ and of the progress
-    ``(ℓ_t - ℓ_0)/(max ℓ - ℓ_0)`` (0 for rows that never rose)."""
-    ell = curve.ell
-    gain = ell - ell[:1]
-    rise = gain.max(axis=0)
-    progress = np.where(curve.escaped[None, :], gain / np.where(rise > 0, rise, 1.0), 0.0)
-    out = {
-        "scale": curve.scale, "ratio": curve.ratio, "eps": curve.eps,
-        "images": int(ell.shape[1]),
-        "steps_to_escape": {**_stats(curve.steps_to_escape),
-                            "censored": int((~curve.escaped).sum()),
-                            "per_image": curve.steps_to_escape},
-        "ascent": {"converged": int(curve.ascent_converged.sum()),
-                   "steps_mean": float(curve.ascent_steps.mean()),
-                   "on_sphere": int(curve.on_sphere.sum()), "flat": int(curve.flat.sum()),
-                   "saturated": int((curve.ell_at_max == 0).sum()),
-                   "alignment_at_max": _stats(curve.alignment_at_max)},
-        "ell": {"at_max_mean": float(curve.ell_at_max.mean()),
-                "start_mean": float(ell[0].mean()), "end_mean": float(ell[-1].mean()),
-                "max_mean": float(ell.max(axis=0).mean())},
-        "curve": {"ell_mean": ell.mean(axis=1), "ell_q25": np.percentile(ell, 25, axis=1),
-                  "ell_q75": np.percentile(ell, 75, axis=1),
-                  "progress_mean": progress.mean(axis=1),
-                  "progress_q25": np.percentile(progress, 25, axis=1),
-                  "progress_q75": np.percentile(progress, 75, axis=1)},
-    }
-    if curve.epoch is not None:
-        out = {"epoch": curve.epoch, **out}
-    return out
-
-
-def compare_escape(faster: np.ndarray, slower: np.ndarray, margin: float = 1.0) -> dict:
-    """Paired test of "``faster`` escapes in fewer steps than ``slower``" (same images):
-    with ``d_i = slower_i - faster_i``, mean ``d̄`` and standard error ``s``, the outcome is
-    ``held`` if ``d̄ > 2s`` and ``d̄ ≥ margin`` (steps), ``contradicted`` if ``d̄ < -2s`` and
-    ``d̄ ≤ -margin``, else ``tie``."""
-    d = np.asarray(slower, dtype=np.float64) - np.asarray(faster, dtype=np.float64)
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
-    mean = float(d.mean())
-    outcome = ("held" if mean > 2 * se and mean >= margin and mean > 0 else
-               "contradicted" if mean < -2 * se and mean <= -margin and mean < 0 else "tie")
-    return {"mean_difference": mean, "standard_error": se, "outcome": outcome}
-
-
-def verdict(outcomes: Sequence[str]) -> str:
-    """``held`` if every comparison held, ``not held`` if any was contradicted or none held,
-    ``partly`` otherwise (some held, the rest ties)."""
-    if outcomes and all(o == "held" for o in outcomes):
-        return "held"
-    if "contradicted" in outcomes or "held" not in outcomes:
-        return "not held"
-    return "partly"
-
-
-def _pairs(groups: Sequence[Mapping[float, EscapeCurve]], labels: Sequence[str],
-           ratios: Sequence[float], margin: float) -> list[dict]:
-    """Compare consecutive groups ``g_k`` (expected faster) and ``g_{k+1}`` at every ratio."""
-    return [{"faster": labels[a], "slower": labels[a + 1],
-             "per_ratio": [{"ratio": r, **compare_escape(groups[a][r].steps_to_escape,
-                                                         groups[a + 1][r].steps_to_escape,
-                                                         margin)}
-                           for r in ratios]}
-            for a in range(len(groups) - 1)]
-
-
-def _tally(pairs: Sequence[dict]) -> dict:
-    outcomes = [c["outcome"] for p in pairs for c in p["per_ratio"]]
-    return {"verdict": verdict(outcomes) if outcomes else "untested",
-            "held": outcomes.count("held"), "ties": outcomes.count("tie"),
-            "contradicted": outcomes.count("contradicted"), "comparisons": list(pairs)}
-
-
-def _by(curves: Sequence[EscapeCurve], key: str) -> dict:
-    out: dict = {}
-    for c in curves:
-        out.setdefault(getattr(c, key), {})[c.ratio] = c
-    return out
-
-
-def scale_claim(curves: Sequence[EscapeCurve], margin: float = 1.0) -> list[dict]:
-    """§5.1 claim, per input scale: at a fixed ratio a smaller scale escapes faster. Each scale
-    is compared (:func:`compare_escape` with ``margin``, at every ratio) with the next smaller
-    and the next larger scale; its verdict covers those comparisons."""
-    by_scale = _by(curves, "scale")
-    scales = sorted(by_scale)
-    ratios = sorted({c.ratio for c in curves})
-    pairs = _pairs([by_scale[s] for s in scales], [f"scale {s:g}" for s in scales], ratios,
-                   margin)
-    return [{"scale": s, **_tally(pairs[max(0, k - 1):k + 1])} for k, s in enumerate(scales)]
-
-
-def training_claim(curves: Sequence[EscapeCurve], margin: float = 1.0) -> list[dict]:
-    """Figure 3 claim, per input scale: escape gets harder (more steps) as adversarial training
-    proceeds; consecutive checkpoint epochs are compared at every ratio."""
-    if any(c.epoch is None for c in curves):
-        raise fail("curves", "training_claim needs curves that carry their epoch")
+    unit = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).repeat(k, 1, 1, 1)
+    kick = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).repeat(k, 1, 1, 1)
+    top = _ascend_to_maximum(objective, eps, unit * per_row(eps, unit), cfg)
+    cert = certify(objective, top, eps, cfg.kkt_tol)
+    start = L2Ball.project(top + cfg.perturb * per_row(eps, kick) * kick, eps)
+    ref = run_pgd(objective, eps, cfg.reference_rho * eps, cfg.reference_steps,
+                  rule="normalized", direction="descent", start="uniform", generator=gen)
+    log_ref = ref.ell.numpy()
+    c = len(cfg.conventions)
+    modes = [m for m in cfg.conventions for _ in range(n * k)]
+    steps = torch.cat([step_of(m, eps, cfg) for m in cfg.conventions])
+    both = ModuleObjective(net, LogCrossEntropy, x.repeat(c, 1, 1, 1), y.repeat(c))
+    trace = ascend_ell(both, eps.repeat(c), start.repeat(c, 1, 1, 1), modes, steps, cfg.steps,
+                       gen)
+    times, escaped, gap = escape_times(trace.log_ell, np.tile(log_ref, c), cfg.fraction)
     out = []
-    for scale in sorted({c.scale for c in curves}):
-        mine = [c for c in curves if c.scale == scale]
-        by_epoch = _by(mine, "epoch")
-        epochs = sorted(by_epoch)
-        pairs = _pairs([by_epoch[e] for e in epochs], [f"epoch {e}" for e in epochs],
-                       sorted({c.ratio for c in mine}), margin)
-        out.append({"scale": scale, "epochs": epochs, **_tally(pairs)})
+    for a, convention in enumerate(cfg.conventions):
+        for j, ratio in enumerate(cfg.ratios):
+            s = slice(a * n * k + j * n, a * n * k + (j + 1) * n)
+            r = slice(j * n, (j + 1) * n)
+            ok = cert["certified"][r]
+            curve = trace.log_ell[:, s][:, ok].mean(axis=1) if ok.any() else \
+                np.full(cfg.steps + 1, np.nan)
+            out.append({"scale": scale, "ratio": ratio, "convention": convention,
+                        "eps": float(eps[j * n]), "times": times[s], "escaped": escaped[s],
+                        "has_gap": gap[s], "certified": ok, "tangent": cert["tangent"][r],
+                        "one_minus_cos": cert["one_minus_cos"][r],
+                        "log_ell_start": trace.log_ell[0, s], "log_ell_ref": log_ref[r],
+                        "log_ell_min": trace.log_ell[:, s].min(axis=0), "curve": curve})
     return out

@@ -28,7 +28,7 @@ MODULES: list[str] = [
     "advdyn.experiments.claims.concentration",
     "advdyn.experiments.threshold",
     "advdyn.experiments.fig2",
-    "advdyn.experiments.fig3",
+    "advdyn.experiments.at_scale",
 ]
 
 

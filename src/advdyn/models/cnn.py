@@ -7,13 +7,18 @@ initialisation (Kaiming-uniform weights with ``a = √5``, uniform biases in ``�
       conv 5×5, 16→32, pad 2 → σ → maxpool 2     (32×7×7)
       linear 1568→128 → σ → linear 128→10
 
+* ``tiny`` (quick runs; ~30 k parameters): channels 4 and 8, hidden width 32.
+
 * ``madry`` (the MNIST network of Madry et al., 2018; ~3.3 M parameters)::
 
       conv 5×5, 1→32, pad 2 → σ → maxpool 2      (32×14×14)
       conv 5×5, 32→64, pad 2 → σ → maxpool 2     (64×7×7)
       linear 3136→1024 → σ → linear 1024→10
 
-``σ`` is ReLU (default) or softplus (the smooth activation the paper's theory assumes). Neither
+``σ`` is ReLU (default) or softplus (the smooth activation the paper's theory assumes); the pooling
+is max (default) or average (``pool="avg"``). Softplus with average pooling makes the network
+smooth in its input, so a local maximum of the loss on the sphere has a KKT certificate (with
+ReLU or max-pooling, maxima sit on kinks where the one-sided gradient is not radial). No
 network has batch normalisation or dropout, so rows never interact and ``∇_δ`` of a batch is the
 batch of per-row gradients. Any other ``torch.nn.Module`` with the same input/output shapes can be
 used wherever these are.
@@ -28,38 +33,58 @@ from advdyn.errors import check_choice, check_number
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "softplus": nn.Softplus}
 # (conv1 channels, conv2 channels, hidden width)
-ARCHITECTURES: dict[str, tuple[int, int, int]] = {"small": (16, 32, 128),
+ARCHITECTURES: dict[str, tuple[int, int, int]] = {"tiny": (4, 8, 32), "small": (16, 32, 128),
                                                   "madry": (32, 64, 1024)}
+POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
 class MnistCNN(nn.Sequential):
     """Two 5×5 conv + max-pool blocks and two linear layers (see the module docstring)."""
 
     def __init__(self, conv1: int, conv2: int, hidden: int, activation: str = "relu",
-                 classes: int = 10) -> None:
+                 classes: int = 10, pool: str = "max") -> None:
         act = ACTIVATIONS[check_choice("activation", activation, ACTIVATIONS)]
+        down = POOLS[check_choice("pool", pool, POOLS)]
         f32 = {"dtype": torch.float32}  # initialised in float32 whatever the default dtype
         super().__init__(
-            nn.Conv2d(1, conv1, 5, padding=2, **f32), act(), nn.MaxPool2d(2),
-            nn.Conv2d(conv1, conv2, 5, padding=2, **f32), act(), nn.MaxPool2d(2),
+            nn.Conv2d(1, conv1, 5, padding=2, **f32), act(), down(2),
+            nn.Conv2d(conv1, conv2, 5, padding=2, **f32), act(), down(2),
             nn.Flatten(),
             nn.Linear(conv2 * 7 * 7, hidden, **f32), act(),
             nn.Linear(hidden, classes, **f32),
         )
 
 
-def build_cnn(arch: str = "small", *, activation: str = "relu", seed: int = 0,
-              dtype: torch.dtype = torch.float32) -> MnistCNN:
-    """The network ``arch`` (``small`` | ``madry``) at standard init, drawn from ``seed`` without
-    touching the global random state (same seed → same weights)."""
+def build_cnn(arch: str = "small", *, activation: str = "relu", pool: str = "max",
+              seed: int = 0, dtype: torch.dtype = torch.float32) -> MnistCNN:
+    """The network ``arch`` (``tiny`` | ``small`` | ``madry``) at standard init, drawn from
+    ``seed`` without touching the global random state (same seed → same weights)."""
     conv1, conv2, hidden = ARCHITECTURES[check_choice("arch", arch, ARCHITECTURES)]
     seed = check_number("seed", seed, integer=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = MnistCNN(conv1, conv2, hidden, activation)
+        model = MnistCNN(conv1, conv2, hidden, activation, pool=pool)
     return model.to(dtype)
 
 
 def parameter_count(model: nn.Module) -> int:
     """Number of scalar parameters."""
     return sum(p.numel() for p in model.parameters())
+
+
+class InputScaling(nn.Module):
+    """``x ↦ x / scale``: put in front of a network trained on pixels in ``[0, scale]``, it makes
+    the input scale invisible (the network sees ``[0, 1]`` and the radius ``ε/scale = r·m₁`` at
+    every scale) — the negative control of every input-scale claim."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = float(check_number("scale", scale, positive=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / self.scale
+
+
+def scale_invisible(model: nn.Module, scale: float) -> nn.Sequential:
+    """``model(x / scale)`` (see :class:`InputScaling`)."""
+    return nn.Sequential(InputScaling(scale), model)

@@ -29,6 +29,8 @@ PICTURES: dict[str, str] = {
     "corollary31": "advdyn.plots.claims:draw_corollary31",
     "on_sphere": "advdyn.plots.claims:draw_on_sphere",
     "concentration": "advdyn.plots.claims:draw_concentration",
+    "fig2": "advdyn.plots.escape:draw",
+    "at_scale": "advdyn.plots.escape:draw_training",
 }
 
 

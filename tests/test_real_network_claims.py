@@ -1,0 +1,171 @@
+"""The real-network claims: each judge on synthetic passing data says "supported" and on failing
+data "not supported"; the negative controls behave as declared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, claim
+from advdyn.claims.survival import compare, difficult, easy, rmst, sooner
+
+CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2")
+BUDGET = 100
+
+
+def _group(arm, conv, scale, ratio, times, budget=BUDGET):
+    t = [float(x) for x in times]
+    return {"arm": arm, "convention": conv, "scale": scale, "ratio": ratio,
+            "times": [min(x, budget) for x in t], "escaped": [x < budget for x in t],
+            "certified": len(t), "rejected": 0}
+
+
+def _fig2(time_of) -> dict:
+    """A fig2 result whose escape times are ``time_of(arm, scale, ratio)`` + jitter."""
+    rng = np.random.default_rng(0)
+    groups = [_group(arm, conv, s, r, time_of(arm, s, r) + rng.integers(0, 3, 20))
+              for arm in ("plain", "invisible") for conv in CONVENTIONS
+              for s in (0.1, 10.0, 1000.0) for r in (0.001, 0.1, 10.0)]
+    return {"groups": groups, "budget": BUDGET}
+
+
+def _paper(arm, s, r):
+    """The paper's picture in the plain arm: escape slows with scale and (at scale 10) with
+    ratio; the invisible arm does not depend on the scale."""
+    if arm == "invisible":
+        return 10 + 5 * np.log10(r / 0.001)
+    return {0.1: 5, 10.0: 20 + 8 * np.log10(r / 0.001), 1000.0: 200}[s]
+
+
+def _flat(arm, s, r):
+    return 12.0
+
+
+@pytest.mark.parametrize("cid", ["fig2a", "fig2b", "fig2c", "fig2-scale"])
+def test_fig2_claims_pass_on_the_papers_picture(cid):
+    rec = claim(cid).evaluate(_fig2(_paper))
+    assert rec.verdict == SUPPORTED, rec.reason
+    assert rec.control["verdict"] == NOT_SUPPORTED, rec.control["reason"]
+    assert set(rec.values["outcome_per_convention"]) == set(CONVENTIONS)
+
+
+@pytest.mark.parametrize("cid", ["fig2b", "fig2c", "fig2-scale"])
+def test_fig2_claims_fail_on_a_flat_picture(cid):
+    rec = claim(cid).evaluate(_fig2(_flat))
+    assert rec.verdict in (NOT_SUPPORTED, INCONCLUSIVE)
+    assert claim(cid).judge(claim(cid).arms(_fig2(_flat))[0]).verdict == NOT_SUPPORTED
+
+
+def test_fig2a_is_inconclusive_when_every_scale_escapes_easily():
+    """Easy everywhere: the control (largest scale) is easy too, so no discrimination."""
+    rec = claim("fig2a").evaluate(_fig2(_flat))
+    assert rec.control["verdict"] == SUPPORTED and rec.verdict == INCONCLUSIVE
+
+
+def test_a_group_without_certified_starts_is_inconclusive_not_a_verdict():
+    result = _fig2(_paper)
+    for g in result["groups"]:
+        if g["scale"] == 1000.0 and g["ratio"] == 10.0:
+            g["times"], g["escaped"], g["certified"], g["rejected"] = [], [], 0, 20
+    rec = claim("fig2a").evaluate(result)  # its control is that group
+    assert rec.control["verdict"] == INCONCLUSIVE and rec.verdict == INCONCLUSIVE
+
+
+def test_fig2_scale_reversed_order_is_not_supported():
+    rec = claim("fig2-scale").evaluate(_fig2(lambda a, s, r: 300 / (1 + np.log10(s / 0.01))))
+    assert rec.verdict == NOT_SUPPORTED
+
+
+def test_easy_difficult_and_censoring():
+    assert easy({"times": [5.0] * 10, "escaped": [True] * 10}, BUDGET)
+    # 2 of 10 censored: not easy, whatever the median
+    assert not easy({"times": [5.0] * 8 + [100.0] * 2, "escaped": [True] * 8 + [False] * 2},
+                    BUDGET)
+    assert difficult({"times": [100.0] * 6 + [3.0] * 4, "escaped": [False] * 6 + [True] * 4},
+                     BUDGET)
+    assert not difficult({"times": [], "escaped": []}, BUDGET)
+    assert rmst([100.0] * 3, [False] * 3, BUDGET) == BUDGET
+    assert rmst([10.0, 20.0], [True, True], BUDGET) == pytest.approx(15.0)
+    # the vectorised Kaplan–Meier area agrees with scipy's estimate, censoring included
+    rng = np.random.default_rng(5)
+    t = rng.integers(0, 101, 40).astype(float)
+    e = (t < 100) & (rng.random(40) < 0.7)
+    sf = stats.ecdf(stats.CensoredData(uncensored=t[e], right=t[~e])).sf
+    assert rmst(t, e, BUDGET) == pytest.approx(float(sf.evaluate(np.arange(100) + 0.5).sum()))
+    # identical all-escape-at-once groups: log-rank undefined, read as p = 1
+    assert sooner([5.0, 5.0], [True, True], [5.0, 5.0], [True, True]) == 1.0
+    fast = {"times": [2.0] * 15, "escaped": [True] * 15}
+    slow = {"times": [40.0] * 15, "escaped": [True] * 15}
+    assert compare([(fast, slow)], [("a", "b")])["outcome"] == "held"
+    assert compare([(slow, fast)], [("a", "b")])["outcome"] == "not held"
+
+
+# ------------------------------------------------------------------ at_scale (synthetic)
+
+
+def _history(auc: float, final_acc: float, epochs: int = 4) -> list[dict]:
+    rows = [{"epoch": 0, "robust_train_loss": None, "robust_acc": 0.1, "clean_acc": 0.1,
+             "on_sphere": None, "start_on_sphere": None}]
+    for e in range(1, epochs + 1):
+        acc = 0.1 + (final_acc - 0.1) * e / epochs
+        rows.append({"epoch": e, "robust_train_loss": auc, "robust_acc": acc, "clean_acc": acc,
+                     "on_sphere": 0.97, "start_on_sphere": 0.004})
+    return rows
+
+
+def _at_scale(effect: bool) -> dict:
+    scales = (0.1, 1.0, 10.0, 1000.0)
+    runs, escape, stationarity, restarts = [], [], [], []
+    rng = np.random.default_rng(1)
+    for arm in ("plain", "invisible"):
+        scaled = effect and arm == "plain"
+        for k, s in enumerate(scales):
+            for seed in range(3):
+                auc = 1.0 + (0.5 * k if scaled else 0) + 0.01 * seed
+                acc = 0.9 - (0.2 * k if scaled else 0) - 0.01 * seed
+                runs.append({"arm": arm, "scale": s, "seed": seed, "history": _history(auc, acc)})
+            for e in (0, 2, 10):
+                slow = (5 + (20 + 30 * k) * (e == 10)) if scaled else 5
+                escape.append({**_group(arm, "normalized", s, 0.1,
+                                        slow + rng.integers(0, 3, 12)), "epoch": e})
+                for rule in ("normalized", "raw_eps2", "random"):
+                    t = ([30] * 10 if rule != "random" else [100] * 10) if effect else [100] * 10
+                    stationarity.append({"arm": arm, "scale": s, "epoch": e, "rule": rule,
+                                         "times": t, "hit": [x < 100 for x in t]})
+                cv = (0.01 * 10 ** k if scaled else 0.05) * (1 + 0.1 * rng.random(8))
+                restarts.append({"arm": arm, "scale": s, "epoch": e, "cv": cv.tolist(),
+                                 "distinct": [3] * 8})
+    return {"runs": runs, "escape": escape, "stationarity": stationarity,
+            "restarts": restarts, "budget": BUDGET, "q1_budget": 100, "robust_level": 0.5}
+
+
+@pytest.mark.parametrize("cid", ["at-scale", "fig3", "fig3-scale", "q1-cnn",
+                                 "concentration-cnn", "sphere-at"])
+def test_training_claims_pass_on_the_papers_picture(cid):
+    rec = claim(cid).evaluate(_at_scale(True))
+    assert rec.verdict == SUPPORTED, rec.reason
+    assert rec.control["verdict"] == NOT_SUPPORTED, rec.control["reason"]
+
+
+@pytest.mark.parametrize("cid", ["at-scale", "fig3", "fig3-scale", "q1-cnn",
+                                 "concentration-cnn"])
+def test_training_claims_fail_without_the_effect(cid):
+    rec = claim(cid).evaluate(_at_scale(False))
+    assert rec.verdict == NOT_SUPPORTED, rec.reason
+
+
+def test_sphere_at_fails_when_outputs_stay_inside():
+    result = _at_scale(True)
+    for r in result["runs"]:
+        for h in r["history"][1:]:
+            h["on_sphere"] = 0.2
+    assert claim("sphere-at").evaluate(result).verdict == NOT_SUPPORTED
+
+
+def test_fig3_is_partly_supported_when_escape_is_hard_already_after_a_few_epochs():
+    result = _at_scale(True)
+    for g in result["escape"]:
+        if g["epoch"] == 2 and g["arm"] == "plain":
+            g["times"] = [60.0] * len(g["times"])
+    assert claim("fig3").evaluate(result).verdict == PARTLY
