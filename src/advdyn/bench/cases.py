@@ -35,6 +35,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,10 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _run_all(runs: list[Callable[[], torch.Tensor]]) -> list[torch.Tensor]:
+    return [r() for r in runs]
+
+
 def _with_peers(contenders: dict[str, Callable[[], object]],
                 setups: Callable[[], list[AttackSetup]]) -> dict[str, dict[str, Any]]:
     """Add one contender per usable peer (running every setup in turn); the skip notes of the
@@ -144,7 +149,7 @@ def _with_peers(contenders: dict[str, Callable[[], object]],
         built = setups()
         for peer in usable:
             runs = [peer.prepare(s) for s in built]
-            contenders[peer.name] = lambda runs=runs: [r() for r in runs]
+            contenders[peer.name] = partial(_run_all, runs)
     return notes
 
 
@@ -482,7 +487,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {"torch": torch.__version__}
+    versions: dict[str, str] = {"torch": torch.__version__}
     for peer in PEERS:
         if peer.missing() is None:
             dist = {"art": "adversarial-robustness-toolbox"}.get(peer.name, peer.name)

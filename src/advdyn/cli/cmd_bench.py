@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             raise fail("--threads", f"must be ≥ 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     report = run_bench(sizes, cases,
-                       progress=lambda msg: sys.stderr.write(f"advdyn bench: {msg}\n"))
+                       progress=lambda msg: print(f"advdyn bench: {msg}", file=sys.stderr))
     if args.json:
         emit_json(report)
     else:

@@ -68,7 +68,7 @@ def add_probe_arguments(p: argparse.ArgumentParser, scales: tuple[float, ...]) -
 
 def probe_config(args: argparse.Namespace, defaults: dict[str, Any]) -> EscapeConfig:
     """The :class:`EscapeConfig` of the parsed flags; ``defaults`` fills the flags left unset."""
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(EscapeConfig):
         v = getattr(args, f.name)
         v = defaults.get(f.name) if v is None else v

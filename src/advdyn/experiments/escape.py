@@ -212,6 +212,7 @@ def probe_scale(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, sc
     res = run_pgd(objective, eps, rule_step(cfg.rule, cfg.rho, eps), cfg.steps, rule=cfg.rule,
                   direction="descent", start=start,
                   record=Recorder(fields=("ell",), dtype="float64"), progress=progress)
+    assert res.trajectory is not None and at_top.grad is not None
     ell = np.asarray(res.trajectory.ell)  # (steps + 1, k·n)
     ell_top, align = at_top.ell.numpy(), alignment(at_top.grad, top).numpy()
     sphere = (row_norm(top) >= eps * (1 - sphere_rtol(dtype))).numpy()

@@ -132,6 +132,7 @@ def disk_landscape(objective: Objective, eps: torch.Tensor, n: int
     for b in range(len(eps)):
         ev = objective.select(torch.tensor([b])).evaluate(float(eps[b]) * pts)
         L[b][inside] = ev.L.numpy()
+        assert ev.grad is not None
         flat[b] = float((row_norm(ev.grad) <= TINY).double().mean())
     return axis, L, flat
 
@@ -164,6 +165,7 @@ def run_fig1(config: Fig1Config, *, progress: bool = False) -> dict[str, Any]:
                   step_size(config.rule, config.rho, eps_rows), config.steps, rule=config.rule,
                   start="uniform", generator=gen,
                   record=Recorder(fields=("delta",), dtype="float64"), progress=progress)
+    assert res.trajectory is not None
     traj = np.asarray(res.trajectory.delta)
     stuck = saturated(objective.select(rows), torch.as_tensor(traj[0]))
     settled = settle_steps(traj, minima_targets(censuses, 2, config.tol).rows(panel_of))
@@ -216,7 +218,8 @@ def _checks(config: Fig1Config, panels: list[dict]) -> dict[str, Any]:
 
 def job(**parameters: Any) -> dict[str, Any]:
     """Job-runner entry point: ``run_fig1(Fig1Config(**parameters))`` (JSON parameters)."""
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
     return run_fig1(Fig1Config(**values))
 
 

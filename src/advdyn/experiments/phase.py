@@ -162,6 +162,7 @@ def phase_seed(config: PhaseConfig, seed: int, *, progress: bool = False) -> dic
                       step_size(config.rule, config.rho, eps[rows]), config.steps,
                       rule=config.rule, start=start,
                       record=Recorder(fields=("delta",), dtype="float64"), progress=progress)
+        assert res.trajectory is not None
         steps = settle_steps(np.asarray(res.trajectory.delta),
                              minima_targets(censuses, config.dim, config.tol).rows(cells))
     return {"seed": int(seed), "minima": counts("minima"), "maxima": counts("maxima"),
@@ -251,7 +252,8 @@ def run_phase(config: PhaseConfig, *, progress: bool = False) -> dict[str, Any]:
 def seed_job(run_seed: int, **parameters: Any) -> dict[str, Any]:
     """Job-runner entry point: :func:`phase_seed` for one seed (JSON parameters of
     :class:`PhaseConfig`); combine the jobs' results with :func:`aggregate`."""
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
     return phase_seed(PhaseConfig(**values), run_seed)
 
 

@@ -166,10 +166,10 @@ def sphere_census(objective: TwoLayerObjective, eps: torch.Tensor, *, grid: Scan
                             strict=True):
                 found[int(b)] = c
         return [found[b] for b in range(len(n))]
-    rows = tqdm(range(objective.rows), desc="census", unit="cell", disable=not progress,
-                leave=False)
+    cells = tqdm(range(objective.rows), desc="census", unit="cell", disable=not progress,
+                 leave=False)
     return [census(objective.select(torch.tensor([b])), float(eps[b]), starts=starts,
-                   seed=seed) for b in rows]
+                   seed=seed) for b in cells]
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def saturated(objective: TwoLayerObjective, delta: torch.Tensor) -> np.ndarray:
     r"""Rows where ``‖∇L(δ)‖ ≤ TINY`` (:data:`advdyn.geometry.TINY`): the normalised step
     ``∇L/max(‖∇L‖, TINY)`` cannot move from there. With bce and label 0 this happens where the
     logit is so negative that ``ℓ' = sigmoid(u)`` has (nearly) underflowed: a saturated loss."""
-    return (row_norm(objective.evaluate(delta).grad) <= TINY).numpy()
+    return (row_norm(objective.gradient(delta)) <= TINY).numpy()
 
 
 def perturbed_starts(points: torch.Tensor, eps: torch.Tensor, size: float,

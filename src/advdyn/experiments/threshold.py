@@ -158,8 +158,9 @@ def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, 
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Job entry point: :func:`run_threshold` of ``ThresholdConfig(**parameters)``."""
-    cfg = ThresholdConfig(**{k: tuple(v) if isinstance(v, list) else v
-                             for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = ThresholdConfig(**values)
     return run_threshold(cfg)
 
 

@@ -21,6 +21,8 @@ used wherever these are.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -38,7 +40,7 @@ class MnistCNN(nn.Sequential):
     def __init__(self, conv1: int, conv2: int, hidden: int, activation: str = "relu",
                  classes: int = 10) -> None:
         act = ACTIVATIONS[check_choice("activation", activation, ACTIVATIONS)]
-        f32 = {"dtype": torch.float32}  # initialised in float32 whatever the default dtype
+        f32: dict[str, Any] = {"dtype": torch.float32}  # float32 whatever the default dtype
         super().__init__(
             nn.Conv2d(1, conv1, 5, padding=2, **f32), act(), nn.MaxPool2d(2),
             nn.Conv2d(conv1, conv2, 5, padding=2, **f32), act(), nn.MaxPool2d(2),

@@ -124,7 +124,7 @@ def initial_delta(start: str | torch.Tensor, ball_name: str, batch: int,
     if start == "sphere":
         if ball_name != "l2":
             raise fail("start", "'sphere' starts are defined for the l2 ball only")
-        d0 = ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
+        d0 = L2Ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
     else:
         d0 = ball.sample(batch, shape, eps.cpu(), generator, like.dtype)
     return d0.to(like.device)
@@ -148,7 +148,7 @@ def _constant_steps(objective: Objective, delta: torch.Tensor, steps: int, rule:
     gradient = objective.gradient
     for _ in range(steps):
         new = ball.project(delta - step * rule.direction(gradient(delta), ball), eps)
-        delta = new if box is None else clip_to_box(x_full, new, box[0], box[1])
+        delta = new if box is None or x_full is None else clip_to_box(x_full, new, *box)
         bar.update(1)
     return delta
 
@@ -206,6 +206,7 @@ def run_pgd(
         delta = _constant_steps(objective, delta, steps, step_rule, ball_cls,
                                 per_row(sign * eta_t, delta), eps_t, box, x_full, bar)
         ev = objective.evaluate(delta)
+        assert ev.grad is not None
         taken = torch.full((b,), steps, dtype=torch.long, device=like.device)
         converged = torch.zeros(b, dtype=torch.bool, device=like.device)
         bar.close()
@@ -217,6 +218,7 @@ def run_pgd(
     active = torch.ones(b, dtype=torch.bool, device=like.device)
     converged = torch.zeros_like(active)
     for t in range(steps + 1):
+        assert ev.grad is not None
         if geometry:
             norm, gamma, lam = sphere_terms(ev.grad, delta)
             radius = norm if ball_cls is L2Ball else ball_cls.radius(delta)
@@ -233,8 +235,8 @@ def run_pgd(
         eta_now = torch.as_tensor(sched(t, state), dtype=like.dtype,
                                   device=like.device).expand(b)
         stopped = tol is not None and not active.any()
-        if sink is not None and (t % record.stride == 0 or t == steps or stopped):
-            aligned = alignment(ev.grad, delta) if "alignment" in record.fields else None
+        if sink is not None and (t % sink.recorder.stride == 0 or t == steps or stopped):
+            aligned = alignment(ev.grad, delta) if "alignment" in sink.recorder.fields else None
             sink.add(t, {"delta": delta, "L": ev.L, "ell": ev.ell, "gamma_norm": gamma,
                          "lam": lam, "alignment": aligned, "on_sphere": on_sphere,
                          "eta": eta_now})
@@ -242,12 +244,13 @@ def run_pgd(
             break
         v = step_rule.direction(ev.grad, ball_cls)
         new = ball_cls.project(delta - per_row(sign * eta_now, delta) * v, eps_t)
-        if x_full is not None:
-            new = clip_to_box(x_full, new, box[0], box[1])
+        if x_full is not None and box is not None:
+            new = clip_to_box(x_full, new, *box)
         delta = new if tol is None else torch.where(per_row(active, delta).bool(), new, delta)
         taken += active
         ev = objective.evaluate(delta)
         bar.update(1)
     bar.close()
+    assert ev.grad is not None
     return PGDResult(delta=delta, L=ev.L, ell=ev.ell, grad=ev.grad, steps=taken,
                      converged=converged, trajectory=sink.finish() if sink else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +203,7 @@ def save_figure(fig: Figure, base: str | Path) -> list[Path]:
     out = []
     for ext in ("png", "pdf"):
         path = Path(f"{base}.{ext}")
-        write_with(path, lambda p, ext=ext: fig.savefig(p, format=ext, dpi=150))
+        write_with(path, partial(fig.savefig, format=ext, dpi=150))
         out.append(path)
     plt.close(fig)
     return out

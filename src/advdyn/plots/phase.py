@@ -12,7 +12,7 @@ edges.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib import colors, rc_context, ticker
@@ -21,8 +21,11 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-FONTS = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13}
-BOUNDARY = {"colors": "#ff2d2d", "linewidths": 3.2}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+FONTS: dict[RcKeyType, Any] = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13}
+BOUNDARY: dict[str, Any] = {"colors": "#ff2d2d", "linewidths": 3.2}
 
 
 def log_edges(centres: np.ndarray) -> np.ndarray:

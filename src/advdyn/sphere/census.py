@@ -204,8 +204,7 @@ def _tangent_slope(objective: Objective, rows: torch.Tensor, theta: torch.Tensor
     """``⟨∇L(δ), (-sin θ, cos θ)⟩`` at ``δ = ε(cos θ, sin θ)``: the sign of ``dL/dθ``."""
     u = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
     t = torch.stack([-torch.sin(theta), torch.cos(theta)], dim=1)
-    ev = objective.select(rows).evaluate(eps[:, None] * u)
-    return row_dot(ev.grad, t)
+    return row_dot(objective.select(rows).gradient(eps[:, None] * u), t)
 
 
 def scan_circle(objective: Objective, eps: float | torch.Tensor, n_angles: int = 4096, *,
@@ -350,6 +349,7 @@ def riemannian_descent(objective: Objective, delta: torch.Tensor, eps: float, *,
     b = delta.shape[0]
     t = torch.full((b,), 0.2 * eps, dtype=delta.dtype, device=delta.device)
     ev = objective.evaluate(delta)
+    assert ev.grad is not None
     val, grad = sign * ev.L, ev.grad
     active = torch.ones(b, dtype=torch.bool, device=delta.device)
     bar = tqdm(total=iters, desc="descent" if sign > 0 else "ascent", disable=not progress,
@@ -363,6 +363,7 @@ def riemannian_descent(objective: Objective, delta: torch.Tensor, eps: float, *,
         n = row_norm(gam)
         cand = _retract(d - sign * per_row(t[idx] / n.clamp_min(1e-300), d) * gam, eps)
         evc = objective.select(idx).evaluate(cand)
+        assert evc.grad is not None
         ok = (sign * evc.L < val[idx]) & (n > 0)
         sel = idx[ok]
         delta[sel], val[sel], grad[sel] = cand[ok], sign * evc.L[ok], evc.grad[ok]
@@ -390,7 +391,7 @@ def newton_polish(objective: Objective, delta: torch.Tensor, eps: float, *, iter
         if idx.numel() == 0:
             break
         d, obj = delta[idx], objective.select(idx)
-        g = obj.evaluate(d).grad
+        g = obj.gradient(d)
         gam = tangent_project(d, g)
         conv = row_norm(gam) <= tiny * row_norm(g)
         xi = lagrangian_hessian(obj.hessian(d), lagrange_multiplier(g, d))
@@ -561,14 +562,15 @@ def _multistart(objective: Objective, eps: float, s: CensusSettings, progress: b
 
     flat_obj = _Flat(objective)
     first = sphere(s.starts)
-    grad_scale = float(row_norm(flat_obj.evaluate(first).grad).median())
+    grad_scale = float(row_norm(flat_obj.gradient(first)).median())
     pgd_end = first[:0]
     if s.pgd_starts:
         res = run_pgd(objective, eps, 0.05 * eps, 100, rule="normalized", batch=s.pgd_starts,
                       generator=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
         pgd_end = _retract(res.delta.reshape(s.pgd_starts, -1), eps)
 
-    ends, labels, source = first[:0], [], torch.zeros(0, dtype=torch.long)
+    labels: list[str] = []
+    ends, source = first[:0], torch.zeros(0, dtype=torch.long)
     used, k, rounds = 0, s.starts, 0
     while True:
         down = first if rounds == 0 else sphere(k)
@@ -664,7 +666,7 @@ def _polish_and_type(objective: Objective, ends: torch.Tensor, eps: float, s: Ce
     if ends.shape[0] == 0:
         return ends, []
     out = ends.clone()
-    g = objective.evaluate(ends).grad
+    g = objective.gradient(ends)
     gn = row_norm(g)
     skip = (gn <= s.critical_rtol * grad_scale) & (row_norm(tangent_project(ends, g)) > 1e-3 * gn)
     moving = (~skip).nonzero(as_tuple=True)[0]

@@ -84,6 +84,7 @@ def compute(**parameters: Any) -> dict[str, Any]:
         start = L2Ball.sample(cfg.starts, (cfg.dim,), eps, gen)
         const = run_pgd(obj, eps, eta, cfg.pre_steps, rule="raw", start=start,
                         record=Recorder(fields=("gamma_norm", "on_sphere"), dtype="float64"))
+        assert const.trajectory is not None
         t_switch = first_true(np.asarray(const.trajectory.on_sphere, dtype=bool)
                               & (np.asarray(const.trajectory.gamma_norm) < math.sqrt(eta)))
         nearest = np.linalg.norm(const.delta.numpy()[:, None] - points[None], axis=-1)
@@ -96,6 +97,7 @@ def compute(**parameters: Any) -> dict[str, Any]:
         sched = Shrinking(beta)
         shrink = run_pgd(obj, eps, eta, total, rule="raw", start=start, schedule=sched,
                          record=Recorder(fields=("delta",), dtype="float64"))
+        assert shrink.trajectory is not None and sched.switched_at is not None
         traj = np.asarray(shrink.trajectory.delta, dtype=np.float64)
         switched = sched.switched_at.numpy().astype(int)
         for b in range(cfg.starts):

@@ -151,7 +151,7 @@ def ball_bounds(objective: TwoLayerObjective, eps: float, n: int, generator: tor
             "B_u": float(gn.max())}
 
 
-def fit_loglog(x: Sequence[float], y: Sequence[float]) -> float | None:
+def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float | None:
     """Least-squares slope of ``log y`` against ``log x`` over the finite positive pairs."""
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)

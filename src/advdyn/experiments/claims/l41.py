@@ -62,7 +62,9 @@ QUICK: dict[str, Any] = {"scales": (0.1, 1.0, 10.0), "eta_factors": (0.5, 0.1, 0
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = Config(**values)
     setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
     rows: list[dict[str, Any]] = []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):
@@ -76,6 +78,7 @@ def compute(**parameters: Any) -> dict[str, Any]:
                 res = run_pgd(obj, eps, eta, cfg.steps, rule="raw", batch=cfg.starts,
                               generator=s, record=Recorder(fields=("L", "on_sphere"),
                                                            dtype="float64"))
+                assert res.trajectory is not None
                 L = np.asarray(res.trajectory.L, dtype=np.float64)
                 inside = ~np.asarray(res.trajectory.on_sphere, dtype=bool)[1:]
                 dl = (L[1:] - L[:-1])[inside]

@@ -66,7 +66,9 @@ QUICK: dict[str, Any] = {"n_points": 1000, "seeds": 2, "plot_points": 200}
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = Config(**values)
     setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
     rows: list[dict[str, Any]] = []
     fig: dict[str, Any] = {"scale": [], "alpha": [], "ratio": [], "in_regime": []}

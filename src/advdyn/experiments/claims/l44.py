@@ -64,7 +64,9 @@ QUICK: dict[str, Any] = {"ratios": (0.01, 0.1, 0.3, 1.0, 3.0), "seeds": 2, "star
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = Config(**values)
     setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
     rows: list[dict[str, Any]] = []
     points: dict[str, list] = {"eps": [], "alpha": [], "mu_min": [], "mu_max": [], "type": []}

@@ -84,7 +84,9 @@ def angle_spread(objective: Any, eps: float, n: int, generator: torch.Generator)
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = Config(**values)
     setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
     rows: list[dict[str, Any]] = []
     fig: dict[str, Any] = {"label": [], "alpha": [], "theta": [], "cond6": []}
@@ -105,6 +107,7 @@ def compute(**parameters: Any) -> dict[str, Any]:
                 res = run_pgd(obj, eps, eta, cfg.steps, rule="raw", batch=cfg.starts,
                               generator=s, record=Recorder(fields=("alignment", "on_sphere"),
                                                            dtype="float64"))
+                assert res.trajectory is not None
                 alpha = np.asarray(res.trajectory.alignment, dtype=np.float64)
                 on = np.asarray(res.trajectory.on_sphere, dtype=bool)
                 minus = on & (alpha <= -1 + theta)

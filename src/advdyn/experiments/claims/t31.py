@@ -85,7 +85,9 @@ def first_true(mask: np.ndarray) -> np.ndarray:
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = Config(**values)
     setup = SimulatedSetup(cfg.dim, cfg.width, cfg.loss, cfg.label)
     eps = cfg.ratio * cfg.scale
     base = min(eps * eps, math.log(cfg.width) ** -2)
@@ -100,6 +102,7 @@ def compute(**parameters: Any) -> dict[str, Any]:
                       record=Recorder(stride=cfg.stride, dtype="float64",
                                       fields=("delta", "gamma_norm", "on_sphere")))
         tr = res.trajectory
+        assert tr is not None
         t = np.asarray(tr.t)
         delta = np.asarray(tr.delta, dtype=np.float64)
         dist = np.linalg.norm(delta[:, :, None, :] - minima[None, None], axis=-1).min(axis=-1)
@@ -144,14 +147,15 @@ def _verdict(rows: list[dict[str, Any]], eps: float) -> dict[str, Any]:
                      if np.isfinite(r["dist_gamma_median"])), default=None)}
     if slopes["slope_t_gamma"] is None or slopes["slope_dist_gamma"] is None:
         return verdict(CLAIM, "not testable here", "fewer than two step sizes produced an output "
-                       "within the budget", in_regime=measured["in_regime"], measured=measured)
+                       "within the budget", in_regime=bool(measured["in_regime"]),
+                       measured=measured)
     ok = complete and slopes["slope_t_gamma"] >= -2.2 and slopes["slope_dist_gamma"] >= 0.4
     reason = (f"fitted slopes against η: time to output {slopes['slope_t_gamma']:.3g} "
               f"(bound -2), distance at output {slopes['slope_dist_gamma']:.3g} (bound 0.5), "
               f"time to within tol·ε of a minimum {_fmt(slopes['slope_t_tol'])}; all outputs "
               f"within budget: {complete}")
     return verdict(CLAIM, "held" if ok else "did not hold", reason,
-                   in_regime=measured["in_regime"], measured=measured)
+                   in_regime=bool(measured["in_regime"]), measured=measured)
 
 
 def _fmt(v: float | None) -> str:

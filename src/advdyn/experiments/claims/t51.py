@@ -33,7 +33,9 @@ QUICK: dict[str, Any] = {"dims": (2, 3), "widths": (64, 256, 1024), "scales": (0
 
 def compute(**parameters: Any) -> dict[str, Any]:
     """Run the experiment (see the module docstring); JSON data, deterministic."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in parameters.items()}
+    cfg = Config(**values)
     out = run_threshold(cfg)
     probs = out["problems"]
     for p in probs:

@@ -1,0 +1,51 @@
+"""The package's annotations hold: mypy (configured in ``pyproject.toml``) passes on
+``src/advdyn``, and the same configuration fails on a copy with one deliberately wrong
+annotation (so the check can fail). Both runs share one mypy cache, so the third-party modules
+are analysed once."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+def _mypy(root: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", "pyproject.toml",
+                           "--cache-dir", str(cache)],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+
+
+def test_package_is_typed() -> None:
+    assert (ROOT / "src" / "advdyn" / "py.typed").is_file()
+
+
+def test_mypy_passes(cache: Path) -> None:
+    done = _mypy(ROOT, cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success: no issues found" in done.stdout
+
+
+def test_mypy_rejects_a_wrong_annotation(tmp_path: Path, cache: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "src" / "advdyn", tmp_path / "src" / "advdyn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    geometry = tmp_path / "src" / "advdyn" / "geometry.py"
+    text = geometry.read_text(encoding="utf-8")
+    right = "def row_norm(v: torch.Tensor) -> torch.Tensor:"
+    assert right in text
+    geometry.write_text(text.replace(right, "def row_norm(v: torch.Tensor) -> str:"),
+                        encoding="utf-8")
+    done = _mypy(tmp_path, cache)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "geometry.py" in done.stdout and "[return-value]" in done.stdout, done.stdout
