@@ -1,11 +1,14 @@
 """The tutorial notebook ``examples/tutorial.ipynb``: stored without outputs, and it runs.
 
 It is executed with nbclient in a kernel of the running interpreter (``ipykernel`` from the
-``docs`` extra); the test reads its printed results back."""
+``docs`` extra; a kernel spec written for the test, so that no other installed "python3" kernel
+is picked up); the test reads its printed results back."""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -24,10 +27,16 @@ def test_tutorial_stored_without_outputs() -> None:
         assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
-def test_tutorial_runs(tmp_path: Path) -> None:
+def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torchattacks")
+    spec = tmp_path / "jupyter" / "kernels" / "advdyn-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "advdyn test", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3",
+    NotebookClient(nb, timeout=120, kernel_name="advdyn-test",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
