@@ -198,5 +198,7 @@ def test_bad_input_named(problem) -> None:
         trace_attack(model, x, y, -1.0, lambda m: x)
     with pytest.raises(AdvdynError, match="attack"):
         trace_attack(model, x, y, EPS, lambda m: x[:3])
+    with pytest.raises(AdvdynError, match="no iterate"):
+        trace_attack(model, x, y, EPS, lambda m: (m(x), x)[1])  # a check only
     with pytest.raises(AdvdynError, match="model"):
         TracedModel(lambda z: z)  # type: ignore[arg-type]

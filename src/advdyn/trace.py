@@ -200,6 +200,9 @@ def trace_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float 
         raise fail("attack", f"returned shape {tuple(out.shape)}, expected {tuple(x.shape)}",
                    "return the adversarial inputs x + δ")
     its = traced.iterates()
+    if not its:
+        raise fail("attack", f"made {len(traced.calls)} forward call(s), none of them then "
+                   "differentiated: no iterate to trace", "run a gradient attack on the wrapper")
     wrong = [z.shape[0] for z in its if z.shape[0] != b]
     if wrong:
         raise fail("attack", f"fed the model iterates of {wrong[0]} rows, not the batch of {b}",
