@@ -15,7 +15,7 @@ trap 'rm -f "$constraints"' EXIT
 installed=$("$VENV/bin/python" -c "import torch; print(torch.__version__.split('+')[0])" 2>/dev/null || true)
 echo "torch==${installed:-2.13.0}" > "$constraints"
 "${PIP[@]}" -c "$constraints" "torch==${installed:-2.13.0}"
-"${PIP[@]}" -c "$constraints" -e ".[test,mnist,dask,parquet,peers]"
+"${PIP[@]}" -c "$constraints" -e ".[test,mnist,dask,parquet,peers,docs,typing]"
 # torchattacks declares torchvision (no CPU build here); it runs without it.
 "${PIP[@]}" -c "$constraints" --no-deps "torchattacks==3.5.1"
 "$VENV/bin/python" -c "import torch, advdyn; print('advdyn', advdyn.__version__, 'torch', torch.__version__)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
@@ -27,6 +27,16 @@ def check_choice(field: str, value: Any, choices: Iterable[str]) -> str:
     if value not in options:
         raise fail(field, f"unknown option {value!r}", "choose one of " + ", ".join(options))
     return value
+
+
+@overload
+def check_number(field: str, value: Any, *, positive: bool = ..., nonnegative: bool = ...,
+                 integer: Literal[False] = ...) -> float: ...
+
+
+@overload
+def check_number(field: str, value: Any, *, positive: bool = ..., nonnegative: bool = ...,
+                 integer: Literal[True]) -> int: ...
 
 
 def check_number(

@@ -53,7 +53,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {"torch": torch.__version__}
+    versions: dict[str, str] = {"torch": torch.__version__}
     for peer in PEERS:
         if peer.missing() is None:
             dist = {"art": "adversarial-robustness-toolbox"}.get(peer.name, peer.name)

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     report = run_bench(sizes, cases,
-                       progress=lambda msg: sys.stderr.write(f"advdyn bench: {msg}\n"))
+                       progress=lambda msg: print(f"advdyn bench: {msg}", file=sys.stderr))
     if args.json:
         emit_json(report)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from advdyn import __version__
 from advdyn.errors import AdvdynError
@@ -32,7 +33,7 @@ COMMANDS = [
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 

@@ -122,6 +122,7 @@ def disk_landscape(objective: Objective, eps: torch.Tensor, n: int
     for b in range(len(eps)):
         ev = objective.select(torch.tensor([b])).evaluate(float(eps[b]) * pts)
         L[b][inside] = ev.L.numpy()
+        assert ev.grad is not None
         flat[b] = float((row_norm(ev.grad) <= TINY).double().mean())
     return axis, L, flat
 
@@ -154,6 +155,7 @@ def run_fig1(config: Fig1Config, *, progress: bool = False) -> dict[str, Any]:
                   step_size(config.rule, config.rho, eps_rows), config.steps, rule=config.rule,
                   start="uniform", generator=gen,
                   record=Recorder(fields=("delta",), dtype="float64"), progress=progress)
+    assert res.trajectory is not None
     traj = np.asarray(res.trajectory.delta)
     stuck = stuck_rows(traj)
     settled = settle_steps(traj, minima_targets(censuses, 2, config.tol).rows(panel_of))

@@ -140,10 +140,10 @@ def sphere_census(objective: TwoLayerObjective, eps: torch.Tensor, *, grid: Scan
                             strict=True):
                 found[int(b)] = c
         return [found[b] for b in range(len(n))]
-    rows = tqdm(range(objective.rows), desc="census", unit="cell", disable=not progress,
-                leave=False)
+    cells = tqdm(range(objective.rows), desc="census", unit="cell", disable=not progress,
+                 leave=False)
     return [census(objective.select(torch.tensor([b])), float(eps[b]), starts=starts,
-                   seed=seed) for b in rows]
+                   seed=seed) for b in cells]
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,9 @@ class Problem:
         check_choice("loss", self.loss, SCALAR_LOSSES)
         if self.loss == "bce" and not 0 <= float(self.y) <= 1:
             raise fail("y", f"bce needs a label in [0, 1], got {float(self.y)}")
-        for name, v in (("W", W), ("a", a), ("x", x), ("y", float(np.asarray(self.y))),
-                        ("eps", float(np.asarray(self.eps)))):
-            object.__setattr__(self, name, v)
+        for name, value in (("W", W), ("a", a), ("x", x), ("y", float(np.asarray(self.y))),
+                            ("eps", float(np.asarray(self.eps)))):
+            object.__setattr__(self, name, value)
 
     @property
     def dim(self) -> int:

@@ -142,12 +142,15 @@ class RecordSink:
                 tail = (n, *self.shape) if f == "delta" else (n,)
                 self.streams[f] = _NpyStream(folder / f"{f}.npy", dt, tail)
 
-    def add(self, t: int, values: dict[str, torch.Tensor]) -> None:
+    def add(self, t: int, values: dict[str, torch.Tensor | None]) -> None:
+        """Record step ``t``: ``values`` holds every recorded field (others may be ``None``)."""
         if self.times and self.times[-1] == t:
             return
         self.times.append(t)
         for f in self.recorder.fields:
-            v = values[f].detach()
+            value = values[f]
+            assert value is not None, f"field {f} is recorded but was not computed"
+            v = value.detach()
             if v.ndim and v.shape[0] == self.batch and len(self.row_index) != self.batch:
                 v = v[self.rows_t.to(v.device)]
             a = v.cpu().numpy()

@@ -9,7 +9,7 @@ computed a grid of L, critical points and trajectories). Figures are built on
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib import colors, patheffects, rc_context, ticker
@@ -20,15 +20,19 @@ from matplotlib.lines import Line2D
 
 from advdyn.plots.drawing import Drawing
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 LOG_DECADES = 2.0   # -L spanning at least this many decades gets a log colour scale
 LOG_FLOOR = 1e-8    # log colour scales are clipped at this fraction of max |L|
-MIN_STYLE = {"marker": "v", "color": "#e4002b", "markeredgecolor": "white", "markersize": 11,
-             "markeredgewidth": 1.2, "linestyle": "none"}
-MAX_STYLE = {"marker": "^", "color": "white", "markeredgecolor": "black", "markersize": 11,
-             "markeredgewidth": 1.2, "linestyle": "none"}
-FONTS = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12}
-TRAJ_STYLE = {"color": "white", "linewidth": 1.3,
-              "path_effects": [patheffects.withStroke(linewidth=2.6, foreground="black")]}
+MIN_STYLE: dict[str, Any] = {"marker": "v", "color": "#e4002b", "markeredgecolor": "white",
+                             "markersize": 11, "markeredgewidth": 1.2, "linestyle": "none"}
+MAX_STYLE: dict[str, Any] = {"marker": "^", "color": "white", "markeredgecolor": "black",
+                             "markersize": 11, "markeredgewidth": 1.2, "linestyle": "none"}
+FONTS: dict[RcKeyType, Any] = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12}
+TRAJ_STYLE: dict[str, Any] = {
+    "color": "white", "linewidth": 1.3,
+    "path_effects": [patheffects.withStroke(linewidth=2.6, foreground="black")]}
 
 
 def disk_norm(L: np.ndarray, levels: int = 32) -> tuple[colors.Normalize, np.ndarray, bool]:
@@ -97,12 +101,13 @@ def draw_disk_panel(ax: Axes, axis: np.ndarray, L: np.ndarray, *,
         cb.set_label(r"$L(\delta) = -\ell$" + (" (log colour)" if is_log else ""))
         if not is_log:
             ticks = ticker.MaxNLocator(5).tick_values(levels[0], levels[-1])
-            cb.set_ticks(ticks[(ticks >= levels[0]) & (ticks <= levels[-1])])
+            cb.set_ticks(ticks[(ticks >= levels[0]) & (ticks <= levels[-1])].tolist())
         else:
             k = np.arange(np.ceil(np.log10(-levels[-1])), np.floor(np.log10(-levels[0])) + 1)
             step = max(1, int(np.ceil(k.size / 6)))
-            ticks = -np.power(10.0, k[::-1][::step])
-            cb.set_ticks(ticks, labels=[f"$-10^{{{int(np.log10(-v))}}}$" for v in ticks])
+            log_ticks = -np.power(10.0, k[::-1][::step])
+            cb.set_ticks(log_ticks.tolist(),
+                         labels=[f"$-10^{{{int(np.log10(-v))}}}$" for v in log_ticks])
     return cs
 
 

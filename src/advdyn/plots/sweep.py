@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypeGuard
 
 from matplotlib.figure import Figure
 
@@ -13,7 +13,7 @@ MAX_PANELS = 6
 MAX_LINES = 8
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 

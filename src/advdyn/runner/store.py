@@ -150,7 +150,7 @@ class ResultStore:
         with atomic_dir(folder) as tmp:
             (tmp / RESULT_FILE).write_text(text + "\n", encoding="utf-8")
             if arrays:
-                np.savez(tmp / ARRAYS_FILE, **arrays)
+                np.savez(tmp / ARRAYS_FILE, allow_pickle=False, **arrays)
         stored = self.load(job)
         if stored is None:
             raise OSError(f"result of job {key_of(job)} could not be read back from {folder}")

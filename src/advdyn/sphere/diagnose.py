@@ -91,6 +91,7 @@ def diagnose(objective: Objective, delta: torch.Tensor, eps: float | torch.Tenso
     flag at every row of ``delta``. ``eps`` (default ``‖δ‖``) decides ``on_sphere``."""
     flat = delta.reshape(delta.shape[0], -1)
     ev = objective.evaluate(delta)
+    assert ev.grad is not None
     g = ev.grad.reshape(flat.shape)
     lam = lagrange_multiplier(g, flat)
     gamma = tangent_project(flat, g)

@@ -130,7 +130,7 @@ def first_true(mask: np.ndarray) -> np.ndarray:
     return np.where(mask.any(axis=0), mask.argmax(axis=0), -1)
 
 
-def fit_loglog(x: Sequence[float], y: Sequence[float]) -> float | None:
+def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float | None:
     """Least-squares slope of ``log y`` against ``log x`` over the finite positive pairs."""
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
