@@ -158,7 +158,7 @@ def initial_delta(start: str | torch.Tensor, ball_name: str, batch: int,
     if start == "sphere":
         if ball_name != "l2":
             raise fail("start", "'sphere' starts are defined for the l2 ball only")
-        d0 = L2Ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
+        d0 = ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
     else:
         d0 = ball.sample(batch, shape, eps.cpu(), generator, like.dtype)
     return d0.to(like.device)
@@ -268,7 +268,6 @@ def run_pgd(
     ev: Evaluation | None = None
     bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
     for t in range(steps + 1):
-        assert ev.grad is not None
         if geometry:
             ev = objective.evaluate(delta)
             norm, gamma, lam = sphere_terms(ev.grad, delta)
@@ -284,8 +283,8 @@ def run_pgd(
         eta_now = eta_t if constant else torch.as_tensor(
             sched(t, state), dtype=like.dtype, device=like.device).expand(b)
         stopped = tol is not None and not active.any()
-        if sink is not None and (t % sink.recorder.stride == 0 or t == steps or stopped):
-            aligned = alignment(ev.grad, delta) if "alignment" in sink.recorder.fields else None
+        if sink is not None and (t % record.stride == 0 or t == steps or stopped):
+            aligned = alignment(ev.grad, delta) if "alignment" in record.fields else None
             sink.add(t, {"delta": delta, "L": ev.L, "ell": ev.ell, "gamma_norm": gamma,
                          "lam": lam, "alignment": aligned, "on_sphere": on_sphere,
                          "eta": eta_now})
