@@ -49,7 +49,7 @@ def test_fig2_on_idx_files(mnist_dir):
     assert checks["rows_with_zero_ell"] == 0 and math.isfinite(checks["smallest_log_ell"])
     assert checks["certified"] + checks["rejected"] == checks["starts"] == 2 * 2 * 2 * 2
     assert "IDX files" in result["text"]
-    assert len(result["groups"]) == 2 * 3 * 2 * 2  # arms × conventions × scales × ratios
+    assert len(result["groups"]) == 2 * 4 * 2 * 2  # arms × conventions × scales × ratios
     records = _check_records("fig2", result, ["fig2a", "fig2b", "fig2c", "fig2-scale"])
     stems = [d.stem for d in draw(result, records)]
     assert stems == ["fig2", "fig2_loss"]

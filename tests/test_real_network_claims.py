@@ -10,7 +10,7 @@ from scipy import stats
 from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, claim
 from advdyn.claims.survival import compare, difficult, easy, rmst, sooner
 
-CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2")
+CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2", "random")
 BUDGET = 100
 
 
@@ -21,10 +21,17 @@ def _group(arm, conv, scale, ratio, times, budget=BUDGET):
             "certified": len(t), "rejected": 0}
 
 
-def _fig2(time_of) -> dict:
-    """A fig2 result whose escape times are ``time_of(arm, scale, ratio)`` + jitter."""
+def _never(arm, s, r):
+    return 2 * BUDGET
+
+
+def _fig2(time_of, random_time=_never) -> dict:
+    """A fig2 result whose escape times are ``time_of(arm, scale, ratio)`` + jitter; the
+    ``random`` convention (steps in random directions) takes ``random_time`` (default: it never
+    escapes within the budget)."""
     rng = np.random.default_rng(0)
-    groups = [_group(arm, conv, s, r, time_of(arm, s, r) + rng.integers(0, 3, 20))
+    groups = [_group(arm, conv, s, r, (random_time if conv == "random" else time_of)(arm, s, r)
+                     + rng.integers(0, 3, 20))
               for arm in ("plain", "invisible") for conv in CONVENTIONS
               for s in (0.1, 10.0, 1000.0) for r in (0.001, 0.1, 10.0)]
     return {"groups": groups, "budget": BUDGET}
@@ -57,18 +64,24 @@ def test_fig2_claims_fail_on_a_flat_picture(cid):
     assert claim(cid).judge(claim(cid).arms(_fig2(_flat))[0]).verdict == NOT_SUPPORTED
 
 
-def test_fig2a_is_inconclusive_when_every_scale_escapes_easily():
-    """Easy everywhere: the control (largest scale) is easy too, so no discrimination."""
+def test_fig2a_control_is_the_same_cell_with_random_directions():
+    """The control (same cell, steps in random directions) never escapes: rejected. Where random
+    steps escape as easily as PGD, the rule does not discriminate: inconclusive."""
     rec = claim("fig2a").evaluate(_fig2(_flat))
+    assert rec.verdict == SUPPORTED and rec.control["verdict"] == NOT_SUPPORTED
+    assert rec.control["values"]["where"]["steps"] == "random directions"
+    rec = claim("fig2a").evaluate(_fig2(_flat, random_time=_flat))
     assert rec.control["verdict"] == SUPPORTED and rec.verdict == INCONCLUSIVE
+    slow = claim("fig2a").evaluate(_fig2(lambda a, s, r: 3 * BUDGET))
+    assert slow.verdict == NOT_SUPPORTED
 
 
 def test_a_group_without_certified_starts_is_inconclusive_not_a_verdict():
     result = _fig2(_paper)
     for g in result["groups"]:
-        if g["scale"] == 1000.0 and g["ratio"] == 10.0:
+        if g["scale"] == 0.1 and g["ratio"] == 10.0:
             g["times"], g["escaped"], g["certified"], g["rejected"] = [], [], 0, 20
-    rec = claim("fig2a").evaluate(result)  # its control is that group
+    rec = claim("fig2a").evaluate(result)  # main arm and control share that cell
     assert rec.control["verdict"] == INCONCLUSIVE and rec.verdict == INCONCLUSIVE
 
 

