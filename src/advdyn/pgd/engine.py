@@ -202,7 +202,9 @@ class PGDStep:
     def __call__(self, delta: torch.Tensor, grad: torch.Tensor, signed: torch.Tensor
                  ) -> torch.Tensor:
         new = self.ball.project(delta - signed * self.rule.direction(grad, self.ball), self.eps)
-        return new if self.box is None else clip_to_box(self.x, new, self.box[0], self.box[1])
+        if self.box is None or self.x is None:
+            return new
+        return clip_to_box(self.x, new, self.box[0], self.box[1])
 
 
 def run_pgd(
@@ -268,9 +270,9 @@ def run_pgd(
     ev: Evaluation | None = None
     bar = tqdm(total=steps, desc="pgd", unit="step", disable=not progress, leave=False)
     for t in range(steps + 1):
-        assert ev.grad is not None
         if geometry:
             ev = objective.evaluate(delta)
+            assert ev.grad is not None  # evaluate(grad=True) returns the gradient
             norm, gamma, lam = sphere_terms(ev.grad, delta)
             radius = norm if ball_cls is L2Ball else ball_cls.radius(delta)
             on_sphere = radius >= eps_t * (1 - on_tol)
@@ -285,14 +287,16 @@ def run_pgd(
             sched(t, state), dtype=like.dtype, device=like.device).expand(b)
         stopped = tol is not None and not active.any()
         if sink is not None and (t % sink.recorder.stride == 0 or t == steps or stopped):
+            assert ev is not None and ev.grad is not None  # a recording run has the geometry
             aligned = alignment(ev.grad, delta) if "alignment" in sink.recorder.fields else None
             sink.add(t, {"delta": delta, "L": ev.L, "ell": ev.ell, "gamma_norm": gamma,
                          "lam": lam, "alignment": aligned, "on_sphere": on_sphere,
                          "eta": eta_now})
         if t == steps or stopped:
             break
-        grad = ev.grad if ev is not None else step.gradient(objective, delta)
-        new = step(delta, grad, signed if constant else step.signed(eta_now, delta))
+        grad = ev.grad if ev is not None and ev.grad is not None else step.gradient(
+            objective, delta)
+        new = step(delta, grad, signed if signed is not None else step.signed(eta_now, delta))
         if tol is None:
             delta = new
         else:
