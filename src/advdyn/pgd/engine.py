@@ -99,6 +99,13 @@ class PGDResult:
         assert g is not None
         return g
 
+    def recorded(self) -> Trajectory:
+        """The recorded :class:`Trajectory`; raises when the run was given no recorder."""
+        if self.trajectory is None:
+            raise fail("record", "this run recorded no trajectory",
+                       "pass record=Recorder(...) to run_pgd")
+        return self.trajectory
+
 
 def _per_row_values(field: str, value: torch.Tensor | float, batch: int, like: torch.Tensor,
                     positive: bool) -> torch.Tensor:
