@@ -162,6 +162,7 @@ def ascend_ell(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tenso
                                                           "tangent", "log_grad")}
     for t in range(steps + 1):
         ev = objective.evaluate(delta)
+        assert ev.grad is not None  # evaluate(grad=True) returns the gradient
         g = -ev.grad  # ∇ log ℓ: the direction of ∇ℓ
         norm, gamma, _ = sphere_terms(g, delta)
         gnorm = row_norm(g)
@@ -256,9 +257,11 @@ def certify(objective: ModuleObjective, delta: torch.Tensor, eps: torch.Tensor,
     """KKT residuals of δ as a local maximum of L on the ball: ``1 - cos∠[∇L, δ]`` and
     ``‖Γ‖/‖∇L‖``; ``certified`` = on the sphere, ``‖Γ‖/‖∇L‖ ≤ κ`` and ``1 - cos ≤ κ²/2``."""
     ev = objective.evaluate(delta)
-    norm, gamma, _ = sphere_terms(ev.grad, delta)
-    gnorm = row_norm(ev.grad).clamp_min(1e-300)
-    one_minus_cos = 1 - row_dot(ev.grad, delta) / (gnorm * norm.clamp_min(1e-300))
+    grad = ev.grad
+    assert grad is not None  # evaluate(grad=True) returns the gradient
+    norm, gamma, _ = sphere_terms(grad, delta)
+    gnorm = row_norm(grad).clamp_min(1e-300)
+    one_minus_cos = 1 - row_dot(grad, delta) / (gnorm * norm.clamp_min(1e-300))
     tangent = gamma / gnorm
     on_sphere = norm >= eps * (1 - sphere_rtol(delta.dtype))
     ok = on_sphere & (tangent <= kkt_tol) & (one_minus_cos <= kkt_tol ** 2 / 2)

@@ -107,7 +107,7 @@ def multistart(objective: Objective, eps: float, s: CensusSettings, progress: bo
 
     flat_obj = FlatView(objective)
     first = sphere(s.starts)
-    grad_scale = float(row_norm(flat_obj.evaluate(first).grad).median())
+    grad_scale = float(row_norm(flat_obj.gradient(first)).median())
     pgd_end = first[:0]
     if s.pgd_starts:
         res = run_pgd(objective, eps, 0.05 * eps, 100, rule="normalized", batch=s.pgd_starts,
