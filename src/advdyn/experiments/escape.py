@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy import stats
 from torch import nn
 
@@ -195,7 +196,7 @@ def stationary(trace: Trace, tol: float) -> np.ndarray:
 def first_true(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column of ``(T+1, B)``: the first ``t`` where ``flags`` holds and whether it ever
     does (else the time is ``T``: censored)."""
-    hit = flags.any(axis=0)
+    hit = np.asarray(flags.any(axis=0))
     return np.where(hit, flags.argmax(axis=0), flags.shape[0] - 1), hit
 
 
@@ -212,7 +213,7 @@ def escape_times(log_ell: np.ndarray, log_ref: np.ndarray, fraction: float
     return times, hit & gap, gap
 
 
-def survival(times: np.ndarray, escaped: np.ndarray, budget: int) -> dict[str, object]:
+def survival(times: ArrayLike, escaped: ArrayLike, budget: int) -> dict[str, object]:
     """Kaplan–Meier curve of censored escape times (``scipy.stats.ecdf``): ``curve`` = S(t)
     for t = 0..budget, ``n``, ``censored``, ``median`` (first t with S(t) ≤ 1/2; ``inf`` if
     none)."""

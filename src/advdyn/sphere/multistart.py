@@ -114,7 +114,7 @@ def multistart(objective: Objective, eps: float, s: CensusSettings, progress: bo
                       generator=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
         pgd_end = retract(res.delta.reshape(s.pgd_starts, -1), eps)
 
-    ends, labels, source = first[:0], [], torch.zeros(0, dtype=torch.long)
+    ends, labels, source = first[:0], list[str](), torch.zeros(0, dtype=torch.long)
     used, k, rounds = 0, s.starts, 0
     while True:
         down = first if rounds == 0 else sphere(k)
