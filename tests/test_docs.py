@@ -12,6 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from advdyn.claims import all_claims
+from advdyn.experiments.registry import registered
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,6 +34,15 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert "trace_attack" in api  # the API pages come from the docstrings
     cli = (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
     assert "usage: advdyn pgd" in cli  # the hook expanded every command's --help
+    claims = "".join((tmp_path / "site" / "claims" / group / "index.html").read_text("utf-8")
+                     for group in ("two-layer", "landscape", "real-network"))
+    for c in all_claims():  # every registered claim has its generated entry, control included
+        assert f">{c.id}<a class=\"headerlink\"" in claims, c.id
+    assert claims.count("Negative control.") == len(all_claims())
+    experiments = "".join(p.read_text("utf-8")
+                          for p in (tmp_path / "site" / "experiments").rglob("index.html"))
+    for e in registered():  # every registered experiment has its generated section
+        assert f">{e.name}<a class=\"headerlink\"" in experiments, e.name
 
 
 def test_strict_settings_reject_a_broken_link(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
 
-from advdyn.bench.peers import PEERS, AttackSetup, Peer
+from advdyn.bench.peers import PEERS, AttackSetup, Peer, PeerRun
 from advdyn.bench.timing import median, spread
 
 DTYPE = torch.float32
@@ -114,6 +115,11 @@ def usable_peers(peers: tuple[Peer, ...] = PEERS) -> tuple[list[Peer], dict[str,
     return usable, notes
 
 
+def _run_all(runs: list[PeerRun]) -> list[torch.Tensor]:
+    """Run each prepared attack once, in order."""
+    return [r() for r in runs]
+
+
 def with_peers(contenders: dict[str, Callable[[], object]],
                setups: Callable[[], list[AttackSetup]]) -> dict[str, dict[str, Any]]:
     """Add one contender per usable peer (running every setup in turn); the skip notes of the
@@ -123,7 +129,7 @@ def with_peers(contenders: dict[str, Callable[[], object]],
         built = setups()
         for peer in usable:
             runs = [peer.prepare(s) for s in built]
-            contenders[peer.name] = lambda runs=runs: [r() for r in runs]
+            contenders[peer.name] = partial(_run_all, runs)
     return notes
 
 

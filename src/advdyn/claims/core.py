@@ -17,7 +17,8 @@ OUTSIDE = "outside the regime"
 VERDICTS = (SUPPORTED, PARTLY, NOT_SUPPORTED, INCONCLUSIVE, OUTSIDE)
 
 Arm = Mapping[str, Any]
-"""The data of one arm of an experiment, in the form its claim's judge reads."""
+"""The data of one arm of an experiment as a mapping (the common form; a judge may instead read
+a list of rows, so :attr:`Claim.judge` takes any arm)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class Claim:
     - ``control``: the negative control: what differs in the control arm, and why the rule must
       say :data:`NOT_SUPPORTED` there.
     - ``experiment``: the name of the registered experiment whose result holds both arms.
-    - ``arms(result) -> (main, control)``: picks the two arms out of the experiment's result.
+    - ``arms(result) -> (main, control)``: picks the two arms out of the experiment's result
+      (each in the form its judge reads: a mapping, or a list of rows).
     - ``judge(arm) -> Judgement``: the rule applied to one arm; the same function judges both.
     - ``regime(result) -> str``: whether the run is inside the paper's stated regime (a
       sentence); ``None`` when the paper states none.
@@ -83,8 +85,8 @@ class Claim:
     rule: str
     control: str
     experiment: str
-    arms: Callable[[Mapping[str, Any]], tuple[Arm, Arm]]
-    judge: Callable[[Arm], Judgement]
+    arms: Callable[[Mapping[str, Any]], tuple[Any, Any]]
+    judge: Callable[[Any], Judgement]
     regime: Callable[[Mapping[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:

@@ -105,7 +105,7 @@ def _ratio_arm(result: Mapping[str, Any], shuffled: bool) -> Arm:
     mine = sorted(_pick(groups, scale=s), key=lambda g: g["ratio"])
     if shuffled:
         rng = np.random.default_rng(0)
-        out = []
+        out: list[Mapping[str, Any]] = []
         for conv in _conventions(mine):
             conv_groups = _pick(mine, convention=conv)
             runs = [(t, e) for g in conv_groups for t, e in zip(g["times"], g["escaped"],

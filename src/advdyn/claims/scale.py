@@ -219,7 +219,7 @@ def _sooner(arm: Mapping[str, Any], conv: str, a: tuple[float, float],
 def km_medians(arm: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Per convention and cell: the Kaplan–Meier median escape time (None: no runs; inf as
     None too, with ``censored`` telling) and the censored count."""
-    out = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for conv, cells in arm["escape"].items():
         out[conv] = []
         for c in cells:

@@ -11,7 +11,7 @@ import math
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +247,7 @@ def executor_from(args: argparse.Namespace) -> Executor:
     return make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
 
 
-def print_section(section: Any, files: list[str]) -> int:
+def print_section(section: Any, files: Sequence[str | Path]) -> int:
     """Print a finished experiment's claims and the files written; ``1`` if it failed."""
     if section.error is not None:
         sys.stderr.write(section.error.rstrip().splitlines()[-1] + "\n")

@@ -94,10 +94,10 @@ class Experiment:
     title: str
     config: type
     jobs: Callable[[Any], list[Job]]
-    collect: Callable[[Any, list[Mapping[str, Any]]], dict[str, Any]] | None = None
+    collect: Callable[[Any, list[Any]], dict[str, Any]] | None = None
     quick: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
-    row: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    row: Callable[[Any], Mapping[str, Any]] | None = None
     summarize: Callable[..., Any] | None = None
     """Transitional (issue 11): the old contract ``summarize(config, job_results, folder) ->
     report Outcome`` of experiments not yet moved to ``collect``; ``row`` then takes the job's

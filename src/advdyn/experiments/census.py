@@ -150,7 +150,8 @@ def census_collect(config: CensusConfig, values: list[Mapping[str, Any]]) -> dic
     for v in values:
         for kind, counts in by_cell[(v["scale"], v["ratio"])].items():
             counts.append(v[kind])
-    cells = [{"scale": s, "ratio": r, **c} for (s, r), c in sorted(by_cell.items())]
+    cells: list[dict[str, Any]] = [{"scale": s, "ratio": r, **c}
+                                   for (s, r), c in sorted(by_cell.items())]
     rows = []
     for c in cells:
         m = np.asarray(c["minima"])

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy import stats
 from torch import nn
 
@@ -162,6 +163,7 @@ def ascend_ell(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tenso
                                                           "tangent", "log_grad")}
     for t in range(steps + 1):
         ev = objective.evaluate(delta)
+        assert ev.grad is not None  # evaluate(grad=True) returns the gradient
         g = -ev.grad  # ∇ log ℓ: the direction of ∇ℓ
         norm, gamma, _ = sphere_terms(g, delta)
         gnorm = row_norm(g)
@@ -194,7 +196,7 @@ def stationary(trace: Trace, tol: float) -> np.ndarray:
 def first_true(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column of ``(T+1, B)``: the first ``t`` where ``flags`` holds and whether it ever
     does (else the time is ``T``: censored)."""
-    hit = flags.any(axis=0)
+    hit = np.asarray(flags.any(axis=0))
     return np.where(hit, flags.argmax(axis=0), flags.shape[0] - 1), hit
 
 
@@ -211,7 +213,7 @@ def escape_times(log_ell: np.ndarray, log_ref: np.ndarray, fraction: float
     return times, hit & gap, gap
 
 
-def survival(times: np.ndarray, escaped: np.ndarray, budget: int) -> dict[str, object]:
+def survival(times: ArrayLike, escaped: ArrayLike, budget: int) -> dict[str, object]:
     """Kaplan–Meier curve of censored escape times (``scipy.stats.ecdf``): ``curve`` = S(t)
     for t = 0..budget, ``n``, ``censored``, ``median`` (first t with S(t) ≤ 1/2; ``inf`` if
     none)."""
@@ -256,9 +258,11 @@ def certify(objective: ModuleObjective, delta: torch.Tensor, eps: torch.Tensor,
     """KKT residuals of δ as a local maximum of L on the ball: ``1 - cos∠[∇L, δ]`` and
     ``‖Γ‖/‖∇L‖``; ``certified`` = on the sphere, ``‖Γ‖/‖∇L‖ ≤ κ`` and ``1 - cos ≤ κ²/2``."""
     ev = objective.evaluate(delta)
-    norm, gamma, _ = sphere_terms(ev.grad, delta)
-    gnorm = row_norm(ev.grad).clamp_min(1e-300)
-    one_minus_cos = 1 - row_dot(ev.grad, delta) / (gnorm * norm.clamp_min(1e-300))
+    grad = ev.grad
+    assert grad is not None  # evaluate(grad=True) returns the gradient
+    norm, gamma, _ = sphere_terms(grad, delta)
+    gnorm = row_norm(grad).clamp_min(1e-300)
+    one_minus_cos = 1 - row_dot(grad, delta) / (gnorm * norm.clamp_min(1e-300))
     tangent = gamma / gnorm
     on_sphere = norm >= eps * (1 - sphere_rtol(delta.dtype))
     ok = on_sphere & (tangent <= kkt_tol) & (one_minus_cos <= kkt_tol ** 2 / 2)

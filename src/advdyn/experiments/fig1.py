@@ -155,8 +155,7 @@ def run_fig1(config: Fig1Config, *, progress: bool = False) -> dict[str, Any]:
                   step_size(config.rule, config.rho, eps_rows), config.steps, rule=config.rule,
                   start="uniform", generator=gen,
                   record=Recorder(fields=("delta",), dtype="float64"), progress=progress)
-    assert res.trajectory is not None
-    traj = np.asarray(res.trajectory.delta)
+    traj = np.asarray(res.recorded().delta)
     stuck = stuck_rows(traj)
     settled = settle_steps(traj, minima_targets(censuses, 2, config.tol).rows(panel_of))
 

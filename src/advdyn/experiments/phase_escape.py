@@ -71,7 +71,7 @@ def escape_runs(objective: TwoLayerObjective, eps: torch.Tensor, censuses: Seque
         rule, step = convention_step(conv, eps[rows], rho=rho, raw_eta=raw_eta, raw_rho=raw_rho)
         res = run_pgd(objective.select(rows), eps[rows], step, steps, rule=rule, start=start,
                       record=Recorder(fields=("delta",), dtype="float64"))
-        delta = np.asarray(res.trajectory.delta)
+        delta = np.asarray(res.recorded().delta)
         out[f"steps_{conv}"] = settle_steps(delta, targets)
         if conv == "normalized":
             out["saturated"] = stuck_rows(delta)

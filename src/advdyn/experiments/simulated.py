@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -230,7 +229,6 @@ class SimulatedProblemConfig:
     rule :class:`~advdyn.sphere.scan.ScanGrid`, with its defaults). A subclass gives ``dim``
     (a field, or a class constant where the dimension is fixed)."""
 
-    dim: ClassVar[int]
     width: int = 256
     loss: str = "bce"
     label: float = 0.0
@@ -239,6 +237,11 @@ class SimulatedProblemConfig:
     angle_density: float = ANGLE_DENSITY
     min_angles: int = MIN_ANGLES
     max_angles: int = MAX_ANGLES
+
+    @property
+    def dim(self) -> int:
+        """The input dimension d: a subclass's field or class constant overrides this."""
+        raise NotImplementedError(f"{type(self).__name__} gives no dimension 'dim'")
 
     def scan_grid(self) -> ScanGrid:
         """The d = 2 circle scan's angle grid of this configuration."""

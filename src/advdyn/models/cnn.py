@@ -45,13 +45,13 @@ class MnistCNN(nn.Sequential):
                  classes: int = 10, pool: str = "max") -> None:
         act = ACTIVATIONS[check_choice("activation", activation, ACTIVATIONS)]
         down = POOLS[check_choice("pool", pool, POOLS)]
-        f32 = {"dtype": torch.float32}  # initialised in float32 whatever the default dtype
+        f32 = torch.float32  # initialised in float32 whatever the default dtype
         super().__init__(
-            nn.Conv2d(1, conv1, 5, padding=2, **f32), act(), down(2),
-            nn.Conv2d(conv1, conv2, 5, padding=2, **f32), act(), down(2),
+            nn.Conv2d(1, conv1, 5, padding=2, dtype=f32), act(), down(2),
+            nn.Conv2d(conv1, conv2, 5, padding=2, dtype=f32), act(), down(2),
             nn.Flatten(),
-            nn.Linear(conv2 * 7 * 7, hidden, **f32), act(),
-            nn.Linear(hidden, classes, **f32),
+            nn.Linear(conv2 * 7 * 7, hidden, dtype=f32), act(),
+            nn.Linear(hidden, classes, dtype=f32),
         )
 
 

@@ -21,15 +21,15 @@ import torch
 from torch import nn
 
 from advdyn.errors import check_choice, check_finite_tensor, fail
-from advdyn.losses import Loss
+from advdyn.losses import LogCrossEntropy, Loss
 from advdyn.models.objective import Evaluation, Objective
 
 
 class ModuleObjective(Objective):
     """``L(δ) = -ℓ(y, model(x+δ))`` for a module mapping ``(B, *shape)`` to ``(B,)``/``(B, K)``."""
 
-    def __init__(self, model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor,
-                 layout: str = "auto") -> None:
+    def __init__(self, model: nn.Module, loss: Loss | type[LogCrossEntropy], x: torch.Tensor,
+                 y: torch.Tensor, layout: str = "auto") -> None:
         if not isinstance(model, nn.Module):
             raise fail("model", f"expected a torch.nn.Module, got {type(model).__name__}")
         x = torch.as_tensor(x)

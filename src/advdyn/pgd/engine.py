@@ -99,6 +99,13 @@ class PGDResult:
         assert g is not None
         return g
 
+    def recorded(self) -> Trajectory:
+        """The recorded :class:`Trajectory`; raises when the run was given no recorder."""
+        if self.trajectory is None:
+            raise fail("record", "this run recorded no trajectory",
+                       "pass record=Recorder(...) to run_pgd")
+        return self.trajectory
+
 
 def _per_row_values(field: str, value: torch.Tensor | float, batch: int, like: torch.Tensor,
                     positive: bool) -> torch.Tensor:
@@ -158,7 +165,7 @@ def initial_delta(start: str | torch.Tensor, ball_name: str, batch: int,
     if start == "sphere":
         if ball_name != "l2":
             raise fail("start", "'sphere' starts are defined for the l2 ball only")
-        d0 = ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
+        d0 = L2Ball.sample_sphere(batch, shape, eps.cpu(), generator, like.dtype)
     else:
         d0 = ball.sample(batch, shape, eps.cpu(), generator, like.dtype)
     return d0.to(like.device)
@@ -202,7 +209,9 @@ class PGDStep:
     def __call__(self, delta: torch.Tensor, grad: torch.Tensor, signed: torch.Tensor
                  ) -> torch.Tensor:
         new = self.ball.project(delta - signed * self.rule.direction(grad, self.ball), self.eps)
-        return new if self.box is None else clip_to_box(self.x, new, self.box[0], self.box[1])
+        if self.box is None or self.x is None:
+            return new
+        return clip_to_box(self.x, new, self.box[0], self.box[1])
 
 
 def run_pgd(
@@ -270,6 +279,7 @@ def run_pgd(
     for t in range(steps + 1):
         if geometry:
             ev = objective.evaluate(delta)
+            assert ev.grad is not None  # evaluate(grad=True) returns the gradient
             norm, gamma, lam = sphere_terms(ev.grad, delta)
             radius = norm if ball_cls is L2Ball else ball_cls.radius(delta)
             on_sphere = radius >= eps_t * (1 - on_tol)
@@ -283,15 +293,17 @@ def run_pgd(
         eta_now = eta_t if constant else torch.as_tensor(
             sched(t, state), dtype=like.dtype, device=like.device).expand(b)
         stopped = tol is not None and not active.any()
-        if sink is not None and (t % record.stride == 0 or t == steps or stopped):
-            aligned = alignment(ev.grad, delta) if "alignment" in record.fields else None
+        if sink is not None and (t % sink.recorder.stride == 0 or t == steps or stopped):
+            assert ev is not None and ev.grad is not None  # a recording run has the geometry
+            aligned = alignment(ev.grad, delta) if "alignment" in sink.recorder.fields else None
             sink.add(t, {"delta": delta, "L": ev.L, "ell": ev.ell, "gamma_norm": gamma,
                          "lam": lam, "alignment": aligned, "on_sphere": on_sphere,
                          "eta": eta_now})
         if t == steps or stopped:
             break
-        grad = ev.grad if ev is not None else step.gradient(objective, delta)
-        new = step(delta, grad, signed if constant else step.signed(eta_now, delta))
+        grad = ev.grad if ev is not None and ev.grad is not None else step.gradient(
+            objective, delta)
+        new = step(delta, grad, signed if signed is not None else step.signed(eta_now, delta))
         if tol is None:
             delta = new
         else:

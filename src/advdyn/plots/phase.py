@@ -12,7 +12,7 @@ edges.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib import colors, rc_context, ticker
@@ -23,8 +23,11 @@ from matplotlib.lines import Line2D
 
 from advdyn.plots.drawing import Drawing
 
-FONTS = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13}
-BOUNDARY = {"colors": "#ff2d2d", "linewidths": 3.2}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+FONTS: dict[RcKeyType, Any] = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 13}
+BOUNDARY: dict[str, Any] = {"colors": "#ff2d2d", "linewidths": 3.2}
 
 
 def log_edges(centres: np.ndarray) -> np.ndarray:
@@ -92,8 +95,8 @@ def draw_heatmap(ax: Axes, scales: np.ndarray, ratios: np.ndarray, values: np.nd
         cb.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
-def _grid(cells: Sequence[Mapping[str, Any]], scales: Sequence[float],
-          ratios: Sequence[float], key: str) -> np.ndarray:
+def _grid(cells: Sequence[Mapping[str, Any]], scales: Sequence[float] | np.ndarray,
+          ratios: Sequence[float] | np.ndarray, key: str) -> np.ndarray:
     """Cell records (``scale``, ``ratio``, ``key``) laid out as an ``(S, R)`` array (NaN for
     None)."""
     out = np.full((len(scales), len(ratios)), np.nan)

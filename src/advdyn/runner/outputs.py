@@ -8,6 +8,7 @@ old file or the new one, never a part.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def save_figure(figure: Figure, folder: str | Path, stem: str,
     out = []
     for fmt in formats:
         path = folder / f"{stem}.{fmt}"
-        write_with(path, lambda p, fmt=fmt: figure.savefig(p, format=fmt, dpi=dpi))
+        write_with(path, partial(figure.savefig, format=fmt, dpi=dpi))
         out.append(path)
     return out
 

@@ -40,6 +40,7 @@ def riemannian_descent(objective: Objective, delta: torch.Tensor, eps: float, *,
     b = delta.shape[0]
     t = torch.full((b,), 0.2 * eps, dtype=delta.dtype, device=delta.device)
     ev = objective.evaluate(delta)
+    assert ev.grad is not None  # evaluate(grad=True) returns the gradient
     val, grad = sign * ev.L, ev.grad
     active = torch.ones(b, dtype=torch.bool, device=delta.device)
     bar = tqdm(total=iters, desc="descent" if sign > 0 else "ascent", disable=not progress,
@@ -53,6 +54,7 @@ def riemannian_descent(objective: Objective, delta: torch.Tensor, eps: float, *,
         n = row_norm(gam)
         cand = retract(d - sign * per_row(t[idx] / n.clamp_min(1e-300), d) * gam, eps)
         evc = objective.select(idx).evaluate(cand)
+        assert evc.grad is not None  # evaluate(grad=True) returns the gradient
         ok = (sign * evc.L < val[idx]) & (n > 0)
         sel = idx[ok]
         delta[sel], val[sel], grad[sel] = cand[ok], sign * evc.L[ok], evc.grad[ok]
@@ -102,7 +104,7 @@ def newton_polish(objective: Objective, delta: torch.Tensor, eps: float, *, iter
         if idx.numel() == 0:
             break
         d, obj = delta[idx], objective.select(idx)
-        g = obj.evaluate(d).grad
+        g = obj.gradient(d)
         gam = tangent_project(d, g)
         conv = row_norm(gam) <= tiny * row_norm(g)
         xi = lagrangian_hessian(obj.hessian(d), lagrange_multiplier(g, d))
@@ -154,7 +156,7 @@ def polish_and_type(objective: Objective, ends: torch.Tensor, eps: float, *,
     if ends.shape[0] == 0:
         return ends, []
     out = ends.clone()
-    g = objective.evaluate(ends).grad
+    g = objective.gradient(ends)
     gn = row_norm(g)
     skip = (gn <= critical_rtol * grad_scale) & (row_norm(tangent_project(ends, g)) > 1e-3 * gn)
     moving = (~skip).nonzero(as_tuple=True)[0]

@@ -107,14 +107,14 @@ def multistart(objective: Objective, eps: float, s: CensusSettings, progress: bo
 
     flat_obj = FlatView(objective)
     first = sphere(s.starts)
-    grad_scale = float(row_norm(flat_obj.evaluate(first).grad).median())
+    grad_scale = float(row_norm(flat_obj.gradient(first)).median())
     pgd_end = first[:0]
     if s.pgd_starts:
         res = run_pgd(objective, eps, 0.05 * eps, 100, rule="normalized", batch=s.pgd_starts,
                       generator=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
         pgd_end = retract(res.delta.reshape(s.pgd_starts, -1), eps)
 
-    ends, labels, source = first[:0], [], torch.zeros(0, dtype=torch.long)
+    ends, labels, source = first[:0], list[str](), torch.zeros(0, dtype=torch.long)
     used, k, rounds = 0, s.starts, 0
     while True:
         down = first if rounds == 0 else sphere(k)

@@ -50,7 +50,7 @@ def search_saddles(objective: Objective, minima: torch.Tensor, maxima: torch.Ten
     (:func:`saddle_exits`), polished and typed: minima with small basins beside the found ones.
     Returns every end point and its type (empty when there is nothing to start from)."""
     seeds = torch.cat([pair_midpoints(minima, eps), pair_midpoints(maxima, eps), uniform])
-    ends, labels = seeds[:0], []
+    ends, labels = seeds[:0], list[str]()
     if seeds.shape[0] == 0:
         return ends, labels
     tolerances = {"critical_rtol": critical_rtol, "eig_rtol": eig_rtol,

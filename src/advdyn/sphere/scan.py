@@ -89,8 +89,7 @@ def _tangent_slope(objective: Objective, rows: torch.Tensor, theta: torch.Tensor
     """``⟨∇L(δ), (-sin θ, cos θ)⟩`` at ``δ = ε(cos θ, sin θ)``: the sign of ``dL/dθ``."""
     u = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
     t = torch.stack([-torch.sin(theta), torch.cos(theta)], dim=1)
-    ev = objective.select(rows).evaluate(eps[:, None] * u)
-    return row_dot(ev.grad, t)
+    return row_dot(objective.select(rows).gradient(eps[:, None] * u), t)
 
 
 def scan_circle(objective: Objective, eps: float | torch.Tensor, n_angles: int = 4096, *,

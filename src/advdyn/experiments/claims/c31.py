@@ -130,7 +130,7 @@ def seed_job(**parameters: Any) -> dict[str, Any]:
     res = run_pgd(obj.select(torch.zeros(n * cfg.starts, dtype=torch.long)), eps, eta,
                   cfg.pre_steps + cfg.post_steps, rule="raw", start=start.repeat(n, 1),
                   schedule=sched, record=Recorder(fields=("delta",), dtype="float64"))
-    traj = np.asarray(res.trajectory.delta, dtype=np.float64)
+    traj = np.asarray(res.recorded().delta, dtype=np.float64)
     switched = sched.switched_at.numpy().astype(int)
     rows = []
     for k, name in enumerate(SCHEDULES):

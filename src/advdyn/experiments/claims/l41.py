@@ -79,8 +79,8 @@ def width_job(**parameters: Any) -> dict[str, Any]:
             eta = f * min(eps * eps, 1 / math.log(width))
             res = run_pgd(obj, eps, eta, cfg.steps, rule="raw", batch=cfg.starts, generator=s,
                           record=Recorder(fields=("L", "on_sphere"), dtype="float64"))
-            L = np.asarray(res.trajectory.L, dtype=np.float64)
-            inside = ~np.asarray(res.trajectory.on_sphere, dtype=bool)[1:]
+            L = np.asarray(res.recorded().L, dtype=np.float64)
+            inside = ~np.asarray(res.recorded().on_sphere, dtype=bool)[1:]
             norm = -(L[1:] - L[:-1])[inside] / eta
             rows.append({"seed": s, "eta_factor": f, "eta": eta, "interior_steps": int(norm.size),
                          "frac_decrease": float((norm > 0).mean()) if norm.size else None,

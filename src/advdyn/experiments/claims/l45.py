@@ -82,8 +82,8 @@ def visits(objective: Any, eps: float, eta: float, theta: float, start: torch.Te
     res = run_pgd(objective.select(torch.zeros(start.shape[0], dtype=torch.long)), eps, eta,
                   steps, rule="raw", start=start,
                   record=Recorder(fields=("alignment", "on_sphere"), dtype="float64"))
-    alpha = np.asarray(res.trajectory.alignment, dtype=np.float64)
-    on = np.asarray(res.trajectory.on_sphere, dtype=bool)
+    alpha = np.asarray(res.recorded().alignment, dtype=np.float64)
+    on = np.asarray(res.recorded().on_sphere, dtype=bool)
     plus = on & (alpha >= 1 - theta)
     first = np.where(plus.any(axis=0), plus.argmax(axis=0), plus.shape[0])
     left = ((np.arange(plus.shape[0])[:, None] >= first[None]) & ~plus).any(axis=0)

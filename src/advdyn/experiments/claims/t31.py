@@ -98,9 +98,9 @@ def seed_job(**parameters: Any) -> dict[str, Any]:
                   max(budgets), rule="raw", start=start,
                   record=Recorder(stride=cfg.stride, dtype="float64",
                                   fields=("delta", "on_sphere")))
-    t = np.asarray(res.trajectory.t)
-    delta = np.asarray(res.trajectory.delta, dtype=np.float64)
-    on = np.asarray(res.trajectory.on_sphere, dtype=bool)
+    t = np.asarray(res.recorded().t)
+    delta = np.asarray(res.recorded().delta, dtype=np.float64)
+    on = np.asarray(res.recorded().on_sphere, dtype=bool)
     out = []
     for k, ((i, eta), budget) in enumerate(zip(grid, budgets, strict=True)):
         cols = slice(k * cfg.starts, (k + 1) * cfg.starts)
