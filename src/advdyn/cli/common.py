@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from advdyn.atomic import plain
 from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
 from advdyn.experiments.simulated import STEP_RULES
 from advdyn.geometry import DTYPES
+from advdyn.jsondata import plain
 from advdyn.losses import SCALAR_LOSSES
 from advdyn.runner import EXECUTORS, Executor, make_executor
 

@@ -29,7 +29,7 @@ from advdyn.experiments.advtrain import (
     prepare,
     train,
 )
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import ProbeConfig, probe, survival
 from advdyn.experiments.fig2 import ARMS, load_data, plain_record, probe_images, summarize_record
 from advdyn.experiments.stationarity import (
@@ -158,8 +158,7 @@ def _probes(config: AtScaleConfig, model: nn.Module, scale: float, unit: float,
 def train_job(arm: str, scale: float, seed: int, **parameters: Any) -> dict[str, Any]:
     """One job: train one (arm, scale, seed) and, for the first seed, probe at the probe
     epochs."""
-    config = AtScaleConfig(**{k: tuple(v) if isinstance(v, list) else v
-                              for k, v in parameters.items()})
+    config = AtScaleConfig(**tuple_lists(parameters))
     cfg = config.training(scale, arm == "invisible", seed)
     data = load_data(config)
     prepared = prepare(cfg, data)

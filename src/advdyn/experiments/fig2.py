@@ -19,7 +19,7 @@ import torch
 from advdyn.data import MnistData, load_mnist, mean_norm, scale_images
 from advdyn.errors import check_choice, check_number, fail
 from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP, check_data_fields
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import PROBE_HELP, ProbeConfig, probe, survival
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
 
@@ -94,8 +94,7 @@ def plain_record(r: dict[str, Any]) -> dict[str, Any]:
 
 def probe_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
     """One job: the probe of one arm at one input scale (JSON in, JSON out)."""
-    cfg = Fig2Config(**{k: tuple(v) if isinstance(v, list) else v
-                        for k, v in parameters.items()})
+    cfg = Fig2Config(**tuple_lists(parameters))
     check_choice("arm", arm, ARMS)
     data = load_data(cfg)
     images, labels = probe_images(data, cfg.images, cfg.seed)

@@ -28,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.simulated import ScanGrid, SimulatedSetup, check_grid
 from advdyn.sphere import scan_circle
 from advdyn.sphere.census import census
@@ -181,8 +181,7 @@ def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, 
 def setting_job(**parameters: Any) -> dict[str, Any]:
     """Job entry point: :func:`run_threshold` of one setting (``ThresholdConfig(**parameters)``
     with one value per axis)."""
-    return run_threshold(ThresholdConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                            for k, v in parameters.items()}))
+    return run_threshold(ThresholdConfig(**tuple_lists(parameters)))
 
 
 def jobs(config: ThresholdConfig) -> list[Job]:

@@ -31,6 +31,7 @@ import torch
 from advdyn.errors import check_number, fail
 from advdyn.experiments.simulated import SimulatedSetup
 from advdyn.geometry import L2Ball
+from advdyn.jsondata import plain
 from advdyn.models import TwoLayerNet, TwoLayerObjective
 from advdyn.sphere import Census
 from advdyn.sphere.census import census as _census
@@ -54,11 +55,6 @@ def regime(claim: str, d: int, m: int, eps: float, eta: float | None = None) -> 
         ok = ok and out["eta_over_bound"] < 1
     out["inside"] = bool(ok)
     return out
-
-
-def config_from(cls: type, parameters: Mapping[str, Any]) -> Any:
-    """``cls(**parameters)`` with JSON lists turned back into tuples."""
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
 
 
 def check_counts(config: Any, *names: str) -> None:
@@ -137,23 +133,6 @@ def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray)
     if ok.sum() < 2 or np.ptp(np.log(xa[ok])) == 0:
         return None
     return float(np.polyfit(np.log(xa[ok]), np.log(ya[ok]), 1)[0])
-
-
-def plain(o: Any) -> Any:
-    """JSON data: tensors and arrays as lists, NumPy scalars as numbers, NaN/inf as None."""
-    if isinstance(o, Mapping):
-        return {str(k): plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [plain(v) for v in o]
-    if isinstance(o, torch.Tensor):
-        o = o.detach().cpu().numpy()
-    if isinstance(o, np.ndarray):
-        return plain(o.tolist())
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
 
 
 def table(title: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

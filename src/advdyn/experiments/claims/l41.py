@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     check_counts,
     check_widths,
-    config_from,
     group_arms,
     problem,
     regime,
@@ -70,7 +69,7 @@ def width_job(**parameters: Any) -> dict[str, Any]:
     """One width (and ``γ``): per seed and η the statistics of ``-ΔL/η`` over interior steps."""
     gamma = parameters.pop("gamma")
     width = parameters.pop("width")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     eps = cfg.ratio * cfg.scale
     rows = []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):

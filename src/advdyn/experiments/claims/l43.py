@@ -22,12 +22,11 @@ from typing import Any
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     ball_bounds,
     check_counts,
     check_widths,
-    config_from,
     group_arms,
     loss_slopes,
     problem,
@@ -93,7 +92,7 @@ def width_job(**parameters: Any) -> dict[str, Any]:
     """One width (and ``γ``): per seed ``B̂_l``, ``L̂``, ``B̂_u``; at the first main width also the
     literal one-sided rows at the main and at the large-scale setting."""
     gamma, width, literal = (parameters.pop(k) for k in ("gamma", "width", "literal"))
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     eps = cfg.ratio * cfg.scale
     rows, lit = [], []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):
