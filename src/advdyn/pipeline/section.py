@@ -84,7 +84,9 @@ def run_experiment(experiment: Experiment, config: Any, folder: Path, store: Res
     if jobs is None:
         jobs = experiment.jobs(config)
     results: list[JobResult] = []
-    result, records, error = None, [], None
+    result: Mapping[str, Any] | None = None
+    records: list[ClaimRecord] = []
+    error: str | None = None
     outcome: Outcome | None = None
     try:
         results = run_jobs(jobs, store, executor, progress=progress, desc=experiment.name)
