@@ -24,6 +24,7 @@ from advdyn.experiments.simulated import STEP_RULES
 from advdyn.geometry import DTYPES
 from advdyn.jsondata import plain
 from advdyn.losses import SCALAR_LOSSES
+from advdyn.models import Problem
 from advdyn.runner import EXECUTORS, Executor, make_executor
 
 
@@ -226,6 +227,30 @@ def run_experiment_command(args: argparse.Namespace, experiment: Any, config: ty
     out = prepare(args)
     return run_standalone(experiment, cfg, out, progress=not args.no_progress,
                           threads=args.threads)
+
+
+def run_quick_experiment_command(args: argparse.Namespace, experiment: Any, config: type
+                                 ) -> Any:
+    """:func:`run_experiment_command` for a command with ``--quick``: the experiment's quick
+    overrides (when asked), then the flags given, validated as ``flags``."""
+    from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
+
+    cfg = experiment.make_config({**(experiment.quick if args.quick else {}),
+                                  **config_values(config, args)}, where="flags")
+    out = prepare(args)
+    return run_standalone(experiment, cfg, out, progress=not args.no_progress,
+                          threads=args.threads)
+
+
+def add_problem_output(p: argparse.ArgumentParser) -> None:
+    """``--dtype`` and ``--json`` of a command on a problem file; then ``run`` is called."""
+    add_dtype(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def load_problem(args: argparse.Namespace) -> tuple[Problem, torch.dtype]:
+    """The problem file ``args.problem`` and the dtype ``--dtype`` names."""
+    return Problem.load(args.problem), DTYPES[args.dtype]
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
