@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,31 @@ def check_widths(field: str, widths: Sequence[int]) -> tuple[int, ...]:
     if not out or len(set(out)) != len(out):
         raise fail(field, f"needs distinct positive widths, got {list(widths)}")
     return out
+
+
+@dataclass(frozen=True)
+class WidthSweepConfig:
+    """The width sweep of Lemmas 4.1 and 4.3: ``dim``; ``widths`` (≥ d^2.5) and
+    ``below_widths`` (< d^2.5) (:func:`width_arms`); ``scale``, ``ratio``: ``ε = r·c``;
+    ``seeds`` networks (seeds ``seed …``)."""
+
+    dim: int = 4
+    widths: tuple[int, ...] = (32, 128, 512, 2048)
+    below_widths: tuple[int, ...] = (4, 16)
+    scale: float = 1.0
+    ratio: float = 0.1
+    seeds: int = 12
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", check_widths("widths", self.widths))
+        object.__setattr__(self, "below_widths", check_widths("below_widths",
+                                                              self.below_widths))
+        check_number("scale", self.scale, positive=True)
+        check_number("ratio", self.ratio, positive=True)
+        check_counts(self, "dim", "seeds")
+        check_number("seed", self.seed, integer=True)
+        width_arms(self.dim, self.widths, self.below_widths)
 
 
 def problem(dim: int, width: int, scale: float, seed: int, *, loss: str = "bce",
