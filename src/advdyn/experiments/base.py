@@ -94,10 +94,10 @@ class Experiment:
     title: str
     config: type
     jobs: Callable[[Any], list[Job]]
-    collect: Callable[[Any, list[dict[str, Any]]], dict[str, Any]]
+    collect: Callable[[Any, list[Any]], dict[str, Any]]
     quick: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
-    row: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None
+    row: Callable[[Any], Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):

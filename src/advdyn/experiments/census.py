@@ -142,7 +142,7 @@ def census_row(value: Mapping[str, Any]) -> dict[str, Any]:
             "unseen_mass_minima": minima["unseen_mass_good_turing"]}
 
 
-def census_collect(config: CensusConfig, values: list[dict[str, Any]]) -> dict[str, Any]:
+def census_collect(config: CensusConfig, values: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The result: per (scale, ratio) cell the counts over the seeds (``cells``, sorted by
     scale then ratio), the section's paragraph and its table."""
     by_cell: dict[tuple[float, float], dict[str, list[int]]] = defaultdict(

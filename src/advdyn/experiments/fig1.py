@@ -236,7 +236,7 @@ def _panel_row(p: Mapping[str, Any]) -> list[Any]:
             "–" if med is None else med, p["saturated_starts"]]
 
 
-def fig1_collect(config: Fig1Config, values: list[dict[str, Any]]) -> dict[str, Any]:
+def fig1_collect(config: Fig1Config, values: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The result: the job's value (panels, checks, arrays) with the section's paragraph and
     the per-panel table."""
     value = dict(values[0])
