@@ -14,7 +14,7 @@ from advdyn.cli.common import (
     add_config_flags,
     add_run_flags,
     print_section,
-    run_quick_experiment_command,
+    run_experiment_command,
 )
 from advdyn.experiments.fig2 import EXPERIMENT, FIG2_HELP, Fig2Config
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    done = run_quick_experiment_command(args, EXPERIMENT, Fig2Config)
+    done = run_experiment_command(args, EXPERIMENT, Fig2Config)
     out = Path(args.out)
     if done.result is not None:
         c = done.result["checks"]

@@ -15,7 +15,7 @@ from advdyn.cli.common import (
     add_config_flags,
     add_run_flags,
     print_section,
-    run_quick_experiment_command,
+    run_experiment_command,
 )
 from advdyn.experiments.at_scale import AT_SCALE_HELP, EXPERIMENT, AtScaleConfig
 
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    done = run_quick_experiment_command(args, EXPERIMENT, AtScaleConfig)
+    done = run_experiment_command(args, EXPERIMENT, AtScaleConfig)
     out = Path(args.out)
     return print_section(done.section, [out / "at_scale.json", out / "fig3.png",
                                         out / "claims.json"])

@@ -220,23 +220,17 @@ def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: t
 def run_experiment_command(args: argparse.Namespace, experiment: Any, config: type) -> Any:
     """Validate the flags (the ``config`` dataclass built from those given, ``--out``,
     ``--threads``), then run ``experiment`` through the composition layer, its files into
-    ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives."""
+    ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives. A command with
+    ``--quick`` starts from the experiment's quick overrides (when asked), then the flags given,
+    validated as ``flags``."""
     from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
 
-    cfg = config(**config_values(config, args))
-    out = prepare(args)
-    return run_standalone(experiment, cfg, out, progress=not args.no_progress,
-                          threads=args.threads)
-
-
-def run_quick_experiment_command(args: argparse.Namespace, experiment: Any, config: type
-                                 ) -> Any:
-    """:func:`run_experiment_command` for a command with ``--quick``: the experiment's quick
-    overrides (when asked), then the flags given, validated as ``flags``."""
-    from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
-
-    cfg = experiment.make_config({**(experiment.quick if args.quick else {}),
-                                  **config_values(config, args)}, where="flags")
+    values = config_values(config, args)
+    if hasattr(args, "quick"):
+        cfg = experiment.make_config({**(experiment.quick if args.quick else {}), **values},
+                                     where="flags")
+    else:
+        cfg = config(**values)
     out = prepare(args)
     return run_standalone(experiment, cfg, out, progress=not args.no_progress,
                           threads=args.threads)
