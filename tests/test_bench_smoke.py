@@ -85,14 +85,15 @@ def test_advtrain_case_reports_throughput_of_every_loop(report: dict) -> None:
 
 def test_bench_imports_no_experiment_code() -> None:
     """Layering: the bench builds its workloads from geometry, losses, models, pgd, sphere and
-    data only (checked in a fresh interpreter, so nothing else has imported them)."""
+    data only, besides the utilities (errors, atomic, jsondata, machine) — checked in a fresh
+    interpreter, so nothing else has imported them."""
     code = ("import sys, advdyn.bench.cases; "
             "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('advdyn.')}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     layers = set(ast.literal_eval(out))
     assert layers <= {"bench", "geometry", "losses", "models", "pgd", "sphere", "data",
-                      "errors", "atomic"}, layers
+                      "errors", "atomic", "jsondata", "machine"}, layers
     assert "bench" in layers
 
 

@@ -125,17 +125,17 @@ def test_census_in_three_dimensions_reports_the_unseen_estimate() -> None:
     assert np.isfinite(row["min_L_minima"])
 
 
-def test_an_experiment_has_exactly_one_of_collect_and_summarize() -> None:
+def test_an_experiment_needs_collect_and_a_dataclass_config() -> None:
     import toy_experiments
     from advdyn.experiments.base import Experiment
 
     parts = {"name": "x", "title": "X", "config": toy_experiments.ToyConfig,
              "jobs": toy_experiments.toy_jobs}
-    with pytest.raises(TypeError, match="exactly one of collect and summarize"):
+    with pytest.raises(TypeError, match="collect"):
         Experiment(**parts)
-    with pytest.raises(TypeError, match="exactly one of collect and summarize"):
-        Experiment(**parts, collect=toy_experiments.toy_collect,
-                   summarize=toy_experiments.toy_summarize)
+    with pytest.raises(TypeError, match="config must be a dataclass type"):
+        Experiment(**{**parts, "config": dict}, collect=toy_experiments.toy_collect)
+    assert Experiment(**parts, collect=toy_experiments.toy_collect).collect is not None
 
 
 def test_job_identity_is_its_canonical_json() -> None:

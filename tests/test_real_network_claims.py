@@ -54,7 +54,7 @@ def test_fig2_claims_pass_on_the_papers_picture(cid):
     rec = claim(cid).evaluate(_fig2(_paper))
     assert rec.verdict == SUPPORTED, rec.reason
     assert rec.control["verdict"] == NOT_SUPPORTED, rec.control["reason"]
-    assert set(rec.values["outcome_per_convention"]) == set(CONVENTIONS)
+    assert set(rec.values["verdict_per_convention"]) == set(CONVENTIONS)
 
 
 @pytest.mark.parametrize("cid", ["fig2b", "fig2c", "fig2-scale"])
@@ -110,8 +110,8 @@ def test_easy_difficult_and_censoring():
     assert sooner([5.0, 5.0], [True, True], [5.0, 5.0], [True, True]) == 1.0
     fast = {"times": [2.0] * 15, "escaped": [True] * 15}
     slow = {"times": [40.0] * 15, "escaped": [True] * 15}
-    assert compare([(fast, slow)], [("a", "b")])["outcome"] == "held"
-    assert compare([(slow, fast)], [("a", "b")])["outcome"] == "not held"
+    assert compare([(fast, slow)], [("a", "b")])["verdict"] == "supported"
+    assert compare([(slow, fast)], [("a", "b")])["verdict"] == "not supported"
 
 
 # ------------------------------------------------------------------ at_scale (synthetic)

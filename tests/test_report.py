@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 
 import toy_experiments
-from advdyn.claims import ClaimRecord
+from advdyn.claims import ClaimRecord, Judgement
 from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
 from advdyn.experiments import registry
 from advdyn.pipeline import plan, reproduce
 from advdyn.report import (
-    Claim,
     Figure,
     Outcome,
     Report,
@@ -79,8 +78,8 @@ def sample_report(folder: Path) -> Report:
 
 
 def test_claim_verdict_is_validated() -> None:
-    with pytest.raises(AdvdynError, match=r"^claim X: verdict: unknown option 'yes'"):
-        Claim("X", "c", "m", "yes")
+    with pytest.raises(AdvdynError, match=r"^judgement.verdict: unknown option 'yes'"):
+        Judgement("yes", "a reason")
 
 
 def test_html_is_self_contained_with_base64_figures(tmp_path: Path) -> None:
@@ -132,19 +131,21 @@ def test_plan_validates_before_anything_runs() -> None:
         toy_experiments.TOY.make_config({"colour": 1}, where="toy configuration")
 
 
-def test_reproduce_runs_registered_experiments(tmp_path: Path) -> None:
+def test_reproduce_runs_registered_experiments(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    toy_experiments.register(monkeypatch)
     toy = dataclasses.replace(toy_experiments.TOY, quick={"n": 3, "sleep": 0.0})
     the_plan = plan([toy, toy_experiments.BROKEN], quick=True)
     report = reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
     ok, broken = report.sections
     assert ok.error is None and ok.n_jobs == 3 and ok.n_reused == 0
     assert broken.outcome is None and "toy failure at x=0" in broken.error
-    assert (tmp_path / "toy" / "toy.png").is_file()
+    assert (tmp_path / "toy" / "toy-values.png").is_file()
     assert [c.id for _, c in report.claims] == ["T0.1"]
     page = (tmp_path / "report.html").read_text()
     assert page.count('<img src="data:image/png;base64,') == 1
     assert "Toy experiment" in page and "Broken experiment" in page
-    assert "](toy/toy.png)" in (tmp_path / "report.md").read_text()
+    assert "](toy/toy-values.png)" in (tmp_path / "report.md").read_text()
     again = reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
     assert again.sections[0].n_reused == 3
 
@@ -152,6 +153,7 @@ def test_reproduce_runs_registered_experiments(tmp_path: Path) -> None:
 def test_cli_reproduce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(registry, "MODULES", ["toy_experiments"])
+    toy_experiments.register(monkeypatch)
     out = tmp_path / "out"
     assert main(["reproduce", "--out", str(out), "--quick", "--executor", "inline",
                  "--no-progress"]) == 0
@@ -189,12 +191,13 @@ window.addEventListener("load", () => {
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install "
                     "chromium chromium-driver); CI installs it")
-def test_report_in_headless_chromium(tmp_path: Path) -> None:
+def test_report_in_headless_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page renders, every image decodes, nothing is fetched, the console stays empty.
 
     A copy of the page with a measuring script appended is loaded; the script writes what it
     finds into the DOM, which Chromium dumps.
     """
+    toy_experiments.register(monkeypatch)
     toy = dataclasses.replace(toy_experiments.TOY, quick={"n": 3})
     reproduce(plan([toy, toy_experiments.BROKEN], quick=True), tmp_path, InlineExecutor(),
               progress=False)
@@ -229,20 +232,16 @@ def test_reproduce_collect_judge_draw_write(tmp_path: Path,
     """An experiment on the collect contract: its claim is judged by the claims layer (with
     its control), drawn by the plots registry, written to claims.json and shown with the
     control's verdict beside its own."""
-    from advdyn.claims import registry as claims_registry
-    from advdyn.plots import registry as plots_registry
-
-    monkeypatch.setattr(claims_registry, "MODULES", ["toy_experiments"])
-    monkeypatch.setitem(plots_registry.PICTURES, "toy2", "toy_experiments:toy_draw")
-    report = reproduce(plan([toy_experiments.TOY2], quick=True), tmp_path, InlineExecutor(),
+    toy_experiments.register(monkeypatch)
+    report = reproduce(plan([toy_experiments.TOY], quick=True), tmp_path, InlineExecutor(),
                        progress=False)
     [(section, record)] = report.claims
-    assert section.name == "toy2" and record.verdict == "supported"
+    assert section.name == "toy" and record.verdict == "supported"
     assert record.control["verdict"] == "not supported"
     [row] = json.loads((tmp_path / "claims.json").read_text())
     assert row == json.loads(json.dumps(record.to_json()))
-    assert (tmp_path / "toy2" / "toy-values.png").is_file()
-    assert json.loads((tmp_path / "toy2" / "toy2.json").read_text())["n"] == 2
+    assert (tmp_path / "toy" / "toy-values.png").is_file()
+    assert json.loads((tmp_path / "toy" / "toy.json").read_text())["n"] == 2
     page = (tmp_path / "report.html").read_text()
     assert 'verdict supported">supported<' in page and "not-supported" in page
     assert "no values at all (an empty arm)" in page
@@ -255,12 +254,11 @@ def test_check_writes_the_claims_records_of_its_experiment(
 
     monkeypatch.setattr(claims_registry, "MODULES", ["toy_experiments"])
     monkeypatch.setattr(registry, "MODULES", ["toy_experiments"])
-    monkeypatch.setattr(toy_experiments, "EXPERIMENT", toy_experiments.TOY2)
-    done = check("T0.2", tmp_path, InlineExecutor(), quick=True, parameters={"n": 4},
+    done = check("T0.1", tmp_path, InlineExecutor(), quick=True, parameters={"n": 4},
                  progress=False)
     assert done.section.config["n"] == 4 and len(done.result["ys"]) == 4
     [row] = json.loads((tmp_path / "claims.json").read_text())
-    assert row["id"] == "T0.2" and row["verdict"] == "supported"
+    assert row["id"] == "T0.1" and row["verdict"] == "supported"
     assert row["control"]["verdict"] == "not supported"
     with pytest.raises(AdvdynError, match="unknown claim 'nope'"):
         check("nope", tmp_path, InlineExecutor())
@@ -277,9 +275,9 @@ def test_a_rerun_reuses_the_drawings(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return toy_experiments.toy_draw(result, records)
 
     monkeypatch.setattr(toy_experiments, "counted_draw", counted, raising=False)
-    monkeypatch.setitem(plots_registry.PICTURES, "toy2", "toy_experiments:counted_draw")
-    the_plan = plan([toy_experiments.TOY2], quick=True)
-    png = tmp_path / "toy2" / "toy-values.png"
+    monkeypatch.setitem(plots_registry.PICTURES, "toy", "toy_experiments:counted_draw")
+    the_plan = plan([toy_experiments.TOY], quick=True)
+    png = tmp_path / "toy" / "toy-values.png"
     reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
     again = reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
     assert calls == ["drawn"] and again.sections[0].outcome.figures[0].path == png

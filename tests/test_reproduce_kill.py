@@ -2,7 +2,8 @@
 completed, writes the same claims table as an uninterrupted run.
 
 The configuration is two slow toy sections (``toy_experiments.SLOW_A``/``SLOW_B``, 16 jobs of
-0.1 s in one pool worker) named through ``--only package.module:ATTRIBUTE``.
+0.1 s in one pool worker) named through ``--only package.module:ATTRIBUTE``, run by
+``python -m toy_experiments`` (the command line with the toys' claims registered).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def test_reproduce_killed_at_random_moments_then_completed(
 ) -> None:
     out = tmp_path / "out"
     cache = out / "cache"
-    command = [sys.executable, "-m", "advdyn.cli.main", "reproduce", "--out", str(out),
+    command = [sys.executable, "-m", "toy_experiments", "reproduce", "--out", str(out),
                "--quick", *ONLY, "--workers", "1", "--no-progress"]
     rng = random.Random(20200713)
     counts = []
@@ -84,11 +85,13 @@ def test_reproduce_killed_at_random_moments_then_completed(
     assert not [p for p in cache.iterdir() if is_partial(p)]
     # the same run uninterrupted, in this process (toy sleeps skipped: values unchanged)
     monkeypatch.setattr(toy_experiments.time, "sleep", lambda _: None)
+    toy_experiments.register(monkeypatch)
     reference = tmp_path / "reference"
     assert main(["reproduce", "--out", str(reference), "--quick", *ONLY, "--executor", "inline",
                  "--no-progress"]) == 0
     table = claims_table(out / "report.md")
     assert table == claims_table(reference / "report.md")
-    assert table.count("T0.1") == 2 and "Slow toy A" in table and "Slow toy B" in table
+    assert table.count("T0.1") == 2 and "T0.1a" in table and "T0.1b" in table
+    assert table.count("**supported**") == 2 and "Slow toy A" in table and "Slow toy B" in table
     capsys.readouterr()
     print(f"results stored when killed: {counts}")

@@ -1,7 +1,10 @@
-"""A toy experiment for the runner and report tests (not part of the package).
+"""Toy experiments for the runner and report tests (not part of the package).
 
 Importable as ``toy_experiments`` when ``tests/`` is on the path (pytest puts it there; the
-subprocess tests set ``PYTHONPATH``).
+subprocess tests set ``PYTHONPATH``). The toys are on the ``collect`` contract; their claims
+(:data:`CLAIMS`, each with a negative control) and their picture (:func:`toy_draw`) reach the
+claims and plots registries through :func:`register` (in process) or through
+``python -m toy_experiments ARGS`` (the ``advdyn`` command line with the toys registered).
 """
 
 from __future__ import annotations
@@ -9,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from advdyn.claims import NOT_SUPPORTED, SUPPORTED, Claim, Judgement
 from advdyn.errors import check_number
-from advdyn.report import Claim, Figure, Outcome, Table
-from advdyn.runner import Experiment, Job, JobResult
+from advdyn.experiments.base import Experiment, Job
 
 
 def toy_job(x: float, seed: int, sleep: float = 0.0) -> dict:
@@ -58,54 +61,17 @@ def toy_jobs(config: ToyConfig) -> list[Job]:
             for i in range(config.n)]
 
 
-def toy_summarize(config: ToyConfig, results: list[JobResult], folder: Path) -> Outcome:
-    """One figure, one claim, one table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ys = [r.value["y"] for r in results]
-    fig, ax = plt.subplots(figsize=(3, 2))
-    ax.plot(ys, marker="o")
-    path = folder / "toy.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return Outcome(
-        text="A toy experiment <with> characters to escape & check.",
-        claims=[Claim("T0.1", "the toy values are finite", f"max |y| = {max(map(abs, ys)):.3g}",
-                      "supported", note=f"n = {config.n}")],
-        figures=[Figure(path, "Look for a line of points.", title="toy values")],
-        tables=[Table("values", ["i", "y"], [[i, y] for i, y in enumerate(ys)])])
-
-
-TOY = Experiment(name="toy", title="Toy experiment", config=ToyConfig, jobs=toy_jobs,
-                 summarize=toy_summarize, quick={"n": 2}, description="For tests only.")
-
-EXPERIMENT = TOY  # what the registry looks up when this module is listed in it
-BROKEN = Experiment(name="broken", title="Broken experiment", config=ToyConfig, jobs=toy_jobs,
-                    summarize=toy_summarize, quick={"fail": True, "n": 1},
-                    description="Its job raises, to show how a failure is reported.")
-
-# Two slow sections (8 jobs of 0.1 s each) for the kill -9 test of ``advdyn reproduce``.
-SLOW_A = dataclasses.replace(TOY, name="slow_a", title="Slow toy A",
-                             quick={"n": 8, "sleep": 0.1})
-SLOW_B = dataclasses.replace(TOY, name="slow_b", title="Slow toy B",
-                             quick={"n": 8, "sleep": 0.1, "scale": 2.0, "seed": 50})
-
-# ------------------------------------------------ the same toy on the collect contract
-
-
 def toy_collect(config: ToyConfig, values: list) -> dict:
-    """The toy's result: its values, a paragraph and a table (no drawing, no verdict)."""
+    """The toy's result: its values, a paragraph (with characters to escape) and a table."""
     ys = [v["y"] for v in values]
-    return {"ys": ys, "n": config.n, "text": "A toy on the collect contract.",
+    return {"ys": ys, "n": config.n,
+            "text": "A toy experiment <with> characters to escape & check.",
             "tables": [{"title": "values", "columns": ["i", "y"],
                         "rows": [[i, y] for i, y in enumerate(ys)]}]}
 
 
 def toy_draw(result: dict, records: list) -> list:
-    """One picture of the toy's values, titled with its claims' verdicts."""
+    """One picture of the toy's values, captioned with its claims' verdicts."""
     from matplotlib.figure import Figure as MplFigure
 
     from advdyn.plots.drawing import Drawing
@@ -115,23 +81,60 @@ def toy_draw(result: dict, records: list) -> list:
     return [Drawing("toy-values", fig, "toy values", " ".join(r.verdict for r in records))]
 
 
-def _toy_judge(arm: dict):
-    from advdyn.claims import NOT_SUPPORTED, SUPPORTED, Judgement
-
+def _toy_judge(arm: Any) -> Judgement:
+    """Supported when there are values and every |y| < 1e6."""
     ok = all(abs(y) < 1e6 for y in arm["ys"]) and len(arm["ys"]) > 0
     return Judgement(SUPPORTED if ok else NOT_SUPPORTED, f"{len(arm['ys'])} values",
                      {"n": len(arm["ys"])})
 
 
-def _toy_claim():
-    from advdyn.claims import Claim
+def toy_claim(claim_id: str, experiment: str) -> Claim:
+    """The toy's claim on ``experiment``'s result; its control is an empty arm."""
+    return Claim(id=claim_id, section="toy", quote="the toy values are finite",
+                 measurement="|y|", rule="every |y| < 1e6, at least one value",
+                 control="no values at all (an empty arm)", experiment=experiment,
+                 arms=lambda r: ({"ys": r["ys"]}, {"ys": []}), judge=_toy_judge)
 
-    return Claim(id="T0.2", section="toy", quote="the toy values are finite", measurement="|y|",
-                 rule="every |y| < 1e6", control="no values at all (an empty arm)",
-                 experiment="toy2", arms=lambda r: ({"ys": r["ys"]}, {"ys": []}),
-                 judge=_toy_judge)
+
+TOY = Experiment(name="toy", title="Toy experiment", config=ToyConfig, jobs=toy_jobs,
+                 collect=toy_collect, quick={"n": 2}, description="For tests only.")
+
+EXPERIMENT = TOY  # what the registry looks up when this module is listed in it
+BROKEN = Experiment(name="broken", title="Broken experiment", config=ToyConfig, jobs=toy_jobs,
+                    collect=toy_collect, quick={"fail": True, "n": 1},
+                    description="Its job raises, to show how a failure is reported.")
+
+# Two slow sections (8 jobs of 0.1 s each) for the kill -9 test of ``advdyn reproduce``.
+SLOW_A = dataclasses.replace(TOY, name="slow_a", title="Slow toy A",
+                             quick={"n": 8, "sleep": 0.1})
+SLOW_B = dataclasses.replace(TOY, name="slow_b", title="Slow toy B",
+                             quick={"n": 8, "sleep": 0.1, "scale": 2.0, "seed": 50})
+
+#: What the claims registry reads when this module is listed in it.
+CLAIMS = (toy_claim("T0.1", "toy"), toy_claim("T0.1a", "slow_a"), toy_claim("T0.1b", "slow_b"))
+PICTURES = {name: "toy_experiments:toy_draw" for name in ("toy", "slow_a", "slow_b")}
 
 
-TOY2 = Experiment(name="toy2", title="Toy on the collect contract", config=ToyConfig,
-                  jobs=toy_jobs, collect=toy_collect, quick={"n": 2})
-CLAIMS = (_toy_claim(),)  # what the claims registry reads when this module is listed in it
+def register(monkeypatch: Any = None) -> None:
+    """Add the toys' claims and picture to the claims and plots registries (through
+    ``monkeypatch`` when given, so that a test undoes it)."""
+    from advdyn.claims import registry as claims_registry
+    from advdyn.plots import registry as plots_registry
+
+    modules = [*claims_registry.MODULES, "toy_experiments"]
+    if monkeypatch is None:
+        claims_registry.MODULES[:] = modules
+        plots_registry.PICTURES.update(PICTURES)
+        return
+    monkeypatch.setattr(claims_registry, "MODULES", modules)
+    for name, target in PICTURES.items():
+        monkeypatch.setitem(plots_registry.PICTURES, name, target)
+
+
+if __name__ == "__main__":  # ``python -m toy_experiments ARGS``: advdyn with the toys registered
+    import sys
+
+    from advdyn.cli.main import main
+
+    register()
+    sys.exit(main(sys.argv[1:]))

@@ -9,10 +9,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from advdyn.jsondata import plain
 
 
 def _umask() -> int:
@@ -111,31 +113,6 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     return write_with(path, lambda p: p.write_bytes(data))
-
-
-def plain(obj: Any) -> Any:
-    """``obj`` as JSON data: the project's one conversion. Arrays and tensors become (nested)
-    lists, NumPy scalars Python numbers, paths strings, tuples lists, and NaN and ±inf
-    ``None`` (JSON has no such numbers)."""
-    import math
-
-    import numpy as np
-
-    if isinstance(obj, Mapping):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # a torch tensor, without importing torch
-        return plain(obj.detach().cpu().numpy())
-    if isinstance(obj, np.ndarray):
-        return plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return plain(obj.item())
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def json_text(obj: Any) -> str:

@@ -26,7 +26,6 @@ import os
 import platform
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,6 +34,7 @@ from advdyn.bench.cnn_cases import case_advtrain, case_cnn, case_record
 from advdyn.bench.core import QUICK, BenchSizes, CaseResult
 from advdyn.bench.peers import PEERS
 from advdyn.bench.twolayer_cases import case_census, case_fig1, case_twolayer
+from advdyn.machine import cpu_model
 
 CASES: dict[str, Callable[[BenchSizes], CaseResult]] = {
     "1": case_twolayer, "2": case_cnn, "3": case_fig1, "4": case_census, "5": case_record,
@@ -45,20 +45,12 @@ __all__ = ["CASES", "QUICK", "BenchSizes", "CaseResult", "machine", "run_bench"]
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on (the load average is read when called)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     versions: dict[str, str] = {"torch": torch.__version__}
     for peer in PEERS:
         if peer.missing() is None:
             dist = {"art": "adversarial-robustness-toolbox"}.get(peer.name, peer.name)
             versions[peer.name] = importlib.metadata.version(dist)
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "versions": versions,
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 

@@ -16,14 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
+from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Judgement
 from advdyn.claims.real_network_training import TRAINING_CLAIMS
 from advdyn.claims.survival import compare, difficult, easy, km, km_text, ordered
 
 PRIMARY = "normalized"
-NO_DATA = "no certified start"
-VERDICT_OF = {"held": SUPPORTED, "partly": PARTLY, "not held": NOT_SUPPORTED,
-              NO_DATA: INCONCLUSIVE}
 Arm = Mapping[str, Any]
 
 
@@ -39,23 +36,23 @@ def _conventions(groups: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted({g["convention"] for g in groups}, key=lambda c: (c != PRIMARY, c))
 
 
-Decision = tuple[str, str, Any]  # (outcome, text, details as JSON data)
+Decision = tuple[str, str, Any]  # (verdict, text, details as JSON data)
 
 
 def _per_convention(arm: Arm, decide: Callable[[list[Mapping[str, Any]]], Decision]
                     ) -> Judgement:
-    """Apply ``decide`` (groups of one convention → outcome, text, details) to every
+    """Apply ``decide`` (groups of one convention → verdict, text, details) to every
     convention; the verdict is the primary convention's."""
-    outcomes, texts, details = {}, [], {}
+    verdicts, texts, details = {}, [], {}
     for conv in _conventions(arm["groups"]):
-        outcome, text, detail = decide(_pick(arm["groups"], convention=conv))
-        outcomes[conv] = outcome
+        verdict, text, detail = decide(_pick(arm["groups"], convention=conv))
+        verdicts[conv] = verdict
         details[conv] = detail
-        texts.append(f"{conv}: {outcome} ({text})")
-    if PRIMARY not in outcomes:
-        return Judgement(NOT_SUPPORTED, "no run of the normalised convention", outcomes)
-    return Judgement(VERDICT_OF[outcomes[PRIMARY]], "; ".join(texts),
-                     {"outcome_per_convention": outcomes, "where": arm["where"],
+        texts.append(f"{conv}: {verdict} ({text})")
+    if PRIMARY not in verdicts:
+        return Judgement(NOT_SUPPORTED, "no run of the normalised convention", verdicts)
+    return Judgement(verdicts[PRIMARY], "; ".join(texts),
+                     {"verdict_per_convention": verdicts, "where": arm["where"],
                       "details": details})
 
 
@@ -64,9 +61,9 @@ def _one_group(test: Callable[[Mapping[str, Any], int], bool]
     def judge(arm: Arm) -> Judgement:
         def decide(groups: list[Mapping[str, Any]]) -> Decision:
             if not groups or not groups[0]["times"]:
-                return NO_DATA, "no certified start with a gap to close", {}
+                return INCONCLUSIVE, "no certified start with a gap to close", {}
             g = groups[0]
-            return ("held" if test(g, arm["budget"]) else "not held",
+            return (SUPPORTED if test(g, arm["budget"]) else NOT_SUPPORTED,
                     f"{km_text(g)}, {g['certified']} certified / {g['rejected']} rejected "
                     f"starts, budget {arm['budget']}",
                     {"km": km(g), "certified": g["certified"], "rejected": g["rejected"]})
@@ -126,7 +123,7 @@ def judge_ratio_order(arm: Arm) -> Judgement:
         groups = sorted(groups, key=lambda g: g["ratio"])
         o = ordered(groups, [f"r={g['ratio']:g}" for g in groups])
         text = ", ".join(f"r={g['ratio']:g} {km_text(g)}" for g in groups)
-        return o["outcome"], text, o["comparisons"]
+        return o["verdict"], text, o["comparisons"]
     return _per_convention(arm, decide)
 
 
@@ -146,7 +143,7 @@ def judge_scale_order(arm: Arm) -> Judgement:
         o = compare(pairs, labels)
         medians = "; ".join(f"r={c[0]['ratio']:g}: " + ", ".join(
             f"s={g['scale']:g} {_median(g)}" for g in c) for c in chains)
-        return o["outcome"], "KM medians " + medians, o["comparisons"]
+        return o["verdict"], "KM medians " + medians, o["comparisons"]
     return _per_convention(arm, decide)
 
 

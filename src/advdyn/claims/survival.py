@@ -6,8 +6,9 @@ r"""Rules on censored escape times shared by the real-network claims.
   reached: more than half censored).
 - **Ordered comparisons**: for consecutive groups ``g_1, g_2, …`` claimed to escape ever later,
   the one-sided log-rank p-value of "``g_k`` escapes sooner than ``g_{k+1}``" and of the reverse,
-  Holm-adjusted over the family; the ordering is *held* when every comparison is significant at
-  α = 0.05, *partly* when at least one is and none is significantly reversed, else *not held*.
+  Holm-adjusted over the family; the ordering is *supported* when every comparison is
+  significant at α = 0.05, *partly supported* when at least one is and none is significantly
+  reversed, else *not supported*.
 - **Restricted mean survival time** ``RMST = ∫₀ᵀ S(t) dt`` (the Kaplan–Meier area: the mean
   escape time with censoring respected), and its bootstrap over runs.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from advdyn.claims.core import NOT_SUPPORTED, PARTLY, SUPPORTED
 from advdyn.claims.stats import escapes_sooner, holm, kaplan_meier
 
 ALPHA = 0.05
@@ -62,17 +64,18 @@ def sooner(times_a: Sequence[float], escaped_a: Sequence[bool], times_b: Sequenc
 def compare(pairs: Sequence[tuple[Group, Group]], labels: Sequence[tuple[str, str]]
             ) -> dict[str, Any]:
     """Is ``a`` escaping sooner than ``b`` for every pair ``(a, b)``? One Holm family (module
-    docstring); a pair with an empty group gives p = 1 both ways (:func:`sooner`)."""
+    docstring): ``{"verdict", "comparisons"}``; a pair with an empty group gives p = 1 both ways
+    (:func:`sooner`)."""
     forward = [sooner(a["times"], a["escaped"], b["times"], b["escaped"]) for a, b in pairs]
     backward = [sooner(b["times"], b["escaped"], a["times"], a["escaped"]) for a, b in pairs]
     if not forward:
-        return {"outcome": "not held", "comparisons": []}
+        return {"verdict": NOT_SUPPORTED, "comparisons": []}
     adj, rev = holm(forward), holm(backward)
     held = [p <= ALPHA for p in adj]
     reversed_ = [p <= ALPHA for p in rev]
-    outcome = ("held" if all(held) else
-               "partly" if any(held) and not any(reversed_) else "not held")
-    return {"outcome": outcome, "comparisons": [
+    verdict = (SUPPORTED if all(held) else
+               PARTLY if any(held) and not any(reversed_) else NOT_SUPPORTED)
+    return {"verdict": verdict, "comparisons": [
         {"sooner": labels[k][0], "later": labels[k][1], "p_holm": adj[k],
          "p_reverse_holm": rev[k]} for k in range(len(adj))]}
 

@@ -7,15 +7,14 @@ import argparse
 import torch
 
 from advdyn.cli.common import (
-    add_dtype,
+    add_problem_output,
     emit_json,
+    load_problem,
     nonneg_float,
     nonneg_int,
     positive_float,
     positive_int,
 )
-from advdyn.geometry import DTYPES
-from advdyn.models import Problem
 from advdyn.sphere.census import census
 from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES, ScanGrid
 
@@ -51,8 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"d = 2 angle rule: fewest angles (default {MIN_ANGLES})")
     p.add_argument("--max-angles", type=positive_int, default=MAX_ANGLES,
                    help=f"d = 2 angle rule: most angles (default {MAX_ANGLES})")
-    add_dtype(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_problem_output(p)
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: the small batched kernels here are "
                    "latency-bound; extra threads cost more than they give on a busy machine)")
@@ -62,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     grid = ScanGrid(args.angle_density, args.min_angles, args.max_angles)
-    problem = Problem.load(args.problem)
-    c = census(problem.objective(DTYPES[args.dtype]), problem.eps, starts=args.starts,
+    problem, dtype = load_problem(args)
+    c = census(problem.objective(dtype), problem.eps, starts=args.starts,
                max_starts=args.max_starts, coverage=args.coverage,
                seed=args.seed, pgd_starts=args.pgd_starts, saddle_starts=args.saddle_starts,
                n_angles=args.n_angles, grid=grid)

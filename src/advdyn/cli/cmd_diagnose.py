@@ -6,10 +6,14 @@ import argparse
 
 import torch
 
-from advdyn.cli.common import add_dtype, emit_json, load_vector, positive_float
+from advdyn.cli.common import (
+    add_problem_output,
+    emit_json,
+    load_problem,
+    load_vector,
+    positive_float,
+)
 from advdyn.errors import fail
-from advdyn.geometry import DTYPES
-from advdyn.models import Problem
 from advdyn.sphere import diagnose
 
 
@@ -23,14 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delta", required=True, help="the point δ (.npy, shape (d,), δ ≠ 0)")
     p.add_argument("--critical-rtol", type=positive_float, default=None,
                    help="‖Γ‖ ≤ rtol·‖∇L‖ counts as critical (default 1e-6 float64, 1e-3 float32)")
-    add_dtype(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_problem_output(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = Problem.load(args.problem)
-    dtype = DTYPES[args.dtype]
+    problem, dtype = load_problem(args)
     delta = torch.tensor(load_vector(args.delta, "--delta", (problem.dim,)), dtype=dtype)[None]
     if float(delta.norm()) == 0:
         raise fail("--delta", "δ = 0 has no sphere through it", "give a nonzero point")

@@ -8,10 +8,15 @@ same path as ``advdyn reproduce`` (:func:`advdyn.pipeline.run_standalone`), file
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from advdyn.cli.common import add_config_flags, add_run_flags, config_values, prepare, print_section
+from advdyn.cli.common import (
+    add_config_flags,
+    add_run_flags,
+    print_section,
+    run_experiment_command,
+)
 from advdyn.experiments.fig2 import EXPERIMENT, FIG2_HELP, Fig2Config
-from advdyn.pipeline import run_standalone
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,11 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = EXPERIMENT.make_config({**(EXPERIMENT.quick if args.quick else {}),
-                                     **config_values(Fig2Config, args)}, where="flags")
-    out = prepare(args)
-    done = run_standalone(EXPERIMENT, config, out, progress=not args.no_progress,
-                          threads=args.threads)
+    done = run_experiment_command(args, EXPERIMENT, Fig2Config)
+    out = Path(args.out)
     if done.result is not None:
         c = done.result["checks"]
         print(f"starts: {c['certified']} certified, {c['rejected']} rejected; rows with ℓ = 0: "

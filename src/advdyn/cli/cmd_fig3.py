@@ -9,10 +9,15 @@ the same path as ``advdyn reproduce`` (:func:`advdyn.pipeline.run_standalone`).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from advdyn.cli.common import add_config_flags, add_run_flags, config_values, prepare, print_section
+from advdyn.cli.common import (
+    add_config_flags,
+    add_run_flags,
+    print_section,
+    run_experiment_command,
+)
 from advdyn.experiments.at_scale import AT_SCALE_HELP, EXPERIMENT, AtScaleConfig
-from advdyn.pipeline import run_standalone
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,10 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = EXPERIMENT.make_config({**(EXPERIMENT.quick if args.quick else {}),
-                                     **config_values(AtScaleConfig, args)}, where="flags")
-    out = prepare(args)
-    done = run_standalone(EXPERIMENT, config, out, progress=not args.no_progress,
-                          threads=args.threads)
+    done = run_experiment_command(args, EXPERIMENT, AtScaleConfig)
+    out = Path(args.out)
     return print_section(done.section, [out / "at_scale.json", out / "fig3.png",
                                         out / "claims.json"])

@@ -7,15 +7,14 @@ import argparse
 import torch
 
 from advdyn.cli.common import (
-    add_dtype,
+    add_problem_output,
     emit_json,
+    load_problem,
     load_vector,
     nonneg_float,
     nonneg_int,
     positive_float,
 )
-from advdyn.geometry import DTYPES
-from advdyn.models import Problem
 from advdyn.pgd import RULES, run_pgd
 
 
@@ -38,14 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="random start when no --delta0 is given (default uniform in the ball)")
     p.add_argument("--tol", type=nonneg_float, default=None,
                    help="stop early once ‖Γ‖ ≤ tol at a KKT point (default: run all steps)")
-    add_dtype(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_problem_output(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = Problem.load(args.problem)
-    dtype = DTYPES[args.dtype]
+    problem, dtype = load_problem(args)
     obj = problem.objective(dtype)
     start: str | torch.Tensor = args.start
     if args.delta0 is not None:

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from advdyn.atomic import plain
 from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
 from advdyn.experiments.simulated import STEP_RULES
 from advdyn.geometry import DTYPES
+from advdyn.jsondata import plain
 from advdyn.losses import SCALAR_LOSSES
+from advdyn.models import Problem
 from advdyn.runner import EXECUTORS, Executor, make_executor
 
 
@@ -219,13 +220,31 @@ def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: t
 def run_experiment_command(args: argparse.Namespace, experiment: Any, config: type) -> Any:
     """Validate the flags (the ``config`` dataclass built from those given, ``--out``,
     ``--threads``), then run ``experiment`` through the composition layer, its files into
-    ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives."""
+    ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives. A command with
+    ``--quick`` starts from the experiment's quick overrides (when asked), then the flags given,
+    validated as ``flags``."""
     from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
 
-    cfg = config(**config_values(config, args))
+    values = config_values(config, args)
+    if hasattr(args, "quick"):
+        cfg = experiment.make_config({**(experiment.quick if args.quick else {}), **values},
+                                     where="flags")
+    else:
+        cfg = config(**values)
     out = prepare(args)
     return run_standalone(experiment, cfg, out, progress=not args.no_progress,
                           threads=args.threads)
+
+
+def add_problem_output(p: argparse.ArgumentParser) -> None:
+    """``--dtype`` and ``--json`` of a command on a problem file; then ``run`` is called."""
+    add_dtype(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def load_problem(args: argparse.Namespace) -> tuple[Problem, torch.dtype]:
+    """The problem file ``args.problem`` and the dtype ``--dtype`` names."""
+    return Problem.load(args.problem), DTYPES[args.dtype]
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:

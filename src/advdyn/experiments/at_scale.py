@@ -24,7 +24,9 @@ from advdyn.errors import check_number, fail
 from advdyn.experiments.advtrain import (
     DATA_HELP,
     TRAIN_HELP,
+    DataChoices,
     TrainConfig,
+    TrainingChoices,
     check_data_fields,
     prepare,
     train,
@@ -39,8 +41,7 @@ from advdyn.experiments.stationarity import (
     steps_to_stationarity,
 )
 
-TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig)
-                     if f.name not in ("scale", "invisible", "seed"))
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainingChoices))
 Q1_FIELDS = tuple(f.name for f in fields(Q1Config))
 
 
@@ -61,8 +62,8 @@ AT_SCALE_HELP = {
 
 
 @dataclass(frozen=True)
-class AtScaleConfig(Q1Config):
-    """Scales, seeds, epochs and probe epochs; training (:class:`TrainConfig`'s fields); the
+class AtScaleConfig(DataChoices, Q1Config, TrainingChoices):
+    """Scales, seeds, epochs and probe epochs; training (:class:`TrainingChoices`); the
     Figure 3 probe (``probe_*``: images, ratios, attack/ascent/reference steps); Question 1
     (:class:`Q1Config`'s fields); the data."""
 
@@ -70,30 +71,12 @@ class AtScaleConfig(Q1Config):
     seeds: tuple[int, ...] = (0, 1, 2)
     epochs: int = 10
     probe_epochs: tuple[int, ...] = (0, 1, 2, 5, 10)
-    arch: str = "small"
-    activation: str = "softplus"
-    pool: str = "avg"
-    ratio: float = 0.1
-    pgd_steps: int = 10
-    pgd_rho: float = 0.25
-    pgd_rule: str = "normalized"
-    box: bool = False
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    batch_size: int = 64
-    train_images: int | None = None
-    eval_images: int = 1000
-    eval_restarts: int = 3
     probe_images: int = 20
     probe_ratios: tuple[float, ...] = (0.01, 0.1, 1.0)
     probe_steps: int = 100
     probe_ascent_steps: int = 300
     probe_reference_steps: int = 100
     robust_level: float = 0.5
-    mnist_dir: str | None = None
-    holdout: int = 1000
-    data_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()

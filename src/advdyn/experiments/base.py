@@ -94,21 +94,14 @@ class Experiment:
     title: str
     config: type
     jobs: Callable[[Any], list[Job]]
-    collect: Callable[[Any, list[Any]], dict[str, Any]] | None = None
+    collect: Callable[[Any, list[Any]], dict[str, Any]]
     quick: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     row: Callable[[Any], Mapping[str, Any]] | None = None
-    summarize: Callable[..., Any] | None = None
-    """Transitional (issue 11): the old contract ``summarize(config, job_results, folder) ->
-    report Outcome`` of experiments not yet moved to ``collect``; ``row`` then takes the job's
-    :class:`~advdyn.runner.store.JobResult`. Exactly one of ``collect`` and ``summarize``."""
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
             raise TypeError(f"experiment {self.name}: config must be a dataclass type")
-        if (self.collect is None) == (self.summarize is None):
-            raise TypeError(f"experiment {self.name}: give exactly one of collect and "
-                            "summarize (summarize is the old contract)")
 
     def parameters(self) -> dict[str, Any]:
         """Parameter names and their defaults (``dataclasses.MISSING`` where there is none)."""

@@ -47,13 +47,12 @@ from scipy import stats
 from torch import nn
 
 from advdyn.errors import check_choice, check_number, fail
-from advdyn.geometry import L2Ball, per_row, row_dot, row_norm, sphere_rtol, sphere_terms
+from advdyn.geometry import DTYPES, L2Ball, per_row, row_dot, row_norm, sphere_rtol, sphere_terms
 from advdyn.losses import LogCrossEntropy
 from advdyn.models import ModuleObjective
 from advdyn.pgd import run_pgd
 
 CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2", "random")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)

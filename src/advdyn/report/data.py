@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from advdyn.claims import VERDICTS, ClaimRecord
-from advdyn.errors import check_choice
 
 
 @dataclass(frozen=True)
@@ -36,31 +35,11 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Claim:
-    """Transitional (issue 11): the claim row of an experiment still on the old ``summarize``
-    contract. Its verdict is checked against the claims layer's vocabulary; the composition
-    layer turns it into a :class:`~advdyn.claims.ClaimRecord` without a negative control.
-    Remove once every experiment has moved to ``collect``."""
-
-    id: str
-    claim: str
-    measurement: str
-    verdict: str
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        check_choice(f"claim {self.id}: verdict", self.verdict, VERDICTS)
-
-
-@dataclass(frozen=True)
 class Outcome:
-    """What an experiment section shows: a paragraph, claim records, figures, tables.
-
-    (Experiments on the old ``summarize`` contract also return one, with :class:`Claim` rows.)
-    """
+    """What an experiment section shows: a paragraph, claim records, figures, tables."""
 
     text: str = ""
-    claims: list[Any] = field(default_factory=list)
+    claims: list[ClaimRecord] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
 

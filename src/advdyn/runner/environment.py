@@ -7,20 +7,9 @@ import os
 import platform
 import sys
 from importlib import metadata
-from pathlib import Path
 
 from advdyn import __version__
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` says)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from advdyn.machine import cpu_model
 
 
 def _version(package: str) -> str:

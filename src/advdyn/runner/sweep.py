@@ -177,9 +177,8 @@ def tidy_rows(sweep: Sweep, results: list[JobResult]) -> list[dict[str, Any]]:
             _flatten("", job.config, config)
             row.update({k: v for k, v in config.items() if k not in row})
             values: dict[str, Any] = {}
-            row_of, legacy = sweep.experiment.row, sweep.experiment.summarize is not None
-            _flatten("", result.value if row_of is None
-                     else dict(row_of(result if legacy else result.value)), values)
+            row_of = sweep.experiment.row
+            _flatten("", result.value if row_of is None else dict(row_of(result.value)), values)
             row.update({(f"result.{k}" if k in row else k): v for k, v in values.items()})
             row["key"] = key_of(job)
             rows.append(row)

@@ -30,10 +30,9 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     check_counts,
-    config_from,
     fit_loglog,
     problem,
     sphere_census,
@@ -110,7 +109,7 @@ def trajectory_row(d: np.ndarray, z: float, eps: float) -> dict[str, Any]:
 def seed_job(**parameters: Any) -> dict[str, Any]:
     """One (arm, seed): every trajectory under every schedule (unswitched ones included)."""
     arm, run_seed = parameters.pop("arm"), parameters.pop("run_seed")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     width = cfg.width if arm == "main" else cfg.below_width
     obj, gen = problem(cfg.dim, width, cfg.scale, run_seed)
     eps = cfg.ratio * cfg.scale

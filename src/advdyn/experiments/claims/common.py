@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch
 from advdyn.errors import check_number, fail
 from advdyn.experiments.simulated import SimulatedSetup
 from advdyn.geometry import L2Ball
+from advdyn.jsondata import plain
 from advdyn.models import TwoLayerNet, TwoLayerObjective
 from advdyn.sphere import Census
 from advdyn.sphere.census import census as _census
@@ -56,11 +58,6 @@ def regime(claim: str, d: int, m: int, eps: float, eta: float | None = None) -> 
     return out
 
 
-def config_from(cls: type, parameters: Mapping[str, Any]) -> Any:
-    """``cls(**parameters)`` with JSON lists turned back into tuples."""
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()})
-
-
 def check_counts(config: Any, *names: str) -> None:
     """Every named field of ``config`` is a positive integer."""
     for name in names:
@@ -73,6 +70,31 @@ def check_widths(field: str, widths: Sequence[int]) -> tuple[int, ...]:
     if not out or len(set(out)) != len(out):
         raise fail(field, f"needs distinct positive widths, got {list(widths)}")
     return out
+
+
+@dataclass(frozen=True)
+class WidthSweepConfig:
+    """The width sweep of Lemmas 4.1 and 4.3: ``dim``; ``widths`` (≥ d^2.5) and
+    ``below_widths`` (< d^2.5) (:func:`width_arms`); ``scale``, ``ratio``: ``ε = r·c``;
+    ``seeds`` networks (seeds ``seed …``)."""
+
+    dim: int = 4
+    widths: tuple[int, ...] = (32, 128, 512, 2048)
+    below_widths: tuple[int, ...] = (4, 16)
+    scale: float = 1.0
+    ratio: float = 0.1
+    seeds: int = 12
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", check_widths("widths", self.widths))
+        object.__setattr__(self, "below_widths", check_widths("below_widths",
+                                                              self.below_widths))
+        check_number("scale", self.scale, positive=True)
+        check_number("ratio", self.ratio, positive=True)
+        check_counts(self, "dim", "seeds")
+        check_number("seed", self.seed, integer=True)
+        width_arms(self.dim, self.widths, self.below_widths)
 
 
 def problem(dim: int, width: int, scale: float, seed: int, *, loss: str = "bce",
@@ -137,23 +159,6 @@ def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray)
     if ok.sum() < 2 or np.ptp(np.log(xa[ok])) == 0:
         return None
     return float(np.polyfit(np.log(xa[ok]), np.log(ya[ok]), 1)[0])
-
-
-def plain(o: Any) -> Any:
-    """JSON data: tensors and arrays as lists, NumPy scalars as numbers, NaN/inf as None."""
-    if isinstance(o, Mapping):
-        return {str(k): plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [plain(v) for v in o]
-    if isinstance(o, torch.Tensor):
-        o = o.detach().cpu().numpy()
-    if isinstance(o, np.ndarray):
-        return plain(o.tolist())
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
 
 
 def table(title: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     check_counts,
-    config_from,
     even_problem,
     loss_slopes,
     problem,
@@ -96,7 +95,7 @@ def gradient_turn(objective: Any, eps: float, n: int, generator: torch.Generator
 def seed_job(**parameters: Any) -> dict[str, Any]:
     """One seed: the rows of all three measurements (both arms where there are two)."""
     run_seed = parameters.pop("run_seed")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     gen = torch.Generator().manual_seed(10_000 + run_seed)
     conc, eps_only, angle = [], [], []
     for arm, width in (("main", cfg.width), ("control", 1)):

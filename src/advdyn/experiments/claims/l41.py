@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.errors import fail
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
+    WidthSweepConfig,
     check_counts,
-    check_widths,
-    config_from,
     group_arms,
     problem,
     regime,
@@ -36,41 +35,28 @@ from advdyn.pgd import Recorder, run_pgd
 
 
 @dataclass(frozen=True)
-class Config:
-    """``dim``: the input dimension; ``widths`` (≥ d^2.5) and ``below_widths`` (< d^2.5);
-    ``scale``, ``ratio``: ``ε = r·c``; ``eta_factors`` ``f`` in ``η = f·min(ε², 1/log m)``;
-    ``starts`` uniform starts, ``steps`` PGD steps, ``seeds`` networks (seeds ``seed …``)."""
+class Config(WidthSweepConfig):
+    """The width sweep (:class:`WidthSweepConfig`: ``dim``, ``widths`` ≥ d^2.5,
+    ``below_widths`` < d^2.5, ``scale``, ``ratio``: ``ε = r·c``, ``seeds``); ``eta_factors``
+    ``f`` in ``η = f·min(ε², 1/log m)``; ``starts`` uniform starts, ``steps`` PGD steps."""
 
-    dim: int = 4
-    widths: tuple[int, ...] = (32, 128, 512, 2048)
-    below_widths: tuple[int, ...] = (4, 16)
-    scale: float = 1.0
-    ratio: float = 0.1
     eta_factors: tuple[float, ...] = (0.5, 0.1)
     starts: int = 64
     steps: int = 100
-    seeds: int = 12
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "widths", check_widths("widths", self.widths))
-        object.__setattr__(self, "below_widths", check_widths("below_widths",
-                                                              self.below_widths))
+        super().__post_init__()
         object.__setattr__(self, "eta_factors", check_grid("eta_factors", self.eta_factors))
         if max(self.eta_factors) >= 1:
             raise fail("eta_factors", "every factor must be < 1 (η below the paper's bound)")
-        check_number("scale", self.scale, positive=True)
-        check_number("ratio", self.ratio, positive=True)
-        check_counts(self, "dim", "starts", "steps", "seeds")
-        check_number("seed", self.seed, integer=True)
-        width_arms(self.dim, self.widths, self.below_widths)
+        check_counts(self, "starts", "steps")
 
 
 def width_job(**parameters: Any) -> dict[str, Any]:
     """One width (and ``γ``): per seed and η the statistics of ``-ΔL/η`` over interior steps."""
     gamma = parameters.pop("gamma")
     width = parameters.pop("width")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     eps = cfg.ratio * cfg.scale
     rows = []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
-from advdyn.experiments.claims.common import check_counts, config_from, table
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.claims.common import check_counts, table
 from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball, row_dot, row_norm, tangent_project
 
@@ -45,7 +45,7 @@ class Config:
 
 def errors_job(**parameters: Any) -> dict[str, Any]:
     """Per (d, η, side): the worst ratio ``E/(4η²/ε)`` and the number of directions."""
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     gen = torch.Generator().manual_seed(cfg.seed)
     rows = []
     for d in cfg.dims:

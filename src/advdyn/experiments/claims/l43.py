@@ -22,12 +22,11 @@ from typing import Any
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
+    WidthSweepConfig,
     ball_bounds,
     check_counts,
-    check_widths,
-    config_from,
     group_arms,
     loss_slopes,
     problem,
@@ -40,36 +39,25 @@ from advdyn.geometry import L2Ball, alignment, row_norm, tangent_project
 
 
 @dataclass(frozen=True)
-class Config:
-    """``dim``; ``widths`` (≥ d^2.5), ``below_widths`` (< d^2.5); ``scale``, ``ratio``:
-    ``ε = r·c``; ``n_points`` sample points (ball and sphere each); ``betas`` the β of the
-    literal reading; ``literal_scale``, ``literal_ratio``: its large-scale setting (at the first
-    main width); ``seeds`` networks."""
+class Config(WidthSweepConfig):
+    """The width sweep (:class:`WidthSweepConfig`: ``dim``, ``widths`` ≥ d^2.5,
+    ``below_widths`` < d^2.5, ``scale``, ``ratio``: ``ε = r·c``, ``seeds``); ``n_points`` sample
+    points (ball and sphere each); ``betas`` the β of the literal reading; ``literal_scale``,
+    ``literal_ratio``: its large-scale setting (at the first main width)."""
 
-    dim: int = 4
-    widths: tuple[int, ...] = (32, 128, 512, 2048)
-    below_widths: tuple[int, ...] = (4, 16)
-    scale: float = 1.0
-    ratio: float = 0.1
     n_points: int = 2000
     betas: tuple[float, ...] = (0.5, 0.9)
     literal_scale: float = 10.0
     literal_ratio: float = 1.0
-    seeds: int = 12
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "widths", check_widths("widths", self.widths))
-        object.__setattr__(self, "below_widths", check_widths("below_widths",
-                                                              self.below_widths))
+        super().__post_init__()
         object.__setattr__(self, "betas", check_grid("betas", self.betas))
         if max(self.betas) >= 1:
             raise fail("betas", "every β must lie in (0, 1)")
-        for name in ("scale", "ratio", "literal_scale", "literal_ratio"):
+        for name in ("literal_scale", "literal_ratio"):
             check_number(name, getattr(self, name), positive=True)
-        check_counts(self, "dim", "n_points", "seeds")
-        check_number("seed", self.seed, integer=True)
-        width_arms(self.dim, self.widths, self.below_widths)
+        check_counts(self, "n_points")
 
 
 def literal_rows(objective: Any, eps: float, n: int, betas: tuple[float, ...],
@@ -93,7 +81,7 @@ def width_job(**parameters: Any) -> dict[str, Any]:
     """One width (and ``γ``): per seed ``B̂_l``, ``L̂``, ``B̂_u``; at the first main width also the
     literal one-sided rows at the main and at the large-scale setting."""
     gamma, width, literal = (parameters.pop(k) for k in ("gamma", "width", "literal"))
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     eps = cfg.ratio * cfg.scale
     rows, lit = [], []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):

@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     check_counts,
-    config_from,
     problem,
     regime,
     sphere_census,
@@ -98,7 +97,7 @@ def margins(objective: Any, eps: float, points: torch.Tensor, phis: tuple[float,
 def arm_job(**parameters: Any) -> dict[str, Any]:
     """One arm: per seed and ε, the margins per φ and the census's counts."""
     arm = parameters.pop("arm")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     width = cfg.below_width if arm == "below" else cfg.width
     settings = ([(cfg.control_scale, cfg.control_ratio)] if arm == "control"
                 else [(cfg.scale, r) for r in cfg.ratios])

@@ -26,11 +26,10 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     ball_bounds,
     check_counts,
-    config_from,
     loss_slopes,
     problem,
     sphere_census,
@@ -95,7 +94,7 @@ def visits(objective: Any, eps: float, eta: float, theta: float, start: torch.Te
 def seed_job(**parameters: Any) -> dict[str, Any]:
     """One seed: every setting's condition (6) and both arms' visit counts."""
     run_seed = parameters.pop("run_seed")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     rows: dict[str, list[dict[str, Any]]] = {"main": [], "control": []}
     for scale in cfg.scales:
         obj, gen = problem(cfg.dim, cfg.width, scale, run_seed)

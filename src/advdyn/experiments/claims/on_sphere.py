@@ -17,10 +17,9 @@ from typing import Any
 import torch
 
 from advdyn.errors import check_number
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     check_counts,
-    config_from,
     even_problem,
     problem,
     table,
@@ -70,7 +69,7 @@ def ends(objective: Any, eps: float, rho: float, starts: int, steps: int, seed: 
 def seed_job(**parameters: Any) -> dict[str, Any]:
     """One seed: per setting and rule, runs that end on the sphere, for both arms."""
     run_seed = parameters.pop("run_seed")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     rows = []
     for arm in ("main", "control"):
         for scale in cfg.scales:

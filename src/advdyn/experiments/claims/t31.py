@@ -23,10 +23,9 @@ import numpy as np
 import torch
 
 from advdyn.errors import check_number, fail
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.claims.common import (
     check_counts,
-    config_from,
     first_true,
     problem,
     regime,
@@ -80,7 +79,7 @@ def distances(delta: np.ndarray, points: list[np.ndarray]) -> np.ndarray:
 def seed_job(**parameters: Any) -> dict[str, Any]:
     """One (arm, seed): per ε, η and trajectory the reach times and end distances."""
     arm, run_seed = parameters.pop("arm"), parameters.pop("run_seed")
-    cfg = config_from(Config, parameters)
+    cfg = Config(**tuple_lists(parameters))
     width = cfg.width if arm == "main" else cfg.below_width
     obj, gen = problem(cfg.dim, width, cfg.scale, run_seed)
     eps = np.array([r * cfg.scale for r in cfg.ratios])
