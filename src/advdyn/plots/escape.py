@@ -48,6 +48,13 @@ def _survival_panel(ax: Axes, curves: Sequence[tuple[str, Any, Mapping[str, Any]
                 label=f"{label}: {_median_label(km)}")
     ax.axhline(0.5, color="0.5", lw=0.7, ls=":")
     ax.set_ylim(-0.03, 1.03)
+    longest = max((len(km["curve"]) for _, _, km in curves if km["n"]), default=0)
+    if longest:
+        ax.set_xlim(0, longest - 1)
+    else:  # no curve at all: say so instead of drawing an empty axis around 0
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, "no certified start", transform=ax.transAxes, ha="center",
+                va="center", color="0.4")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
 
@@ -135,11 +142,13 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
     if scales:
         ecolors = _palette([c["epoch"] for c in curves])
         f3 = Figure(figsize=(4.2 * len(scales), 3.4), layout="constrained")
-        for ax, s in zip(f3.subplots(1, len(scales), squeeze=False)[0], scales, strict=True):
+        axes = f3.subplots(1, len(scales), squeeze=False)[0]
+        for ax, s in zip(axes, scales, strict=True):
             _survival_panel(ax, [(f"epoch {c['epoch']}", ecolors[c["epoch"]], c)
                                  for c in curves if c["scale"] == s])
             ax.set_title(f"scale {s:g}", fontsize=9)
             ax.set_xlabel("attack step")
+        axes[0].set_ylabel("fraction not yet escaped")
         f3.suptitle("Figure 3: escape from certified local maxima along training")
         out.append(Drawing("fig3", f3, "Escape along adversarial training",
                            "Kaplan–Meier curves of the escape time (ratios pooled), per "
