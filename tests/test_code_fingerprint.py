@@ -14,7 +14,8 @@ import pytest
 
 import toy_experiments  # noqa: F401  (the toy jobs must be importable by name)
 from advdyn.cli.main import main
-from advdyn.runner import Job, ResultStore, job_key, key_of, run_jobs
+from advdyn.experiments.base import Job
+from advdyn.runner import ResultStore, job_key, key_of, run_jobs
 from advdyn.runner import store as store_module
 from advdyn.runner.executors import InlineExecutor
 from advdyn.runner.store import PACKAGE_ROOT, code_fingerprint

@@ -14,10 +14,11 @@ import torch
 from advdyn.claims import VERDICTS
 from advdyn.errors import AdvdynError
 from advdyn.experiments import registry
+from advdyn.experiments.base import Job, config_dict
 from advdyn.experiments.census import CensusConfig, census_job, census_row
 from advdyn.experiments.phase import PhaseConfig, phase_jobs, phase_seed
 from advdyn.pipeline import run_experiment
-from advdyn.runner import Job, ResultStore, config_dict, job_key, key_of
+from advdyn.runner import ResultStore, job_key, key_of
 from advdyn.runner.executors import InlineExecutor, resolve
 
 EXPERIMENTS = registry.registered()

@@ -22,8 +22,9 @@ import toy_experiments
 from advdyn.atomic import is_partial
 from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
+from advdyn.experiments.base import Job
 from advdyn.pipeline import sweep as run_sweep
-from advdyn.runner import Job, ResultStore, job_key, key_of, make_executor, run_jobs
+from advdyn.runner import ResultStore, job_key, key_of, make_executor, run_jobs
 from advdyn.runner.executors import DaskExecutor, InlineExecutor, LocalExecutor
 from advdyn.runner.sweep import load_sweep
 

@@ -58,6 +58,12 @@ class ClaimRecord:
                 "control": dict(self.control)}
 
 
+def main_and_control(result: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The two arms of a result that keeps them as ``result["arms"]["main"]`` and
+    ``result["arms"]["control"]`` (the two-layer claim experiments): a ready ``Claim.arms``."""
+    return result["arms"]["main"], result["arms"]["control"]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A claim of the paper, declared once.

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Judgement
+from advdyn.claims.core import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Claim,
+    Judgement,
+    main_and_control,
+)
 from advdyn.claims.stats import holm
 from advdyn.claims.trends import slope_test
 
@@ -89,7 +96,7 @@ L41 = Claim(
          "Else not supported; no interior step: inconclusive.",
     control="The same widths with output weights γ = 1/m instead of m^{-1/2}: ‖∇f‖ and so "
             "-ΔL/η ≈ ℓ'²‖∇f‖² shrink like 1/m, so (b) must fail.",
-    experiment="lemma41", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="lemma41", arms=main_and_control,
     judge=judge_l41, regime=below_regime(judge_l41))
 
 
@@ -126,7 +133,7 @@ L43 = Claim(
          "supported.",
     control="Output weights γ = 1/m: ‖∇f‖ = Θ(m^{-1/2}), so the slope is about -1/2 and the "
             "rule must reject.",
-    experiment="lemma43", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="lemma43", arms=main_and_control,
     judge=judge_l43, regime=below_regime(judge_l43))
 
 
@@ -193,7 +200,7 @@ L44 = Claim(
          "smallest margin over them is > 0; else not supported.",
     control="ε far above the regime (input scale 10, ratio 3: ε = 30), where the census finds "
             "saddles (|α| = 1, indefinite tangent Hessian): the rule must reject.",
-    experiment="lemma44", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="lemma44", arms=main_and_control,
     judge=judge_l44, regime=below_regime(judge_l44))
 
 
@@ -232,7 +239,7 @@ L45 = Claim(
     control="Starts at the census's local maxima of L (kicked by 10⁻³ε, projected): the uniform "
             "start of the hypothesis removed; these trajectories begin in Δ⁻_η, so the rule "
             "must reject.",
-    experiment="lemma45", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="lemma45", arms=main_and_control,
     judge=judge_l45,
     regime=lambda r: "the regime of this lemma is condition (6) itself, estimated per setting")
 

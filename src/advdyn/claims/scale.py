@@ -8,7 +8,15 @@ from typing import Any
 
 from scipy import stats
 
-from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Claim, Judgement
+from advdyn.claims.core import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    PARTLY,
+    SUPPORTED,
+    Claim,
+    Judgement,
+    main_and_control,
+)
 from advdyn.claims.lemmas import ALPHA
 from advdyn.claims.stats import escapes_sooner, holm, kaplan_meier
 from advdyn.claims.theorems import HIGH
@@ -51,7 +59,7 @@ ON_SPHERE = Claim(
     control="A concave network at x = 0 (rows ±w_r, equal negative output weights): the "
             "minimum of L over the ball is its centre, so runs end inside and the rule must "
             "reject.",
-    experiment="on_sphere", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="on_sphere", arms=main_and_control,
     judge=judge_on_sphere)
 
 
@@ -201,7 +209,7 @@ MINIMA = Claim(
     control="A linear network f = γ_c wᵀz (rows ±w, output weights ±γ_c): one minimum on every "
             "sphere, no trend; the rule must reject.",
     experiment="phase",
-    arms=lambda r: (r["arms"]["main"], r["arms"]["control"]), judge=judge_minima)
+    arms=main_and_control, judge=judge_minima)
 
 
 def _runs(arm: Mapping[str, Any], conv: str, scale: float, ratio: float) -> Mapping[str, Any]:
@@ -265,7 +273,7 @@ ESCAPE = Claim(
             "the escape crosses the disk in the same number of normalised steps at every scale, "
             "so the rule must reject.",
     experiment="phase",
-    arms=lambda r: (r["arms"]["main"], r["arms"]["control"]), judge=judge_escape)
+    arms=main_and_control, judge=judge_escape)
 
 
 def judge_fig1_ratio(arm: Mapping[str, Any]) -> Judgement:
@@ -299,7 +307,7 @@ FIG1_RATIO = Claim(
     control="The linear network of the phase diagram's control: one minimum and the same "
             "escape at every ratio; the rule must reject.",
     experiment="phase",
-    arms=lambda r: (r["arms"]["main"], r["arms"]["control"]), judge=judge_fig1_ratio)
+    arms=main_and_control, judge=judge_fig1_ratio)
 
 CLAIMS: tuple[Claim, ...] = (ON_SPHERE, CONCENTRATION, EPS_ONLY, ANGLE, MINIMA, ESCAPE,
                              FIG1_RATIO)

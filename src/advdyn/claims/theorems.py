@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, Judgement
+from advdyn.claims.core import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Claim,
+    Judgement,
+    main_and_control,
+)
 from advdyn.claims.lemmas import ALPHA, below_regime
 from advdyn.claims.stats import kaplan_meier
 from advdyn.claims.trends import fraction_at_least, slope_test
@@ -59,7 +66,7 @@ T31 = Claim(
          "(one-sided t-test, α = 0.05): time grows no faster than η⁻². Else not supported.",
     control="The same trajectories measured against the census's local maxima (PGD must not "
             "end near them): the rule must reject.",
-    experiment="theorem31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="theorem31", arms=main_and_control,
     judge=judge_t31, regime=below_regime(judge_t31))
 
 
@@ -114,7 +121,7 @@ C31 = Claim(
          "(counted); else not supported.",
     control="The summable schedule η_s = η/(1+s)² (Π(1 − βη_s/2) stays positive): D_s stalls, "
             "so the rule must reject.",
-    experiment="corollary31", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="corollary31", arms=main_and_control,
     judge=judge_c31, regime=below_regime(judge_c31))
 
 
@@ -144,7 +151,7 @@ T51 = Claim(
          "(Judged once, here: the threshold experiment only measures.)",
     control="The same problems at ε = 10·τ_ε: past the threshold the count is no longer one, "
             "so the rule must reject.",
-    experiment="threshold", arms=lambda r: (r["arms"]["main"], r["arms"]["control"]),
+    experiment="threshold", arms=main_and_control,
     judge=judge_t51, regime=below_regime(judge_t51))
 
 CLAIMS: tuple[Claim, ...] = (T31, C31, T51)

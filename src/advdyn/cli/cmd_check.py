@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "every claim of that experiment).")
     claims = p.add_subparsers(dest="claim", metavar="CLAIM", parser_class=type(p))
     claims.required = True
+    experiments = {e.name: e for e in registry.registered()}
     for c in all_claims():
-        experiment = registry.get(c.experiment, "claim")
+        experiment = experiments[c.experiment]
         q = claims.add_parser(c.id, help=f"{c.section}: {c.quote}",
                               description=f"{c.measurement} Rule: {c.rule} Control: {c.control}")
         q.add_argument("--out", required=True, help="output folder (created if missing)")

@@ -9,12 +9,9 @@ records; :mod:`advdyn.runner.sweep` runs grids of configurations. The runner kno
 reports, pictures or verdicts: :mod:`advdyn.pipeline` composes them.
 """
 
-from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.runner.executors import EXECUTORS, Executor, execute, make_executor
 from advdyn.runner.run import run_jobs
 from advdyn.runner.store import JobResult, ResultStore, job_key, key_of
 
-# Experiment, Job and config_dict live in advdyn.experiments.base; they are re-exported here
-# only while experiment modules written before issue 11 still import them from the runner.
-__all__ = ["EXECUTORS", "Executor", "Experiment", "Job", "JobResult", "ResultStore",
-           "config_dict", "execute", "job_key", "key_of", "make_executor", "run_jobs"]
+__all__ = ["EXECUTORS", "Executor", "JobResult", "ResultStore", "execute", "job_key", "key_of",
+           "make_executor", "run_jobs"]
