@@ -31,8 +31,10 @@ def test_both_arms_judged_by_the_same_rule():
     assert rec.verdict == SUPPORTED
     assert rec.control["verdict"] == NOT_SUPPORTED
     j = rec.to_json()
-    assert set(j) == {"id", "section", "quote", "measurement", "values", "rule", "verdict",
-                      "reason", "regime", "control"}
+    assert set(j) == {"id", "label", "section", "quote", "measurement", "values", "rule",
+                      "min_effect", "verdict", "reason", "power", "effect", "regime", "control"}
+    assert set(j["control"]) == {"description", "as_expected", "verdict", "reason", "values",
+                                 "power", "effect"}
     assert j["values"] == {"effect": 3.0}
 
 

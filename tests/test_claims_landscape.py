@@ -27,7 +27,7 @@ def test_paper_like_counts_are_supported_and_the_swapped_control_is_not() -> Non
     main, control = fig1_arms(PAPER)
     assert fig1_judge(main).verdict == SUPPORTED
     assert fig1_judge(control).verdict == NOT_SUPPORTED
-    rec = claim("Fig. 1").evaluate(PAPER)
+    rec = claim("fig1").evaluate(PAPER)
     assert rec.verdict == SUPPORTED and rec.control["verdict"] == NOT_SUPPORTED
     assert rec.values["row_minima"] == {"0.1": 1, "1": 1, "10": 1}
     assert rec.values["corner_minima"] == 9
@@ -49,5 +49,5 @@ def test_a_scale_free_landscape_makes_the_claim_inconclusive() -> None:
     flat = result({(s, 10.0): 3 for s in SCALES})
     main, control = fig1_arms(flat)
     assert fig1_judge(main).verdict == fig1_judge(control).verdict == PARTLY
-    rec = claim("Fig. 1").evaluate(flat)
+    rec = claim("fig1").evaluate(flat)
     assert rec.verdict == INCONCLUSIVE and "does not discriminate" in rec.reason

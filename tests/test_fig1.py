@@ -172,9 +172,9 @@ def test_cli_writes_json_png_pdf(tmp_path, capsys) -> None:
     assert png.shape[1] >= 1500
     assert (out / "fig1.pdf").stat().st_size > 1000
     [record] = json.loads((out / "claims.json").read_text())
-    assert record["id"] == "Fig. 1" and record["control"]["verdict"] in VERDICTS
+    assert record["id"] == "fig1" and record["control"]["verdict"] in VERDICTS
     printed = capsys.readouterr().out
-    assert "fig1.json" in printed and f"Fig. 1: {record['verdict']}" in printed
+    assert "fig1.json" in printed and f"fig1: {record['verdict']}" in printed
 
 
 def exit_code(argv: list[str]) -> int:
@@ -215,7 +215,7 @@ def test_experiment_runs_the_job_and_writes_the_cli_files(tmp_path, small: dict)
     assert data["panels"] == json.loads(json.dumps(small["panels"]))
     assert imread(folder / "fig1.png").shape[1] >= 1000 and (folder / "fig1.pdf").is_file()
     [claim] = section.outcome.claims
-    assert claim.id == "Fig. 1" and claim == fig1_claim(done.result)
+    assert claim.id == "fig1" and claim == fig1_claim(done.result)
     checks = small["checks"]
     both = (checks["exactly_one_minimum_at_smallest_scale"],
             checks["several_minima_at_largest_scale_and_ratio"])
@@ -230,4 +230,4 @@ def test_experiment_runs_the_job_and_writes_the_cli_files(tmp_path, small: dict)
 
 def fig1_claim(result: dict):
     """The registered Figure 1 claim judged on ``result``."""
-    return registered_claim("Fig. 1").evaluate(result)
+    return registered_claim("fig1").evaluate(result)

@@ -73,7 +73,7 @@ def test_result_shapes_and_claims(small: dict) -> None:
     assert len(main["minima"]) == 2 * 3 * 2
     assert np.asarray(main["mean_minima"])[0].tolist() == [1.0, 1.0]
     records = [c.evaluate(small) for c in claims_of("phase")]
-    assert [r.id for r in records] == ["§5.1 (minima)", "§5.1 (escape)", "fig1-ratio"]
+    assert [r.id for r in records] == ["s5.1-minima", "s5.1-escape", "fig1-ratio"]
     for r in records:
         assert r.verdict in VERDICTS and r.control["verdict"] == "not supported"
     json.dumps([r.to_json() for r in records], allow_nan=False)

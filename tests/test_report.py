@@ -53,7 +53,8 @@ def png(path: Path, colour: str = "C0") -> Path:
 
 def record(cid: str, quote: str, reason: str, verdict: str, control: str) -> ClaimRecord:
     """A claim record as the claims layer writes one (its control judged by the same rule)."""
-    return ClaimRecord(id=cid, section="§4", quote=quote, measurement="counts", rule="a rule",
+    return ClaimRecord(id=cid, label=cid, section="§4", quote=quote, measurement="counts",
+                       rule="a rule", min_effect="one saddle",
                        verdict=verdict, reason=reason, values={}, regime="d = 2",
                        control={"description": "the other arm", "verdict": control,
                                 "reason": "no values", "values": {}})

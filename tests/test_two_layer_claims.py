@@ -109,8 +109,8 @@ CASES = {
                for s in range(4)],
               [{"eps": e, "turn": 2.0 - 1e-3 * s, "seed": s} for e in (1e-3, 1e-2, 1e-1, 1.0)
                for s in range(4)]),
-    "§5.1 (minima)": (scale.judge_minima, _phase(True), _phase(False)),
-    "§5.1 (escape)": (scale.judge_escape, _phase(True), _phase(False)),
+    "s5.1-minima": (scale.judge_minima, _phase(True), _phase(False)),
+    "s5.1-escape": (scale.judge_escape, _phase(True), _phase(False)),
     "fig1-ratio": (scale.judge_fig1_ratio, _phase(True), _phase(False)),
 }
 

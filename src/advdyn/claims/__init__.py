@@ -18,9 +18,13 @@ from advdyn.claims.core import (
     VERDICTS,
     Claim,
     ClaimRecord,
+    Effect,
     Judgement,
+    Power,
+    three_way,
 )
 from advdyn.claims.registry import all_claims, claim, claims_of, judge_results
 
 __all__ = ["INCONCLUSIVE", "NOT_SUPPORTED", "OUTSIDE", "PARTLY", "SUPPORTED", "VERDICTS", "Claim",
-           "ClaimRecord", "Judgement", "all_claims", "claim", "claims_of", "judge_results"]
+           "ClaimRecord", "Effect", "Judgement", "Power", "all_claims", "claim", "claims_of",
+           "judge_results", "three_way"]

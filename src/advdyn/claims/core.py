@@ -1,9 +1,24 @@
-"""The claims vocabulary, the declaration of a claim, and its record in ``claims.json``."""
+"""The claims vocabulary, the declaration of a claim, power and three-way decisions, and a
+claim's record in ``claims.json``.
+
+**Three-way decisions** (SPEC §8). Before any run a claim states a minimum effect ``Δ_min`` in
+its own units (:attr:`Claim.min_effect`). A judge estimates the effect with an interval
+``I = [lo, hi]`` (oriented so that the claimed direction is *larger*) and decides with
+:func:`three_way`: *supported* when ``lo > Δ_min``; *not supported* when ``hi < Δ_min`` (the
+effect is smaller than the minimum, or reversed when ``hi < 0``: the reason says which);
+*inconclusive* when ``I`` straddles ``Δ_min``.
+
+**Power.** Each judgement carries a :class:`Power`: the size it ran at, the smallest p its test
+can reach there, the smallest effect it could detect, and whether the rule could have said
+"supported" at all. :meth:`Claim.evaluate` turns a *supported* or *not supported* verdict of an
+arm whose power is not adequate into *inconclusive* with the reason ``"underpowered: …"``.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advdyn.errors import check_choice, fail
@@ -15,6 +30,8 @@ INCONCLUSIVE = "inconclusive"
 OUTSIDE = "outside the regime"
 #: The one vocabulary of verdicts, used from the judges to the report.
 VERDICTS = (SUPPORTED, PARTLY, NOT_SUPPORTED, INCONCLUSIVE, OUTSIDE)
+#: The characters a claim id may hold (ids are typed after ``advdyn check``).
+ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 
 Arm = Mapping[str, Any]
 """The data of one arm of an experiment as a mapping (the common form; a judge may instead read
@@ -22,40 +39,130 @@ a list of rows, so :attr:`Claim.judge` takes any arm)."""
 
 
 @dataclass(frozen=True)
+class Power:
+    """What the rule could have shown at the size it ran.
+
+    - ``n``: the number of independent units the test ran on (images, seeds, networks, …; the
+      claim's ``measurement`` says which);
+    - ``min_p``: the smallest p-value the test can reach at this ``n`` (after any Holm
+      correction inside the claim); 0 where the decision uses no p-value;
+    - ``detectable_effect``: the smallest effect (the claim's units) the rule could call
+      supported at this ``n`` (exact, or simulated under the claim's own test);
+    - ``adequate``: whether the rule could have said "supported" at this size;
+    - ``why``: when not adequate, why (e.g. ``"6 pairs: smallest one-sided p 1/64 > α/3"``)."""
+
+    n: int
+    min_p: float
+    detectable_effect: float
+    adequate: bool
+    why: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``power`` field of a ``claims.json`` row."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An effect estimate with its interval, in the claim's units, oriented so that the
+    claimed direction is larger (``estimate``, ``low``, ``high``), against the stated minimum
+    ``min_effect``; ``level`` is the interval's coverage (e.g. 0.95), ``units`` what it counts."""
+
+    estimate: float
+    low: float
+    high: float
+    min_effect: float
+    units: str
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise fail("effect.low", f"{self.low} exceeds high {self.high}",
+                       "give the interval's ends in order")
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``effect`` field of a ``claims.json`` row."""
+        return asdict(self)
+
+
+def three_way(effect: Effect) -> tuple[str, str]:
+    """The three-way decision of the interval against the minimum effect (module docstring):
+    ``(verdict, phrase)``, the phrase giving the interval, the minimum and, for "not supported",
+    whether the effect is smaller than the minimum or reversed."""
+    e = effect
+    text = (f"{e.units} {e.estimate:.4g} ({100 * e.level:g}% interval [{e.low:.4g}, "
+            f"{e.high:.4g}]) against a minimum effect of {e.min_effect:.4g}")
+    if e.low > e.min_effect:
+        return SUPPORTED, f"{text}: beyond it"
+    if e.high < e.min_effect:
+        how = "reversed" if e.high < 0 else "smaller than the minimum"
+        return NOT_SUPPORTED, f"{text}: {how}"
+    return INCONCLUSIVE, f"{text}: the interval straddles it"
+
+
+@dataclass(frozen=True)
 class Judgement:
     """What a judge says of one arm: a verdict of :data:`VERDICTS`, one sentence giving the
-    numbers that decided it, and those numbers (JSON data)."""
+    numbers that decided it, those numbers (JSON data), the rule's :class:`Power` at this size
+    and, where the rule estimates one, the :class:`Effect` with its interval."""
 
     verdict: str
     reason: str
     values: Mapping[str, Any] = field(default_factory=dict)
+    power: Power | None = None
+    effect: Effect | None = None
 
     def __post_init__(self) -> None:
         check_choice("judgement.verdict", self.verdict, VERDICTS)
 
+    def powered(self) -> Judgement:
+        """This judgement with an underpowered decisive verdict made "inconclusive": a rule
+        that could not have said "supported" at this size cannot say "not supported" either."""
+        p = self.power
+        if p is None or p.adequate or self.verdict not in (SUPPORTED, NOT_SUPPORTED, PARTLY):
+            return self
+        return Judgement(INCONCLUSIVE, f"underpowered: {p.why or 'the rule could not pass'} "
+                                       f"(it read: {self.verdict}; {self.reason})",
+                         self.values, p, self.effect)
+
+    def to_json(self) -> dict[str, Any]:
+        """The judgement's fields of a ``claims.json`` row (``power`` and ``effect`` are
+        ``None`` where the rule has none)."""
+        return {"verdict": self.verdict, "reason": self.reason, "values": dict(self.values),
+                "power": self.power.to_json() if self.power else None,
+                "effect": self.effect.to_json() if self.effect else None}
+
 
 @dataclass(frozen=True)
 class ClaimRecord:
-    """One row of ``claims.json``: the declaration, the numbers, the verdict of the main arm and
-    the verdict of the negative control under the same rule."""
+    """One row of ``claims.json``: the declaration, the numbers, the verdict of the main arm with
+    its power and effect, and the verdict of the negative control under the same rule
+    (``control["as_expected"]``: the control was judged "not supported", as it must be)."""
 
     id: str
+    label: str
     section: str
     quote: str
     measurement: str
     rule: str
+    min_effect: str
     verdict: str
     reason: str
     values: Mapping[str, Any]
     regime: str
     control: Mapping[str, Any]
+    power: Mapping[str, Any] | None = None
+    effect: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data (the ``claims.json`` schema)."""
-        return {"id": self.id, "section": self.section, "quote": self.quote,
-                "measurement": self.measurement, "values": dict(self.values), "rule": self.rule,
-                "verdict": self.verdict, "reason": self.reason, "regime": self.regime,
-                "control": dict(self.control)}
+        return {"id": self.id, "label": self.label, "section": self.section,
+                "quote": self.quote, "measurement": self.measurement,
+                "values": dict(self.values), "rule": self.rule, "min_effect": self.min_effect,
+                "verdict": self.verdict, "reason": self.reason,
+                "power": None if self.power is None else dict(self.power),
+                "effect": None if self.effect is None else dict(self.effect),
+                "regime": self.regime, "control": dict(self.control)}
 
 
 def main_and_control(result: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -68,14 +175,20 @@ def main_and_control(result: Mapping[str, Any]) -> tuple[Any, Any]:
 class Claim:
     """A claim of the paper, declared once.
 
-    - ``id``: the register's id (SPEC §7), e.g. ``"L4.1"``, ``"fig2a"``.
+    - ``id``: the register's id, ``[A-Za-z0-9._-]`` only (typed after ``advdyn check``), e.g.
+      ``"L4.1"``, ``"fig2a"``, ``"s5.1-escape"``.
+    - ``label``: the paper's own label, shown in the report (``"§5.1 (escape)"``); the id
+      where empty.
     - ``section``: where the paper says it (``"Lemma 4.1"``, ``"§5.1.1"``, ``"Fig. 2 caption"``).
     - ``quote``: the paper's sentence (or its content, marked as such).
     - ``measurement``: what is measured, in one or two sentences.
     - ``rule``: the decision rule, fixed before any run, in words (thresholds, tests,
       multiple-comparison correction).
-    - ``control``: the negative control: what differs in the control arm, and why the rule must
-      say :data:`NOT_SUPPORTED` there.
+    - ``min_effect``: the minimum effect, stated before any run in the claim's units (the
+      three-way decision's ``Δ_min``).
+    - ``control``: the negative control: what differs in the control arm (an arm that keeps the
+      measurement's artifacts but lacks the claimed mechanism), and why the rule must say
+      :data:`NOT_SUPPORTED` there.
     - ``experiment``: the name of the registered experiment whose result holds both arms.
     - ``arms(result) -> (main, control)``: picks the two arms out of the experiment's result
       (each in the form its judge reads: a mapping, or a list of rows).
@@ -94,29 +207,38 @@ class Claim:
     arms: Callable[[Mapping[str, Any]], tuple[Any, Any]]
     judge: Callable[[Any], Judgement]
     regime: Callable[[Mapping[str, Any]], str] | None = None
+    min_effect: str = ""
+    label: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("id", "section", "quote", "measurement", "rule", "control", "experiment"):
+        if not ID_PATTERN.fullmatch(self.id or ""):
+            raise fail("claim id", f"{self.id!r} holds characters outside [A-Za-z0-9._-]",
+                       "give the claim a typable id and put the paper's label in `label`")
+        for name in ("section", "quote", "measurement", "rule", "control", "experiment"):
             if not str(getattr(self, name)).strip():
-                raise fail(f"claim {self.id or '?'}: {name}", "is empty",
-                           "every claim states it")
+                raise fail(f"claim {self.id}: {name}", "is empty", "every claim states it")
 
     def evaluate(self, result: Mapping[str, Any]) -> ClaimRecord:
         """Judge both arms of ``result`` with the same rule.
 
-        A rule that does not reject its own negative control cannot tell the claim from its
-        absence: the main verdict is then :data:`INCONCLUSIVE`, and the reason says so."""
+        Each arm's decisive verdict at a size where the rule could not have passed becomes
+        "inconclusive (underpowered)" (:meth:`Judgement.powered`). A rule that does not reject
+        its own negative control cannot tell the claim from its absence: the main verdict is
+        then :data:`INCONCLUSIVE`, and the reason says so."""
         main, control = self.arms(result)
-        seen, ctrl = self.judge(main), self.judge(control)
+        seen, ctrl = self.judge(main).powered(), self.judge(control).powered()
         verdict, reason = seen.verdict, seen.reason
         if ctrl.verdict != NOT_SUPPORTED:
             verdict = INCONCLUSIVE
             reason = (f"{reason} — but the same rule said {ctrl.verdict!r} on the negative "
                       "control, so it does not discriminate")
         regime = self.regime(result) if self.regime is not None else "no regime stated"
+        main_json, ctrl_json = seen.to_json(), ctrl.to_json()
         return ClaimRecord(
-            id=self.id, section=self.section, quote=self.quote, measurement=self.measurement,
-            rule=self.rule, verdict=verdict, reason=reason, values=dict(seen.values),
-            regime=regime,
-            control={"description": self.control, "verdict": ctrl.verdict,
-                     "reason": ctrl.reason, "values": dict(ctrl.values)})
+            id=self.id, label=self.label or self.id, section=self.section, quote=self.quote,
+            measurement=self.measurement, rule=self.rule, min_effect=self.min_effect,
+            verdict=verdict, reason=reason, values=main_json["values"], regime=regime,
+            power=main_json["power"], effect=main_json["effect"],
+            control={"description": self.control, "as_expected": ctrl.verdict == NOT_SUPPORTED,
+                     **{k: ctrl_json[k] for k in ("verdict", "reason", "values", "power",
+                                                  "effect")}})

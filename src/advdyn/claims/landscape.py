@@ -54,7 +54,7 @@ def fig1_regime(result: Mapping[str, Any]) -> str:
 
 
 FIG1 = Claim(
-    id="Fig. 1", section="Figure 1 caption",
+    id="fig1", label="Fig. 1", section="Figure 1 caption",
     quote="If the input scale is small enough (i.e. 0.01 here), the landscape has only one "
           "local minimum and PGD can easily escape the local maximal with few steps even with "
           "large perturbation ratio such as 10. On the other hand, if the input scale is not "

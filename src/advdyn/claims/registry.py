@@ -32,9 +32,16 @@ def all_claims() -> tuple[Claim, ...]:
     return tuple(out)
 
 
+#: The labels that were ids before ids became typable (``[A-Za-z0-9._-]``): accepted by
+#: :func:`claim` for one release, each naming its new id.
+OLD_IDS: dict[str, str] = {"Fig. 1": "fig1", "§5.1 (minima)": "s5.1-minima",
+                           "§5.1 (escape)": "s5.1-escape"}
+
+
 def claim(claim_id: str) -> Claim:
-    """The registered claim with id ``claim_id``."""
+    """The registered claim with id ``claim_id`` (or one of the :data:`OLD_IDS`)."""
     found = {c.id: c for c in all_claims()}
+    claim_id = OLD_IDS.get(claim_id, claim_id)
     if claim_id not in found:
         raise fail("claim", f"unknown claim {claim_id!r}", "choose one of " + ", ".join(found))
     return found[claim_id]

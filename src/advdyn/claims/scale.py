@@ -198,7 +198,7 @@ def judge_minima(arm: Mapping[str, Any]) -> Judgement:
 
 
 MINIMA = Claim(
-    id="§5.1 (minima)", section="§5.1.1",
+    id="s5.1-minima", label="§5.1 (minima)", section="§5.1.1",
     quote="In Figure 1, we can see for a fixed r, smaller input scale make the landscape more "
           "regular, for instance, the upper left one has only one local minimum.",
     measurement="Phase diagram (d = 2, m = 256, bce, label 0, exact circle scan): the number of "
@@ -258,7 +258,7 @@ def judge_escape(arm: Mapping[str, Any]) -> Judgement:
 
 
 ESCAPE = Claim(
-    id="§5.1 (escape)", section="§5.1.2",
+    id="s5.1-escape", label="§5.1 (escape)", section="§5.1.2",
     quote="we can see a smaller input scale leads to faster loss value decay in the initial "
           "phase of adversarial training; (Fig. 1) if the input scale is small enough, ... PGD "
           "can easily escape the local maximal with few steps",

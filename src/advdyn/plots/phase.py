@@ -113,7 +113,7 @@ def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
     scales, ratios = np.asarray(result["scales"]), np.asarray(result["ratios"])
     main = result["arms"]["main"]
     one = np.asarray(main["frac_one_minimum"]) == 1.0
-    escape = next((r for r in records if r.id == "§5.1 (escape)"), None)
+    escape = next((r for r in records if r.id == "s5.1-escape"), None)
     medians = escape.values.get("km_medians", {}) if escape is not None else {}
     with rc_context(FONTS):
         fig = Figure(figsize=(22, 17), layout="constrained")

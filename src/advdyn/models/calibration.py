@@ -1,0 +1,71 @@
+r"""Calibration arms: models that share every artifact of a measurement (data, ε, step rule,
+budget, loss) but have a single maximum of the loss over the ball — the ruler's floor (SPEC §8).
+
+- :func:`affine_classifier`: ``f(z) = A·vec(z) + b`` (``nn.Linear`` at PyTorch's init, behind a
+  flatten). Its cross-entropy ``ℓ(δ) = logsumexp(f(x+δ)) − f_y(x+δ)`` is convex in δ, so its
+  maxima over the ball lie on the sphere; where the logits move little over the ball ``ℓ`` is
+  close to linear in δ and the maximum is the single point ``ε·ĝ`` (``g = ∇ℓ(0)``).
+- :class:`Linearised`: a network linearised in its input at anchors ``x₀`` (one per row) and at
+  its current weights, ``f̃(x₀ + δ) = f(x₀) + J_f(x₀) δ`` (:func:`torch.func.jvp`). ``f̃`` is
+  affine in δ, so the loss of ``f̃`` over the ball has the same single-maximum landscape as the
+  affine arm while keeping the network's logits and input-Jacobian at ``x₀``. Gradients flow
+  through the ``jvp`` (it is differentiable in the tangent), so PGD, Hessians and
+  :class:`~advdyn.models.ModuleObjective` work on it unchanged. The linearisation is in the
+  input only: the weights are frozen copies (``requires_grad=False``), the anchors fixed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.func import functional_call, jvp
+
+from advdyn.errors import fail
+
+
+def affine_classifier(in_shape: tuple[int, ...] = (1, 28, 28), classes: int = 10, *,
+                      seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Sequential:
+    """``Flatten → Linear(∏in_shape, classes)`` at PyTorch's standard init drawn from ``seed``:
+    the affine calibration arm for a classifier of inputs shaped ``in_shape``."""
+    if not in_shape or any(int(s) <= 0 for s in in_shape):
+        raise fail("in_shape", f"must be positive sizes, got {in_shape}")
+    if classes < 2:
+        raise fail("classes", f"must be ≥ 2, got {classes}")
+    features = 1
+    for s in in_shape:
+        features *= int(s)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Flatten(), nn.Linear(features, classes, dtype=dtype))
+
+
+class Linearised(nn.Module):
+    """``z ↦ f(x₀) + J_f(x₀)(z − x₀)``, row by row: ``model`` linearised in its input at the
+    anchors ``x₀`` (shape ``(B, *input)``; ``z`` must have the same shape), weights frozen at
+    their current values (a copy: training ``model`` later does not move this arm)."""
+
+    def __init__(self, model: nn.Module, anchors: torch.Tensor) -> None:
+        super().__init__()
+        frozen = copy.deepcopy(model).eval()
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        self.model = frozen
+        self.register_buffer("anchors", anchors.detach().clone())
+        with torch.no_grad():
+            self.register_buffer("at_anchor", frozen(self.anchors))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x0: torch.Tensor = self.anchors  # type: ignore[assignment]
+        if z.shape != x0.shape:
+            raise fail("z", f"has shape {tuple(z.shape)}, the anchors {tuple(x0.shape)}",
+                       "linearise at one anchor per row of the batch you evaluate")
+        params = {k: v for k, v in self.model.named_parameters()}
+        buffers = {k: v for k, v in self.model.named_buffers()}
+
+        def f(inp: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.model, (params, buffers), (inp,))
+
+        _, tangent = jvp(f, (x0.to(z.dtype),), (z - x0.to(z.dtype),))
+        return self.at_anchor.to(z.dtype) + tangent  # type: ignore[operator]
