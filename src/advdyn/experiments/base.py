@@ -86,6 +86,9 @@ class Experiment:
       writes nothing, prints nothing, and judges nothing (verdicts live in
       :mod:`advdyn.claims`).
     - ``quick``: parameter overrides for ``advdyn reproduce --quick`` (a run of a few minutes).
+    - ``reference``: parameter overrides for ``advdyn reproduce --profile reference``: the size
+      at which every claim of the experiment is adequately powered and the whole reference run
+      fits two hours of wall time on two CPU cores (the committed ``results/reference/``).
     - ``row(value) -> dict``: optional; a job's columns in a sweep's table (scalars), from the
       job's value. Without it, the scalars of the value are used (nested mappings as ``a.b``).
     """
@@ -96,6 +99,7 @@ class Experiment:
     jobs: Callable[[Any], list[Job]]
     collect: Callable[[Any, list[Any]], dict[str, Any]]
     quick: Mapping[str, Any] = field(default_factory=dict)
+    reference: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     row: Callable[[Any], Mapping[str, Any]] | None = None
 
