@@ -125,7 +125,7 @@ def bootstrap_interval(samples: Sequence[Sequence[float]] | Sequence[float],
     ``samples`` is one sample (a list of numbers) or several (a list of lists; ``statistic``
     then takes one array per sample, and ``paired`` resamples their units together)."""
     arrays = [np.asarray(s, dtype=np.float64) for s in
-              (samples if np.ndim(samples[0]) > 0 else [samples])]  # type: ignore[index]
+              (samples if np.ndim(samples[0]) > 0 else [samples])]
     if any(a.ndim != 1 or a.size == 0 for a in arrays):
         raise fail("samples", "each sample must be a non-empty list of numbers")
     estimate = float(statistic(*arrays))

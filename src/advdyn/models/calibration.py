@@ -61,11 +61,13 @@ class Linearised(nn.Module):
         if z.shape != x0.shape:
             raise fail("z", f"has shape {tuple(z.shape)}, the anchors {tuple(x0.shape)}",
                        "linearise at one anchor per row of the batch you evaluate")
-        params = {k: v for k, v in self.model.named_parameters()}
-        buffers = {k: v for k, v in self.model.named_buffers()}
+        state: dict[str, torch.Tensor] = {**dict(self.model.named_parameters()),
+                                          **dict(self.model.named_buffers())}
 
         def f(inp: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.model, (params, buffers), (inp,))
+            out: torch.Tensor = functional_call(self.model, state, (inp,))
+            return out
 
-        _, tangent = jvp(f, (x0.to(z.dtype),), (z - x0.to(z.dtype),))
-        return self.at_anchor.to(z.dtype) + tangent  # type: ignore[operator]
+        tangent = jvp(f, (x0.to(z.dtype),), (z - x0.to(z.dtype),))[1]
+        at_anchor: torch.Tensor = self.at_anchor  # type: ignore[assignment]
+        return at_anchor.to(z.dtype) + tangent
