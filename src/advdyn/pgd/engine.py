@@ -28,6 +28,7 @@ from advdyn.geometry import (
     L2Ball,
     alignment,
     clip_to_box,
+    in_dtype,
     per_row,
     row_norm,
     sphere_rtol,
@@ -109,7 +110,7 @@ class PGDResult:
 
 def _per_row_values(field: str, value: torch.Tensor | float, batch: int, like: torch.Tensor,
                     positive: bool) -> torch.Tensor:
-    t = torch.as_tensor(value, dtype=like.dtype, device=like.device).reshape(-1)
+    t = in_dtype(value, like.dtype, like.device).reshape(-1)
     if t.numel() == 1:
         t = t.expand(batch)
     if t.shape != (batch,):
@@ -234,7 +235,10 @@ def run_pgd(
 ) -> PGDResult:
     """Run batched PGD on ``L`` (see the module docstring) and return the :class:`PGDResult`.
 
-    ``eps``, ``eta``: a scalar or one value per row. ``steps``: the budget (exactly that many
+    ``eps``, ``eta``: a scalar or one value per row, taken in the dtype of the computation
+    (the objective's; a narrower float such as a float32 ε for a float64 objective is widened
+    to the number it was written as, :func:`advdyn.geometry.in_dtype`, so it gives the same
+    answer as the float64 value). ``steps``: the budget (exactly that many
     steps unless ``tol`` stops a row earlier). ``generator``: a seed or a ``torch.Generator``
     for random starts (CPU-sampled, so the same seed gives the same start on any device).
 
