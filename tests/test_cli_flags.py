@@ -47,8 +47,8 @@ RANGES: dict[str, str] = {
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",
-         "--momentum", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed", "fig2 --seed",
-         "fig3 --seed", "--probe-epochs"], "nonneg"),
+         "--momentum", "pgd --eta", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed",
+         "fig2 --seed", "fig3 --seed", "--probe-epochs"], "nonneg"),
     # adversarial training across scales takes a list of seeds (0 is a seed), where the
     # simulated experiments take a number of seeds
     **dict.fromkeys(["fig3 --seeds", "check at-scale --seeds"], "nonneg"),

@@ -185,6 +185,23 @@ def load_vector(path: str, field: str, shape: tuple[int, ...]) -> np.ndarray:
     return v
 
 
+def save_array(path: str, field: str, value: np.ndarray) -> None:
+    """Write ``value`` as a ``.npy`` file (atomically); a path that cannot be written names
+    ``field``."""
+    import numpy as np
+
+    from advdyn.atomic import write_bytes
+
+    target = Path(path)
+    if target.suffix != ".npy":
+        raise fail(field, f"{path} does not end in .npy", "name a .npy file")
+    if not target.parent.is_dir():
+        raise fail(field, f"no folder {target.parent}", "create it or choose another path")
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(value, dtype=np.float64), allow_pickle=False)
+    write_bytes(target, buffer.getvalue())
+
+
 def flag_error(message: str, argv: Sequence[str]) -> str:
     """An error about a configuration field given as a flag (``steps: must be > 0, got -2.0``),
     told in the user's words: ``--steps: must be > 0, got '-2'`` (the flag, and its value as

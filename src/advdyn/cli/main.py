@@ -21,7 +21,6 @@ from advdyn.cli.common import fill_all, flag_error
 from advdyn.cli.names import COMMANDS
 from advdyn.errors import AdvdynError
 
-
 DESCRIPTION = ("Dynamics of first-order adversaries: PGD on norm balls, the landscape of the "
                "adversarial loss on the sphere, and the claims of Deng et al. (ICML 2020).")
 

@@ -238,7 +238,8 @@ def run_pgd(
     ``eps``, ``eta``: a scalar or one value per row, taken in the dtype of the computation
     (the objective's; a narrower float such as a float32 ε for a float64 objective is widened
     to the number it was written as, :func:`advdyn.geometry.in_dtype`, so it gives the same
-    answer as the float64 value). ``steps``: the budget (exactly that many
+    answer as the float64 value); ``eps > 0`` and ``eta ≥ 0`` (``eta = 0`` leaves the start in
+    place; ``advdyn pgd --eta`` takes the same range). ``steps``: the budget (exactly that many
     steps unless ``tol`` stops a row earlier). ``generator``: a seed or a ``torch.Generator``
     for random starts (CPU-sampled, so the same seed gives the same start on any device).
 
