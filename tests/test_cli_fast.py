@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from advdyn.claims import all_claims
 from advdyn.cli.main import build_parser
 from advdyn.cli.names import CLAIMS, DTYPE_NAMES, EXECUTOR_NAMES, PGD_RULES
+from advdyn.errors import AdvdynError
 from advdyn.geometry import DTYPES
 from advdyn.pgd import RULES
 from advdyn.runner import EXECUTORS
@@ -117,11 +119,15 @@ def test_config_error_names_the_flag_and_echoes_the_text(tmp_path: Path) -> None
 
 
 def test_eta_zero_is_one_rule(problem_file: Path) -> None:
-    done = advdyn("pgd", str(problem_file), "--eta", "0", "--steps", "4", "--start", "sphere",
-                  "--json")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["steps"] == 4
-    assert "η ≥ 0" in advdyn("pgd", "--help").stdout
+    """η > 0 in both the command line and the library (the CLI's refusal is in
+    tests/test_cli_flags.py)."""
+    from advdyn.models import Problem
+    from advdyn.pgd import run_pgd
+
+    objective = Problem.load(problem_file).objective(torch.float64)
+    with pytest.raises(AdvdynError, match="eta: must be > 0"):
+        run_pgd(objective, 0.5, 0.0, 3)
+    assert "η > 0" in advdyn("pgd", "--help").stdout
 
 
 def test_pgd_json_feeds_diagnose(problem_file: Path, tmp_path: Path) -> None:
@@ -136,7 +142,7 @@ def test_pgd_json_feeds_diagnose(problem_file: Path, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["L"] == pytest.approx(L, rel=0, abs=1e-12)
     np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), json.loads(ran.stdout)["delta"])
-    again = advdyn("pgd", str(problem_file), "--eta", "0", "--steps", "0", "--delta0",
+    again = advdyn("pgd", str(problem_file), "--eta", "0.05", "--steps", "0", "--delta0",
                    str(tmp_path / "pgd.json"), "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["L"] == pytest.approx(L, rel=0, abs=1e-12)

@@ -47,7 +47,7 @@ RANGES: dict[str, str] = {
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",
-         "--momentum", "pgd --eta", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed",
+         "--momentum", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed",
          "fig2 --seed", "fig3 --seed", "--probe-epochs"], "nonneg"),
     # adversarial training across scales takes a list of seeds (0 is a seed), where the
     # simulated experiments take a number of seeds
