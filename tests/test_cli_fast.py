@@ -118,16 +118,19 @@ def test_config_error_names_the_flag_and_echoes_the_text(tmp_path: Path) -> None
     assert not (tmp_path / "o").exists()
 
 
-def test_eta_zero_is_one_rule(problem_file: Path) -> None:
-    """η > 0 in both the command line and the library (the CLI's refusal is in
-    tests/test_cli_flags.py)."""
+def test_eta_is_one_rule(problem_file: Path) -> None:
+    """η ≥ 0 in both the library and the command line (the CLI's side is in
+    tests/test_cli_flags.py); both say so."""
     from advdyn.models import Problem
     from advdyn.pgd import run_pgd
 
     objective = Problem.load(problem_file).objective(torch.float64)
-    with pytest.raises(AdvdynError, match="eta: must be > 0"):
-        run_pgd(objective, 0.5, 0.0, 3)
-    assert "η > 0" in advdyn("pgd", "--help").stdout
+    start = torch.tensor([[0.1, -0.2, 0.3]], dtype=torch.float64)
+    assert torch.equal(run_pgd(objective, 1.0, 0.0, 3, start=start).delta, start)
+    with pytest.raises(AdvdynError, match="eta: must be ≥ 0"):
+        run_pgd(objective, 1.0, -0.1, 3)
+    assert "η ≥ 0" in advdyn("pgd", "--help").stdout
+    assert "eta ≥ 0" in (run_pgd.__doc__ or "")
 
 
 def test_pgd_json_feeds_diagnose(problem_file: Path, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from advdyn.cli.common import (
     load_vector,
     nonneg_float,
     nonneg_int,
-    positive_float,
     save_array,
 )
 from advdyn.cli.names import PGD_RULES
@@ -22,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "pgd", "PGD on L(δ) = -ℓ(y, f(x+δ)) over the l2 ball of radius eps: "
                        "δ ← P_B(δ - η v), v = ∇L (raw) or ∇L/‖∇L‖ (normalized), η = --eta.")
     p.add_argument("problem", help="problem file (.npz with W, a, x, y, eps[, loss])")
-    p.add_argument("--eta", type=positive_float, required=True,
-                   help="step size η > 0 (the same rule as run_pgd): η for raw steps, the step "
-                   "length α for normalized steps")
+    p.add_argument("--eta", type=nonneg_float, required=True,
+                   help="step size η ≥ 0, the same rule as run_pgd (η = 0 leaves δ₀ in place): "
+                   "η for raw steps, the step length α for normalized steps")
     p.add_argument("--steps", type=nonneg_int, required=True, help="number of steps T")
     p.add_argument("--rule", choices=PGD_RULES, default="raw", help="step rule")
     p.add_argument("--direction", choices=("descent", "ascent"), default="descent",

@@ -238,8 +238,8 @@ def run_pgd(
     ``eps``, ``eta``: a scalar or one value per row, taken in the dtype of the computation
     (the objective's; a narrower float such as a float32 ε for a float64 objective is widened
     to the number it was written as, :func:`advdyn.geometry.in_dtype`, so it gives the same
-    answer as the float64 value); ``eps > 0`` and ``eta > 0`` (a zero step is refused: it
-    would leave the start in place; ``advdyn pgd --eta`` takes the same range). ``steps``: the
+    answer as the float64 value); ``eps > 0`` and ``eta ≥ 0`` (``eta = 0`` leaves the start in
+    place, e.g. to sample starts; ``advdyn pgd --eta`` takes the same range). ``steps``: the
     budget (exactly that many steps unless ``tol`` stops a row earlier). ``generator``: a seed
     or a ``torch.Generator`` for random starts (CPU-sampled, so the same seed gives the same
     start on any device).
@@ -265,7 +265,7 @@ def run_pgd(
     b = _batch_size(objective, start, eps, eta, batch)
     shape = objective.shape
     eps_t = _per_row_values("eps", eps, b, like, positive=True)
-    eta_t = _per_row_values("eta", eta, b, like, positive=True)
+    eta_t = _per_row_values("eta", eta, b, like, positive=False)
     delta = initial_delta(start, ball, b, shape, eps_t, like, _as_generator(generator))
     step = PGDStep(step_rule, ball_cls, eps_t, sign, box,
                    like.expand(b, *shape) if box is not None else None)
