@@ -109,3 +109,30 @@ def test_no_panel_without_data() -> None:
         drawn = [line for line in ax.get_lines()
                  if not line.get_label().startswith("_") and len(line.get_xdata())]
         assert drawn or "no certified start" in texts(ax), ax.get_title()
+
+
+def training_result() -> dict[str, Any]:
+    runs = []
+    for scale in (0.1, 1000.0):
+        for arm in ("plain", "invisible"):
+            for seed in (0, 1):
+                runs.append({"scale": scale, "arm": arm, "seed": seed, "history": [
+                    {"epoch": e, "robust_train_loss": None if e == 0 else 2.0 - 0.1 * e,
+                     "robust_acc": 0.1 * e + 0.01 * seed, "clean_acc": 0.2 + 0.1 * e,
+                     "on_sphere": None if e == 0 else 1.0} for e in range(3)]})
+    return {"runs": runs, "fig3_curves": [], "stationarity": []}
+
+
+def test_at_scale_panels_legend_outside_integer_epochs_flat_noted() -> None:
+    fig = escape.draw_training(training_result(), [])[0].figure
+    fig.canvas.draw()
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent()), ax.get_ylabel()
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    flat = [ax for ax in fig.axes if ax.get_ylabel() == "PGD outputs on the sphere"]
+    assert "PGD outputs on the sphere = 1" in texts(flat[0])
+    assert all(texts(ax) == "" for ax in fig.axes if ax not in flat)

@@ -8,13 +8,14 @@ Drawing only: every curve is a number of the experiment's result (Kaplan–Meier
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from advdyn.plots.drawing import Drawing
 
@@ -125,8 +126,16 @@ def _history_panel(ax: Axes, runs: Sequence[Mapping[str, Any]], key: str, label:
                 label=f"scale {r['scale']:g} ({r['arm']})" if r["seed"] == min(
                     x["seed"] for x in runs) else None)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
+    curves = [np.asarray([h[key] for h in r["history"] if h[key] is not None], dtype=float)
+              for r in runs]
+    curves = [c for c in curves if c.size]
+    if not curves:
+        _no_data(ax, f"no {label} recorded")
+    else:
+        _flat_note(ax, curves, lambda v: f"every run and epoch: {label} = {v:g}")
 
 
 def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
@@ -142,7 +151,8 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
                                        ("on_sphere", "PGD outputs on the sphere")),
                                 strict=True):
         _history_panel(ax, runs, key, label, colors)
-    axes[0].legend(fontsize=7)
+    # one legend for the four panels, outside them: it hides no curve
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     fig.suptitle("Adversarial training across input scales (one line per seed)")
     out = [Drawing("at_scale", fig, "Adversarial training across input scales",
                    "Per epoch, every scale and seed. Verdicts: "
@@ -176,17 +186,16 @@ def _no_data(ax: Axes, why: str) -> None:
             wrap=True)
 
 
-def _flat_note(ax: Axes, curves: Sequence[np.ndarray]) -> None:
+def _flat_note(ax: Axes, curves: Sequence[np.ndarray], meaning: Callable[[float], str]) -> None:
     """When every curve is one constant, say so on the axis (a flat line is a result, not a
-    drawing error): e.g. no run became stationary within the budget."""
+    drawing error): ``meaning(value)`` says what that constant means."""
     values = {float(v) for c in curves for v in np.unique(c)}
     if curves and len(values) == 1:
         value = values.pop()
-        steps = max(c.size for c in curves) - 1
-        what = ("no run became stationary" if value == 0 else
-                "every run was stationary from the start" if value == 1 else
-                f"every curve is constant at {value:g}")
-        ax.text(0.5, 0.45, f"{what} within {steps} steps\n(every curve is at {value:g})",
+        low, high = ax.get_ylim()
+        at = (value - low) / (high - low)  # the line's height in the axes; the note beside it
+        ax.text(0.5, at + 0.25 if at < 0.5 else at - 0.25,
+                f"{meaning(value)}\n(every curve is at {value:g})",
                 transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.25",
                 bbox={"facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
 
@@ -210,7 +219,12 @@ def _stationarity_figure(result: Mapping[str, Any], records: Sequence[Any]) -> D
         ax.set_ylabel("fraction stationary")
         ax.grid(alpha=0.3)
         _fraction_axis(ax, len(mine))
-        _flat_note(ax, [1 - np.asarray(r["survival"]["curve"], dtype=float) for r in mine])
+        curves = [1 - np.asarray(r["survival"]["curve"], dtype=float) for r in mine]
+        steps = max((c.size for c in curves), default=1) - 1
+        _flat_note(ax, curves, lambda v, n=steps: (
+            f"no run became stationary within {n} steps" if v == 0 else
+            "every run was stationary from the start" if v == 1 else
+            f"the fraction stationary stays at {v:g} over {n} steps"))
     if not rules:
         _no_data(axes[0], "no stationarity runs in this result")
     fig.suptitle("Question 1: steps until PGD is stationary (tolerance 0.05)")
