@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -200,6 +201,15 @@ def _flat_note(ax: Axes, curves: Sequence[np.ndarray], meaning: Callable[[float]
                 bbox={"facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
 
 
+def _stationary_meaning(steps: int, value: float) -> str:
+    """What a constant fraction stationary over ``steps`` PGD steps means."""
+    if value == 0:
+        return f"no run became stationary within {steps} steps"
+    if value == 1:
+        return "every run was stationary from the start"
+    return f"the fraction stationary stays at {value:g} over {steps} steps"
+
+
 def _stationarity_figure(result: Mapping[str, Any], records: Sequence[Any]) -> Drawing:
     rows = [r for r in result["stationarity"] if r["arm"] == "plain"]
     rules = [r for r in ("normalized", "raw_eps2", "random") if any(x["rule"] == r for x in rows)]
@@ -220,11 +230,8 @@ def _stationarity_figure(result: Mapping[str, Any], records: Sequence[Any]) -> D
         ax.grid(alpha=0.3)
         _fraction_axis(ax, len(mine))
         curves = [1 - np.asarray(r["survival"]["curve"], dtype=float) for r in mine]
-        steps = max((c.size for c in curves), default=1) - 1
-        _flat_note(ax, curves, lambda v, n=steps: (
-            f"no run became stationary within {n} steps" if v == 0 else
-            "every run was stationary from the start" if v == 1 else
-            f"the fraction stationary stays at {v:g} over {n} steps"))
+        _flat_note(ax, curves, partial(_stationary_meaning,
+                                       max((c.size for c in curves), default=1) - 1))
     if not rules:
         _no_data(axes[0], "no stationarity runs in this result")
     fig.suptitle("Question 1: steps until PGD is stationary (tolerance 0.05)")
