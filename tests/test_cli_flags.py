@@ -10,6 +10,7 @@ The flags are found by walking the parser, so a new numeric flag fails
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -47,8 +48,8 @@ RANGES: dict[str, str] = {
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",
-         "--momentum", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed", "fig2 --seed",
-         "fig3 --seed", "--probe-epochs"], "nonneg"),
+         "--momentum", "pgd --eta", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed",
+         "fig2 --seed", "fig3 --seed", "--probe-epochs"], "nonneg"),
     # adversarial training across scales takes a list of seeds (0 is a seed), where the
     # simulated experiments take a number of seeds
     **dict.fromkeys(["fig3 --seeds", "check at-scale --seeds"], "nonneg"),
@@ -185,13 +186,21 @@ def test_edge_of_each_valid_range_parses(problem_file: Path, tmp_path: Path) -> 
             action.type(good_value(words, action))], argv
 
 
-def test_zero_eta_is_refused_through_the_console_script(problem_file: Path) -> None:
-    """The reported case: ``advdyn pgd P.npz --eta 0 --steps 3 --json`` printed JSON, exit 0."""
+def test_eta_takes_run_pgds_range_through_the_console_script(problem_file: Path,
+                                                             tmp_path: Path) -> None:
+    """One rule for η in the command line and in ``run_pgd``: η ≥ 0 (η = 0 leaves δ₀ in place),
+    a negative η refused naming the flag."""
+    np.save(tmp_path / "d0.npy", np.array([0.1, -0.2, 0.3]))
     run = subprocess.run([sys.executable, "-m", "advdyn.cli.main", "pgd", str(problem_file),
-                          "--eta", "0", "--steps", "3", "--json"],
+                          "--eta", "0", "--steps", "3", "--delta0", str(tmp_path / "d0.npy"),
+                          "--json"], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["delta"] == [0.1, -0.2, 0.3]
+    run = subprocess.run([sys.executable, "-m", "advdyn.cli.main", "pgd", str(problem_file),
+                          "--eta", "-0.5", "--steps", "3", "--json"],
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr == "advdyn pgd: error: argument --eta: must be > 0, got '0'\n"
+    assert run.stderr == "advdyn pgd: error: argument --eta: must be ≥ 0, got '-0.5'\n"
 
 
 @pytest.mark.parametrize("text", ["maybe", "nan", "2"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import torch
+if TYPE_CHECKING:  # torch is imported by the callers that pass tensors, not by this module
+    import torch
 
 
 class AdvdynError(ValueError):
@@ -48,8 +50,10 @@ def check_number(
     integer: bool = False,
 ) -> float:
     """Validate a finite scalar (optionally > 0, ≥ 0, integral) and return it."""
+    torch_module = sys.modules.get("torch")  # a tensor exists only once torch is loaded
     if isinstance(value, bool) or (not isinstance(value, (int, float)) and not (
-        isinstance(value, torch.Tensor) and value.numel() == 1
+        torch_module is not None and isinstance(value, torch_module.Tensor)
+        and value.numel() == 1
     )):
         try:
             value = float(value)
@@ -69,8 +73,8 @@ def check_number(
 
 def check_finite_tensor(field: str, t: torch.Tensor) -> torch.Tensor:
     """Raise if ``t`` has NaN or infinite entries."""
-    if not torch.isfinite(t).all():
-        bad = int((~torch.isfinite(t)).sum())
+    if not t.isfinite().all():
+        bad = int((~t.isfinite()).sum())
         raise fail(field, f"has {bad} NaN or infinite entries", "pass finite values")
     return t
 

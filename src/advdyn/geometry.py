@@ -27,6 +27,22 @@ def sphere_rtol(dtype: torch.dtype) -> float:
     return 64 * torch.finfo(dtype).eps
 
 
+def in_dtype(value: torch.Tensor | float, dtype: torch.dtype,
+             device: torch.device | None = None) -> torch.Tensor:
+    """``value`` as a tensor of the computation's ``dtype``. A floating tensor narrower than
+    ``dtype`` (a float32 ε for a float64 objective) is widened through its shortest decimal that
+    round-trips in its own precision, i.e. the number that was written: float32 ``0.3`` becomes
+    float64 ``0.3``, not ``0.30000001192…``, so a narrow ε gives the answer of the wide one."""
+    t = torch.as_tensor(value)
+    if (t.is_floating_point() and dtype.is_floating_point
+            and torch.finfo(t.dtype).bits < torch.finfo(dtype).bits):
+        import numpy as np  # the shortest round-trip decimal of a float32 is numpy's repr
+
+        narrow = t.detach().cpu().to(torch.float32).numpy()
+        t = torch.from_numpy(narrow.astype(str).astype(np.float64))
+    return t.to(dtype=dtype, device=device)
+
+
 def row_norm(v: torch.Tensor) -> torch.Tensor:
     """``‖v_b‖₂`` for every row, shape ``(B,)``."""
     return torch.linalg.vector_norm(v.flatten(1), dim=1)

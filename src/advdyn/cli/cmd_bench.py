@@ -7,10 +7,7 @@ import dataclasses
 import sys
 from typing import Any
 
-import torch
-
-from advdyn.bench.cases import CASES, QUICK, BenchSizes, run_bench
-from advdyn.cli.common import emit_json, positive_int
+from advdyn.cli.common import add_command, emit_json, positive_int
 from advdyn.errors import fail
 
 COLUMNS = ("case", "unit", "ours", "floor", "ratio_to_floor", "best_peer", "ratio_to_best_peer",
@@ -18,16 +15,15 @@ COLUMNS = ("case", "unit", "ours", "floor", "ratio_to_floor", "best_peer", "rati
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench", help="time every case side by side with the peers and the hardware floor",
-        description="Six cases (1 two-layer compute bound, 2 MNIST CNN, 3 Figure 1's many "
+    p = add_command(
+        sub, "bench", "Six cases (1 two-layer compute bound, 2 MNIST CNN, 3 Figure 1's many "
         "small problems, 4 census, 5 trajectory recording, 6 adversarial training), each timed "
         "interleaved with its floor and the peers (torchattacks, Foolbox, ART; skipped with a "
         "note when absent) over several repetitions; medians and ratios of medians (ours / "
         "other, below 1 is faster).")
     p.add_argument("--quick", action="store_true", help="short run (fewer steps and repetitions)")
-    p.add_argument("--cases", default=",".join(CASES),
-                   help=f"comma-separated cases to run (default {','.join(CASES)})")
+    p.add_argument("--cases", default=None,
+                   help="comma-separated cases to run, 1 to 6 (default: every case)")
     p.add_argument("--reps", type=positive_int, default=None,
                    help="repetitions per contender in cases 1, 2 and 5 (default 5, quick 3)")
     p.add_argument("--threads", type=positive_int, default=None,
@@ -67,7 +63,12 @@ def table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    import torch
+
+    from advdyn.bench.cases import CASES, QUICK, BenchSizes, run_bench
+
+    chosen = ",".join(CASES) if args.cases is None else args.cases
+    cases = [c.strip() for c in chosen.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
     if unknown or not cases:
         raise fail("--cases", f"unknown case(s) {unknown}", f"choose from {','.join(CASES)}")

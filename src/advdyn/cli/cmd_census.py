@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from advdyn.cli.common import (
+    add_command,
     add_problem_output,
     emit_json,
     load_problem,
@@ -15,13 +14,10 @@ from advdyn.cli.common import (
     positive_float,
     positive_int,
 )
-from advdyn.sphere.census import census
-from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES, ScanGrid
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("census", help="local minima, maxima and saddles of L on the sphere",
-                       description="Census of the critical points of L(δ) = -ℓ(y, f(x+δ)) on "
+    p = add_command(sub, "census", "Census of the critical points of L(δ) = -ℓ(y, f(x+δ)) on "
                        "the sphere ‖δ‖ = eps: d = 2 by an exact angle scan; d ≥ 3 by Riemannian "
                        "descent/ascent from many starts, Newton polish, deduplication, saddle "
                        "search, with an estimate of what may be unseen. A minimum of L is a good "
@@ -43,13 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-angles", type=positive_int, default=None,
                    help="angle grid of the exact d = 2 scan (default: the angle rule below, "
                    "the one the experiments use)")
-    p.add_argument("--angle-density", type=positive_float, default=ANGLE_DENSITY,
+    p.add_argument("--angle-density", type=positive_float, default=None,
                    help="d = 2 angle rule: 2^⌈log₂(2π·density·eps·max‖w_r‖)⌉ angles, grid "
-                   f"points per softplus transition width (default {ANGLE_DENSITY:g})")
-    p.add_argument("--min-angles", type=positive_int, default=MIN_ANGLES,
-                   help=f"d = 2 angle rule: fewest angles (default {MIN_ANGLES})")
-    p.add_argument("--max-angles", type=positive_int, default=MAX_ANGLES,
-                   help=f"d = 2 angle rule: most angles (default {MAX_ANGLES})")
+                   "points per softplus transition width (default: the experiments' rule, "
+                   "advdyn.sphere.scan.ANGLE_DENSITY)")
+    p.add_argument("--min-angles", type=positive_int, default=None,
+                   help="d = 2 angle rule: fewest angles (default: the experiments' rule)")
+    p.add_argument("--max-angles", type=positive_int, default=None,
+                   help="d = 2 angle rule: most angles (default: the experiments' rule)")
     add_problem_output(p)
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: the small batched kernels here are "
@@ -58,8 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from advdyn.sphere.census import census
+    from advdyn.sphere.scan import ANGLE_DENSITY, MAX_ANGLES, MIN_ANGLES, ScanGrid
+
     torch.set_num_threads(args.threads)
-    grid = ScanGrid(args.angle_density, args.min_angles, args.max_angles)
+    grid = ScanGrid(ANGLE_DENSITY if args.angle_density is None else args.angle_density,
+                    MIN_ANGLES if args.min_angles is None else args.min_angles,
+                    MAX_ANGLES if args.max_angles is None else args.max_angles)
     problem, dtype = load_problem(args)
     c = census(problem.objective(dtype), problem.eps, starts=args.starts,
                max_starts=args.max_starts, coverage=args.coverage,

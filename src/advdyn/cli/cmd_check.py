@@ -1,6 +1,10 @@
-"""``advdyn check CLAIM --out DIR [--quick]``: run the experiment that holds one claim's arms,
-judge it and write its files (the experiment's result, figures and ``DIR/claims.json``) through
-the same path as ``advdyn reproduce`` (:func:`advdyn.pipeline.check`)."""
+"""``advdyn check CLAIM --out DIR [--quick] [--json]``: run the experiment that holds one claim's
+arms, judge it and write its files (the experiment's result, figures and ``DIR/claims.json``)
+through the same path as ``advdyn reproduce`` (:func:`advdyn.pipeline.check`).
+
+``advdyn check --help`` lists the claims from :data:`advdyn.cli.names.CLAIMS` without importing
+the claims or the experiments; a claim's own flags (one per parameter of its experiment) are
+added when that claim is parsed (or when every parser is built, for the documentation)."""
 
 from __future__ import annotations
 
@@ -8,46 +12,71 @@ import argparse
 import dataclasses
 import typing
 
-import torch
+from advdyn.cli.common import (
+    LazySubparsers,
+    add_command,
+    emit_json,
+    flag_type,
+    number_type,
+    output_folder,
+    positive_int,
+)
+from advdyn.cli.names import CLAIMS
 
-from advdyn.claims import all_claims, claim
-from advdyn.cli.common import emit_json, flag_type, number_type, output_folder, positive_int
-from advdyn.experiments import registry
+USAGE = "advdyn check CLAIM --out DIR [--quick] [--json] [--threads N] [--PARAMETER V ...]"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="run the experiment of one claim of the paper (SPEC §7)",
-                       description="Run the experiment that holds one claim's main arm and "
-                       "negative control, judge both with the claim's rule and write the "
-                       "experiment's result, its figures and DIR/claims.json (the records of "
-                       "every claim of that experiment).")
-    claims = p.add_subparsers(dest="claim", metavar="CLAIM", parser_class=type(p))
+    p = add_command(sub, "check", "Run the experiment that holds one claim's main arm and "
+                    "negative control, judge both with the claim's rule and write the "
+                    "experiment's result, its figures and DIR/claims.json (the records of "
+                    "every claim of that experiment). advdyn check CLAIM --help shows the "
+                    "claim's sentence, measurement, rule and control and its experiment's "
+                    "parameters; docs/claims describes every claim.")
+    claims = p.add_subparsers(dest="claim", metavar="CLAIM", parser_class=type(p),
+                              action=LazySubparsers, title="claims (id: where in the paper)")
+    p.usage = USAGE  # after add_subparsers, which names the claims' parsers from the usage
     claims.required = True
-    experiments = {e.name: e for e in registry.registered()}
-    for c in all_claims():
-        experiment = experiments[c.experiment]
-        q = claims.add_parser(c.id, help=f"{c.section}: {c.quote}",
-                              description=f"{c.measurement} Rule: {c.rule} Control: {c.control}")
-        q.add_argument("--out", required=True, help="output folder (created if missing)")
+    claims.fill = add_parameters  # type: ignore[attr-defined]
+    for claim_id, section in CLAIMS:
+        q = claims.add_parser(claim_id, help=section, usage=USAGE.replace("CLAIM", claim_id))
+        q.add_argument("--out", required=True, metavar="DIR",
+                       help="output folder (created if missing)")
         q.add_argument("--quick", action="store_true",
                        help="the experiment's quick configuration")
         q.add_argument("--json", action="store_true", help="print the claim's record as JSON")
         q.add_argument("--threads", type=positive_int, default=1,
                        help="torch CPU threads (default 1: the small batched kernels here are "
                        "latency-bound; extra threads cost more than they give on a busy machine)")
-        hints = typing.get_type_hints(experiment.config)
-        for f in dataclasses.fields(experiment.config):
-            kind, many = flag_type(hints[f.name])
-            quick = experiment.quick.get(f.name)
-            default = f.default if f.default is not dataclasses.MISSING else "required"
-            text = f"default {default!r}" + ("" if quick is None else f", quick {quick!r}")
-            q.add_argument("--" + f.name.replace("_", "-"), dest=f"param_{f.name}", metavar="V",
-                           type=number_type(kind), nargs="+" if many else None, default=None,
-                           help=text)
         q.set_defaults(run=run)
 
 
+def add_parameters(claim_id: str, q: argparse.ArgumentParser) -> None:
+    """The claim's description and one flag per parameter of its experiment."""
+    from advdyn.claims import claim
+    from advdyn.experiments import registry
+
+    c = claim(claim_id)
+    experiment = registry.get(c.experiment, "claim")
+    q.description = f"{c.section}: {c.quote} Measured: {c.measurement} Rule: {c.rule} " \
+                    f"Control: {c.control}"
+    g = q.add_argument_group(f"parameters of the experiment {experiment.name}")
+    hints = typing.get_type_hints(experiment.config)
+    for f in dataclasses.fields(experiment.config):
+        kind, many = flag_type(hints[f.name])
+        quick = experiment.quick.get(f.name)
+        default = f.default if f.default is not dataclasses.MISSING else "required"
+        text = f"default {default!r}" + ("" if quick is None else f", quick {quick!r}")
+        g.add_argument("--" + f.name.replace("_", "-"), dest=f"param_{f.name}", metavar="V",
+                       type=number_type(kind), nargs="+" if many else None, default=None,
+                       help=text)
+
+
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from advdyn.claims import claim
+    from advdyn.experiments import registry
     from advdyn.pipeline import check, plan  # loads plotting: only when a check runs
     from advdyn.runner.executors import InlineExecutor
 

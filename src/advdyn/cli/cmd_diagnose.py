@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from advdyn.cli.common import (
+    add_command,
     add_problem_output,
     emit_json,
     load_problem,
@@ -14,17 +13,17 @@ from advdyn.cli.common import (
     positive_float,
 )
 from advdyn.errors import fail
-from advdyn.sphere import diagnose
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("diagnose", help="λ*, Γ, Ξ, tangent eigenvalues and type at a point δ",
-                       description="Second-order geometry of L on the sphere through δ: "
+    p = add_command(sub, "diagnose", "Second-order geometry of L on the sphere through δ: "
                        "λ* = ⟨∇L,δ⟩/(2‖δ‖²), Γ = ∇L - 2λ*δ, Ξ = ∇²L - 2λ*I, eigenvalues of "
                        "the Riemannian Hessian, alignment cos∠[-∇L, δ], and the type "
                        "(minimum/maximum/saddle/degenerate/not-critical of L on the sphere).")
     p.add_argument("problem", help="problem file (.npz with W, a, x, y, eps[, loss])")
-    p.add_argument("--delta", required=True, help="the point δ (.npy, shape (d,), δ ≠ 0)")
+    p.add_argument("--delta", required=True, metavar="D",
+                   help="the point δ ≠ 0, shape (d,): a .npy file, or the JSON that advdyn pgd "
+                   "--json writes (its delta field); - reads standard input")
     p.add_argument("--critical-rtol", type=positive_float, default=None,
                    help="‖Γ‖ ≤ rtol·‖∇L‖ counts as critical (default 1e-6 float64, 1e-3 float32)")
     add_problem_output(p)
@@ -32,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from advdyn.sphere import diagnose
+
     problem, dtype = load_problem(args)
     delta = torch.tensor(load_vector(args.delta, "--delta", (problem.dim,)), dtype=dtype)[None]
     if float(delta.norm()) == 0:

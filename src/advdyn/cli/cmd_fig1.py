@@ -16,7 +16,6 @@ from advdyn.experiments.fig1 import EXPERIMENT, Fig1Config
 def register(sub: argparse._SubParsersAction) -> None:
     add_experiment_command(
         sub, "fig1", Fig1Config, title="figure 1", run=run,
-        help="Figure 1: landscapes of L and PGD trajectories on simulated data (d = 2)",
         description="A two-layer network at Xavier initialisation, d = 2, input scales × "
         "ratios (ε = r‖x‖). Per panel: L(δ) = -ℓ over the disk B(0, ε) in coordinates δ/ε, the "
         "exact census of local minima/maxima of L on the circle, and PGD trajectories from "

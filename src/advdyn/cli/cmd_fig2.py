@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from advdyn.cli.common import (
+    add_command,
     add_config_flags,
     add_run_flags,
     print_section,
@@ -20,9 +21,8 @@ from advdyn.experiments.fig2 import EXPERIMENT, FIG2_HELP, Fig2Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fig2", help="Figure 2: escape from certified local maxima of L on MNIST across scales",
-        description="A CNN at standard initialisation (softplus, average pooling: smooth, so "
+    p = add_command(
+        sub, "fig2", "A CNN at standard initialisation (softplus, average pooling: smooth, so "
         "maxima can be certified). For each held-out image, input scale and ratio: a local "
         "maximum of L = -ℓ on the sphere, certified by its KKT residual (rejected starts are "
         "counted), perturbed, then attacked under three step conventions (normalised ρε, raw "

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from advdyn.cli.common import (
+    add_command,
     add_config_flags,
     add_run_flags,
     print_section,
@@ -21,10 +22,8 @@ from advdyn.experiments.at_scale import AT_SCALE_HELP, EXPERIMENT, AtScaleConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fig3",
-        help="Figure 3 and Question 2: adversarial training across input scales",
-        description="Madry-style PGD adversarial training of one CNN at input scales 0.1, 1, "
+    p = add_command(
+        sub, "fig3", "Madry-style PGD adversarial training of one CNN at input scales 0.1, 1, "
         "10 and 1000 at a fixed ratio (same architecture, optimiser and schedule; several "
         "seeds), beside the same network behind x/scale (the control). Per epoch: robust "
         "training loss, clean and robust held-out accuracy (PGD with restarts), PGD outputs on "

@@ -14,7 +14,6 @@ from advdyn.experiments.phase import PhaseConfig
 def register(sub: argparse._SubParsersAction) -> None:
     add_experiment_command(
         sub, "phase", PhaseConfig, title="phase diagram", run=run,
-        help="phase diagram: local minima of L and escape steps over scale × ratio",
         description="Over a log grid of input scales ‖x‖ and ratios r (ε = r‖x‖) and several "
         "seeds (Xavier two-layer networks): the number of local minima of L = -ℓ on the sphere "
         "(exact circle scan for d = 2, multistart census for --dim > 2) and the number of PGD "

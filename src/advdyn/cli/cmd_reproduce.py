@@ -6,16 +6,14 @@ import argparse
 import shlex
 import sys
 
-from advdyn.cli.common import add_executor_arguments, executor_from, output_folder
-from advdyn.experiments import registry
-from advdyn.pipeline import plan, reproduce
+from advdyn.cli.common import add_command, add_executor_arguments, executor_from, output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` command."""
-    p = subparsers.add_parser(
-        "reproduce", help="run every experiment and write DIR/report.html",
-        description="Run every registered experiment (results cached in DIR/cache, so a rerun "
+    p = add_command(
+        subparsers, "reproduce",
+        "Run every registered experiment (results cached in DIR/cache, so a rerun "
         "only computes what is missing) and write DIR/report.html (self-contained), "
         "DIR/report.md and DIR/claims.json (every claim's record: verdict, numbers, rule, "
         "negative control). Exit status 1 if an experiment failed (the report says which).")
@@ -42,6 +40,9 @@ def _command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every configuration, run the experiments, print the report's path."""
+    from advdyn.experiments import registry
+    from advdyn.pipeline import plan, reproduce
+
     out = output_folder(args.out)
     if args.only:
         experiments = [registry.get(name, "--only") for name in args.only]

@@ -6,16 +6,14 @@ import argparse
 from pathlib import Path
 
 from advdyn.atomic import write_text
-from advdyn.cli.common import add_executor_arguments, executor_from, output_folder
-from advdyn.pipeline import sweep as run_sweep
-from advdyn.runner.sweep import load_sweep
+from advdyn.cli.common import add_command, add_executor_arguments, executor_from, output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` command."""
-    p = subparsers.add_parser(
-        "sweep", help="run a grid over an experiment's parameters",
-        description="Run every configuration of a grid file (docs/sweep-format.md), reusing "
+    p = add_command(
+        subparsers, "sweep",
+        "Run every configuration of a grid file (docs/sweep-format.md), reusing "
         "results already in DIR/cache, and write DIR/table.csv (+ table.parquet with pyarrow), "
         "DIR/summary.png and DIR/sweep.json.")
     p.add_argument("grid", metavar="GRID.yaml", help="the sweep file")
@@ -26,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, then run the sweep and print where its files are."""
+    from advdyn.pipeline import sweep as run_sweep
+    from advdyn.runner.sweep import load_sweep
+
     out = output_folder(args.out)
     sweep = load_sweep(args.grid)
     with executor_from(args) as executor:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from advdyn.atomic import write_json, write_with
-from advdyn.cli.common import add_config_flags, add_run_flags, config_values, prepare
+from advdyn.cli.common import add_command, add_config_flags, add_run_flags, config_values, prepare
 from advdyn.data import load_mnist
 from advdyn.errors import fail
 from advdyn.experiments.advtrain import RUN_HELP, TrainRunConfig, train
@@ -37,9 +37,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train", help="Madry-style PGD adversarial training of an MNIST CNN (resumable)",
-        description="min_θ mean_i max_{‖δ_i‖₂≤ε} ℓ(y_i, f_θ(x_i+δ_i)), inner max by K PGD "
+    p = add_command(
+        sub, "train", "min_θ mean_i max_{‖δ_i‖₂≤ε} ℓ(y_i, f_θ(x_i+δ_i)), inner max by K PGD "
         "steps from a uniform start, outer Adam/SGD. Writes DIR/last.pt after every epoch and "
         "DIR/epoch_NNNN.pt at --checkpoint-epochs and the last epoch (atomically), and "
         "DIR/train.json (configuration, per-epoch robust training loss, clean and robust "

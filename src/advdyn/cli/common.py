@@ -1,31 +1,33 @@
 """The helpers shared by the command modules (argument types, flags made from configuration
 dataclasses, executor flags, JSON output, printing a finished experiment). No command module
-imports another: what two commands share lives here."""
+imports another: what two commands share lives here. Building a parser with these helpers
+imports neither torch nor numpy (they are imported by the functions that run a command)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import math
+import re
 import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-
+from advdyn.cli.names import COMMANDS, DTYPE_NAMES, EXECUTOR_NAMES
 from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
-from advdyn.experiments.simulated import STEP_RULES
-from advdyn.geometry import DTYPES
-from advdyn.jsondata import plain
-from advdyn.losses import SCALAR_LOSSES
-from advdyn.models import Problem
-from advdyn.runner import EXECUTORS, Executor, make_executor
+
+if TYPE_CHECKING:  # imported where used: building a parser loads neither torch nor numpy
+    import numpy as np
+    import torch
+
+    from advdyn.models import Problem
+    from advdyn.runner import Executor
 
 
 def _number(text: str, kind: type, lower: float | None = None, strict: bool = False
@@ -87,20 +89,93 @@ def number_type(kind: Any) -> Any:
     return {float: finite_float, int: int, bool: boolean}.get(kind, kind)
 
 
+class LazySubparsers(argparse._SubParsersAction):
+    """Subcommands whose parsers are completed only when needed: ``fill(name, parser)`` (set
+    after creation) adds what needs heavy imports, when that subcommand is parsed or when
+    :meth:`fill_all` is called; listing the subcommands (``--help``) imports nothing."""
+
+    fill: typing.Callable[[str, argparse.ArgumentParser], None]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._filled: set[str] = set()
+
+    def _complete(self, name: str) -> None:
+        if name in self._name_parser_map and name not in self._filled:
+            self.fill(name, self._name_parser_map[name])
+            self._filled.add(name)
+
+    def fill_all(self) -> None:
+        """Complete every subcommand's parser."""
+        for name in list(self._name_parser_map):
+            self._complete(name)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        self._complete(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def fill_all(parser: argparse.ArgumentParser) -> None:
+    """Complete every :class:`LazySubparsers` under ``parser`` (every parser in full)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            if isinstance(action, LazySubparsers):
+                action.fill_all()
+            for child in action.choices.values():
+                fill_all(child)
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, description: str
+                ) -> argparse.ArgumentParser:
+    """The parser of command ``name``, with its help line from
+    :data:`advdyn.cli.names.COMMANDS` (the one place the commands are registered)."""
+    return sub.add_parser(name, help=COMMANDS[name][1], description=description)
+
+
 def add_dtype(p: argparse.ArgumentParser, default: str = "float64") -> None:
-    p.add_argument("--dtype", choices=sorted(DTYPES), default=default,
+    p.add_argument("--dtype", choices=DTYPE_NAMES, default=default,
                    help=f"floating point precision (default {default})")
 
 
-def load_vector(path: str, field: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A ``.npy`` array of the given shape, loaded without pickle."""
+def _read_array(path: str, field: str) -> Any:
+    """The array in ``path`` (``-``: standard input): a ``.npy`` file (loaded without pickle),
+    or the JSON object ``advdyn pgd --json`` prints (its ``delta`` field), or a JSON list."""
+    import numpy as np
+
     try:
-        v = np.load(Path(path), allow_pickle=False)
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except FileNotFoundError:
         raise fail(field, f"no such file {path}") from None
-    except (OSError, ValueError) as e:
-        raise fail(field, f"cannot read {path} as .npy ({e})") from None
-    v = np.asarray(v, dtype=np.float64)
+    except OSError as e:
+        raise fail(field, f"cannot read {path} ({e.strerror})") from None
+    if data.startswith(b"\x93NUMPY"):
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise fail(field, f"cannot read {path} as .npy ({e})") from None
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise fail(field, f"{path} is neither a .npy file nor JSON",
+                   "give a .npy array or the output of advdyn pgd --json") from None
+    if isinstance(value, dict):
+        if "delta" not in value:
+            raise fail(field, f"the JSON object in {path} has no 'delta' field",
+                       "give the output of advdyn pgd --json")
+        value = value["delta"]
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise fail(field, f"the JSON in {path} is not a list of numbers") from None
+
+
+def load_vector(path: str, field: str, shape: tuple[int, ...]) -> np.ndarray:
+    """An array of the given shape from ``path``: ``.npy`` or the JSON ``advdyn pgd --json``
+    writes (see :func:`_read_array`)."""
+    import numpy as np
+
+    v = np.asarray(_read_array(path, field), dtype=np.float64)
     if v.shape != shape and v.size == int(np.prod(shape)) and v.squeeze().shape == shape:
         v = v.reshape(shape)
     if v.shape != shape:
@@ -110,8 +185,42 @@ def load_vector(path: str, field: str, shape: tuple[int, ...]) -> np.ndarray:
     return v
 
 
+def save_array(path: str, field: str, value: np.ndarray) -> None:
+    """Write ``value`` as a ``.npy`` file (atomically); a path that cannot be written names
+    ``field``."""
+    import numpy as np
+
+    from advdyn.atomic import write_bytes
+
+    target = Path(path)
+    if target.suffix != ".npy":
+        raise fail(field, f"{path} does not end in .npy", "name a .npy file")
+    if not target.parent.is_dir():
+        raise fail(field, f"no folder {target.parent}", "create it or choose another path")
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(value, dtype=np.float64), allow_pickle=False)
+    write_bytes(target, buffer.getvalue())
+
+
+def flag_error(message: str, argv: Sequence[str]) -> str:
+    """An error about a configuration field given as a flag (``steps: must be > 0, got -2.0``),
+    told in the user's words: ``--steps: must be > 0, got '-2'`` (the flag, and its value as
+    typed); any other message unchanged."""
+    field, sep, problem = message.partition(": ")
+    flag = "--" + field.replace("_", "-")
+    if not sep or flag not in argv:
+        return message
+    at = list(argv).index(flag) + 1
+    typed = argv[at] if at < len(argv) else ""
+    if typed and not typed.startswith("--"):
+        problem = re.sub(r"got [^ ;]+", lambda _: f"got {typed!r}", problem, count=1)
+    return f"{flag}: {problem}"
+
+
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout (arrays as lists, NaN/inf written as null)."""
+    from advdyn.jsondata import plain
+
     sys.stdout.write(json.dumps(plain(obj)) + "\n")
 
 
@@ -165,13 +274,16 @@ HELP = {
     "grid": "contour grid points per axis",
     "census_starts": "multistart census (d > 2): uniform starts (default: the census's own)",
 }
-CHOICES = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
 
 
 def add_config_flags(p: argparse.ArgumentParser, config: type, title: str,
                      help_texts: Mapping[str, str] | None = None) -> None:
     """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's);
     ``help_texts``: the fields' help where :data:`HELP` has none."""
+    from advdyn.experiments.simulated import STEP_RULES
+    from advdyn.losses import SCALAR_LOSSES
+
+    choices = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
     texts = {**HELP, **(help_texts or {})}
     g = p.add_argument_group(title)
     hints = typing.get_type_hints(config)
@@ -182,8 +294,8 @@ def add_config_flags(p: argparse.ArgumentParser, config: type, title: str,
         shown = (" ".join(f"{v:g}" if isinstance(v, float) else f"{v}" for v in value)
                  if many else f"{value}")
         extra: dict[str, Any] = {"nargs": "+", "metavar": "V"} if many else {}
-        if f.name in CHOICES:
-            extra["choices"] = CHOICES[f.name]
+        if f.name in choices:
+            extra["choices"] = choices[f.name]
         text = texts[f.name] if value is None else f"{texts[f.name]} (default {shown})"
         g.add_argument("--" + f.name.replace("_", "-"), type=number_type(kind), default=None,
                        help=text, **extra)
@@ -200,17 +312,18 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
 def prepare(args: argparse.Namespace) -> Path:
     """Validate ``--out`` and apply ``--threads``; returns the output folder."""
+    import torch
+
     out = output_folder(args.out)
     torch.set_num_threads(args.threads)
     return out
 
 
 def add_experiment_command(sub: argparse._SubParsersAction, name: str, config: type, *,
-                           title: str, help: str, description: str,
-                           run: Any) -> argparse.ArgumentParser:
+                           title: str, description: str, run: Any) -> argparse.ArgumentParser:
     """A standalone experiment command: ``--out``, ``--threads``, ``--no-progress`` and one
     flag per field of ``config``; ``run(args)`` runs it."""
-    p = sub.add_parser(name, help=help, description=description)
+    p = add_command(sub, name, description)
     add_run_flags(p)
     add_config_flags(p, config, title)
     p.set_defaults(run=run)
@@ -244,13 +357,16 @@ def add_problem_output(p: argparse.ArgumentParser) -> None:
 
 def load_problem(args: argparse.Namespace) -> tuple[Problem, torch.dtype]:
     """The problem file ``args.problem`` and the dtype ``--dtype`` names."""
+    from advdyn.geometry import DTYPES
+    from advdyn.models import Problem
+
     return Problem.load(args.problem), DTYPES[args.dtype]
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     """``--executor``, ``--workers``, ``--scheduler``, ``--no-progress``."""
     p.add_argument("--executor", default="local", metavar="NAME",
-                   help="where jobs run: " + ", ".join(EXECUTORS) + " (default local: a "
+                   help="where jobs run: " + ", ".join(EXECUTOR_NAMES) + " (default local: a "
                    "process pool on this machine; dask: a Dask cluster)")
     p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="worker processes for local, or for dask's LocalCluster "
@@ -263,6 +379,8 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 def executor_from(args: argparse.Namespace) -> Executor:
     """The executor the arguments ask for (validated; nothing is written)."""
+    from advdyn.runner import make_executor
+
     return make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
 
 

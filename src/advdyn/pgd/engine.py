@@ -28,6 +28,7 @@ from advdyn.geometry import (
     L2Ball,
     alignment,
     clip_to_box,
+    in_dtype,
     per_row,
     row_norm,
     sphere_rtol,
@@ -109,7 +110,7 @@ class PGDResult:
 
 def _per_row_values(field: str, value: torch.Tensor | float, batch: int, like: torch.Tensor,
                     positive: bool) -> torch.Tensor:
-    t = torch.as_tensor(value, dtype=like.dtype, device=like.device).reshape(-1)
+    t = in_dtype(value, like.dtype, like.device).reshape(-1)
     if t.numel() == 1:
         t = t.expand(batch)
     if t.shape != (batch,):
@@ -234,9 +235,14 @@ def run_pgd(
 ) -> PGDResult:
     """Run batched PGD on ``L`` (see the module docstring) and return the :class:`PGDResult`.
 
-    ``eps``, ``eta``: a scalar or one value per row. ``steps``: the budget (exactly that many
-    steps unless ``tol`` stops a row earlier). ``generator``: a seed or a ``torch.Generator``
-    for random starts (CPU-sampled, so the same seed gives the same start on any device).
+    ``eps``, ``eta``: a scalar or one value per row, taken in the dtype of the computation
+    (the objective's; a narrower float such as a float32 ε for a float64 objective is widened
+    to the number it was written as, :func:`advdyn.geometry.in_dtype`, so it gives the same
+    answer as the float64 value); ``eps > 0`` and ``eta ≥ 0`` (``eta = 0`` leaves the start in
+    place, e.g. to sample starts; ``advdyn pgd --eta`` takes the same range). ``steps``: the
+    budget (exactly that many steps unless ``tol`` stops a row earlier). ``generator``: a seed
+    or a ``torch.Generator`` for random starts (CPU-sampled, so the same seed gives the same
+    start on any device).
 
     Work per step: with a recording, a tolerance or a schedule that reads the geometry, the
     objective is evaluated in full at every iterate (the diagnostics need ``L`` and ``∇L``);

@@ -8,13 +8,15 @@ Drawing only: every curve is a number of the experiment's result (Kaplan–Meier
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from advdyn.plots.drawing import Drawing
 
@@ -39,6 +41,17 @@ def _median_label(km: Mapping[str, Any]) -> str:
     return f"median {m}, {km['censored']}/{km['n']} censored"
 
 
+def _fraction_axis(ax: Axes, entries: int) -> None:
+    """A fraction axis (data in [0, 1]) with headroom above 1 for a legend of ``entries`` rows
+    in the upper right: the legend sits in empty space and hides no curve. A legend row takes
+    about 7.5 % of a 3.4-inch panel's height at font size 7."""
+    low, share = -0.03, min(0.075 * entries + 0.05, 0.6)
+    ax.set_ylim(low, low + (1.02 - low) / (1 - share))
+    ax.set_yticks(np.linspace(0, 1, 6))
+    if entries:
+        ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
+
+
 def _survival_panel(ax: Axes, curves: Sequence[tuple[str, Any, Mapping[str, Any]]]) -> None:
     for label, color, km in curves:
         if km["n"] == 0:  # nothing to estimate: a legend entry, no curve
@@ -47,7 +60,6 @@ def _survival_panel(ax: Axes, curves: Sequence[tuple[str, Any, Mapping[str, Any]
         ax.step(np.arange(len(km["curve"])), km["curve"], where="post", color=color, lw=1.5,
                 label=f"{label}: {_median_label(km)}")
     ax.axhline(0.5, color="0.5", lw=0.7, ls=":")
-    ax.set_ylim(-0.03, 1.03)
     longest = max((len(km["curve"]) for _, _, km in curves if km["n"]), default=0)
     if longest:
         ax.set_xlim(0, longest - 1)
@@ -56,7 +68,7 @@ def _survival_panel(ax: Axes, curves: Sequence[tuple[str, Any, Mapping[str, Any]
         ax.text(0.5, 0.5, "no certified start", transform=ax.transAxes, ha="center",
                 va="center", color="0.4")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    _fraction_axis(ax, len(curves))
 
 
 def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
@@ -115,8 +127,16 @@ def _history_panel(ax: Axes, runs: Sequence[Mapping[str, Any]], key: str, label:
                 label=f"scale {r['scale']:g} ({r['arm']})" if r["seed"] == min(
                     x["seed"] for x in runs) else None)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
+    curves = [np.asarray([h[key] for h in r["history"] if h[key] is not None], dtype=float)
+              for r in runs]
+    curves = [c for c in curves if c.size]
+    if not curves:
+        _no_data(ax, f"no {label} recorded")
+    else:
+        _flat_note(ax, curves, lambda v: f"every run and epoch: {label} = {v:g}")
 
 
 def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
@@ -132,7 +152,8 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
                                        ("on_sphere", "PGD outputs on the sphere")),
                                 strict=True):
         _history_panel(ax, runs, key, label, colors)
-    axes[0].legend(fontsize=7)
+    # one legend for the four panels, outside them: it hides no curve
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     fig.suptitle("Adversarial training across input scales (one line per seed)")
     out = [Drawing("at_scale", fig, "Adversarial training across input scales",
                    "Per epoch, every scale and seed. Verdicts: "
@@ -158,26 +179,61 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
     return out
 
 
+def _no_data(ax: Axes, why: str) -> None:
+    """An axis with nothing to draw says why, instead of showing an empty frame."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", color="0.4",
+            wrap=True)
+
+
+def _flat_note(ax: Axes, curves: Sequence[np.ndarray], meaning: Callable[[float], str]) -> None:
+    """When every curve is one constant, say so on the axis (a flat line is a result, not a
+    drawing error): ``meaning(value)`` says what that constant means."""
+    values = {float(v) for c in curves for v in np.unique(c)}
+    if curves and len(values) == 1:
+        value = values.pop()
+        low, high = ax.get_ylim()
+        at = (value - low) / (high - low)  # the line's height in the axes; the note beside it
+        ax.text(0.5, at + 0.25 if at < 0.5 else at - 0.25,
+                f"{meaning(value)}\n(every curve is at {value:g})",
+                transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.25",
+                bbox={"facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
+
+
+def _stationary_meaning(steps: int, value: float) -> str:
+    """What a constant fraction stationary over ``steps`` PGD steps means."""
+    if value == 0:
+        return f"no run became stationary within {steps} steps"
+    if value == 1:
+        return "every run was stationary from the start"
+    return f"the fraction stationary stays at {value:g} over {steps} steps"
+
+
 def _stationarity_figure(result: Mapping[str, Any], records: Sequence[Any]) -> Drawing:
     rows = [r for r in result["stationarity"] if r["arm"] == "plain"]
     rules = [r for r in ("normalized", "raw_eps2", "random") if any(x["rule"] == r for x in rows)]
     last = max((r["epoch"] for r in rows), default=0)
     colors = _palette([r["scale"] for r in rows])
     fig = Figure(figsize=(4.2 * max(len(rules), 1), 3.4), layout="constrained")
-    for ax, rule in zip(fig.subplots(1, max(len(rules), 1), squeeze=False)[0], rules,
-                        strict=False):
-        for r in rows:
-            if r["rule"] == rule:
-                s = np.asarray(r["survival"]["curve"])
-                ax.step(np.arange(s.size), 1 - s, where="post", color=colors[r["scale"]],
-                        ls="-" if r["epoch"] == last else ":",
-                        label=f"scale {r['scale']:g}, epoch {r['epoch']}")
+    axes = fig.subplots(1, max(len(rules), 1), squeeze=False)[0]
+    for ax, rule in zip(axes, rules, strict=False):
+        mine = [r for r in rows if r["rule"] == rule]
+        for r in mine:
+            s = np.asarray(r["survival"]["curve"])
+            ax.step(np.arange(s.size), 1 - s, where="post", color=colors[r["scale"]],
+                    ls="-" if r["epoch"] == last else ":",
+                    label=f"scale {r['scale']:g}, epoch {r['epoch']}")
         ax.set_title(CONVENTION_TEXT[rule], fontsize=9)
         ax.set_xlabel("PGD step")
         ax.set_ylabel("fraction stationary")
-        ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        _fraction_axis(ax, len(mine))
+        curves = [1 - np.asarray(r["survival"]["curve"], dtype=float) for r in mine]
+        _flat_note(ax, curves, partial(_stationary_meaning,
+                                       max((c.size for c in curves), default=1) - 1))
+    if not rules:
+        _no_data(axes[0], "no stationarity runs in this result")
     fig.suptitle("Question 1: steps until PGD is stationary (tolerance 0.05)")
     return Drawing("q1_stationarity", fig, "Does PGD reach a local maximum rapidly?",
                    "Kaplan–Meier fraction of runs stationary by each step (on the sphere "

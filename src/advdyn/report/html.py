@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from advdyn.claims import ClaimRecord
+from advdyn.claims import NOT_SUPPORTED, ClaimRecord
 from advdyn.report.data import Figure, Report, Section, Table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -23,13 +23,16 @@ color:#1b1f24;background:#fff;margin:0}
 main{max-width:70rem;margin:0 auto;padding:1.5rem 2rem 4rem}
 h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2.5rem;border-bottom:1px solid #d0d7de;
 padding-bottom:.3rem}h3{margin-top:1.5rem}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem;width:100%;table-layout:fixed}
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{font-weight:600;white-space:nowrap;border-radius:.3rem;padding:.05rem .4rem}
 .supported{background:#dafbe1;color:#116329}.partly-supported{background:#fff8c5;color:#7d4e00}
 .not-supported{background:#ffebe9;color:#a40e26}.inconclusive{background:#eaeef2;color:#424a53}
 .outside-the-regime{background:#ddf4ff;color:#0a3069}
+.control-expected{background:#dafbe1;color:#116329}.control-unexpected{background:#ffebe9;
+color:#a40e26}
 figure{margin:1.2rem 0;padding:0}figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
 figcaption{font-size:.92rem;color:#424a53;max-width:60rem}
 pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.85rem}
@@ -48,6 +51,16 @@ def anchor(name: str) -> str:
 
 def _verdict(verdict: str) -> str:
     return f'<span class="verdict {verdict.replace(" ", "-")}">{_e(verdict)}</span>'
+
+
+def _control_verdict(verdict: str) -> str:
+    """A negative control's badge: rejected ("not supported") is what a control must do, so it
+    reads green, "control rejected as expected"; any other verdict is the control failing."""
+    if verdict == NOT_SUPPORTED:
+        return ('<span class="verdict control-expected">control rejected as expected</span>'
+                f' <span class="meta">({_e(verdict)})</span>')
+    return (f'<span class="verdict control-unexpected">control not rejected: {_e(verdict)}'
+            '</span>')
 
 
 def _paragraphs(text: str) -> str:
@@ -99,7 +112,7 @@ def _claim_row(c: ClaimRecord) -> list[str]:
     where = f'<br><span class="meta">{_e(c.section)}</span>' if c.section else ""
     regime = f'<br><span class="meta">regime: {_e(c.regime)}</span>' if c.regime else ""
     ctrl = c.control
-    control = (f"<td>{_verdict(ctrl['verdict'])}<br><em>{_e(ctrl.get('reason', ''))}</em>"
+    control = (f"<td>{_control_verdict(ctrl['verdict'])}<br><em>{_e(ctrl.get('reason', ''))}</em>"
                f"<br><span class=\"meta\">{_e(ctrl.get('description', ''))}</span></td>"
                if ctrl.get("verdict") else f"<td>{_e(ctrl.get('description', ''))}</td>")
     return [f"<td>{_e(c.id)}{where}</td>", _cell(c.quote),

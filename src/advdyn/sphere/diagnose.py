@@ -20,6 +20,7 @@ import torch
 
 from advdyn.geometry import (
     alignment,
+    in_dtype,
     lagrange_multiplier,
     row_norm,
     sphere_rtol,
@@ -88,7 +89,9 @@ def diagnose(objective: Objective, delta: torch.Tensor, eps: float | torch.Tenso
              critical_rtol: float | None = None, eig_rtol: float | None = None
              ) -> SphereDiagnosis:
     """λ*, Γ, Ξ, tangent eigenvalues (ascending), alignment ``cos∠[-∇L, δ]``, type and the KKT
-    flag at every row of ``delta``. ``eps`` (default ``‖δ‖``) decides ``on_sphere``."""
+    flag at every row of ``delta``. ``eps`` (default ``‖δ‖``) decides ``on_sphere``; it is
+    taken in the dtype of the computation (a float32 ε with a float64 δ is widened to the
+    number it was written as, :func:`advdyn.geometry.in_dtype`: the same answer as float64)."""
     flat = delta.reshape(delta.shape[0], -1)
     ev = objective.evaluate(delta)
     assert ev.grad is not None
@@ -103,7 +106,7 @@ def diagnose(objective: Objective, delta: torch.Tensor, eps: float | torch.Tenso
     gnorm = row_norm(gamma)
     types = classify(gnorm, row_norm(g), eigs, crit_tol, eig_tol)
     radius = row_norm(flat)
-    e = radius if eps is None else torch.as_tensor(eps, dtype=flat.dtype).expand_as(radius)
+    e = radius if eps is None else in_dtype(eps, flat.dtype, flat.device).expand_as(radius)
     on_sphere = (radius - e).abs() <= sphere_rtol(flat.dtype) * e
     critical = torch.tensor([t != "not-critical" for t in types], device=flat.device)
     kkt = on_sphere & critical & (lam <= 0)
