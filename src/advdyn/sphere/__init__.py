@@ -6,7 +6,9 @@ rule :class:`ScanGrid` and the result types are re-exported here)."""
 
 from advdyn.sphere.census import Census, CriticalPoint, ScanGrid, scan_circle
 from advdyn.sphere.diagnose import (
+    BOX_TYPES,
     TYPES,
+    FeasibleDiagnosis,
     SphereDiagnosis,
     classify,
     diagnose,
@@ -14,5 +16,8 @@ from advdyn.sphere.diagnose import (
     riemannian_hessian,
 )
 
-__all__ = ["TYPES", "Census", "CriticalPoint", "ScanGrid", "SphereDiagnosis", "classify",
-           "diagnose", "lagrangian_hessian", "riemannian_hessian", "scan_circle"]
+from advdyn.sphere.feasible import FeasibleStationarity, feasible_stationarity
+
+__all__ = ["BOX_TYPES", "TYPES", "Census", "CriticalPoint", "FeasibleDiagnosis",
+           "FeasibleStationarity", "ScanGrid", "SphereDiagnosis", "classify", "diagnose",
+           "feasible_stationarity", "lagrangian_hessian", "riemannian_hessian", "scan_circle"]
