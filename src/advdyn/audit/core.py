@@ -180,7 +180,7 @@ def audit_attack(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
     for r in range(restarts):
         restarted |= (predictions(model, run(model, eps, 1 + r)) != y).cpu().numpy()
     fired["bad_initialisation"] = restarted
-    fired = {k: fired[k] & failed for k in ind.INDICATORS}
+    fired = {k: fired[k] if k in ind.ANY_ROW else fired[k] & failed for k in ind.INDICATORS}
 
     g_end = torch.zeros_like(end) if grad_end is None else torch.nan_to_num(grad_end, nan=0.0)
     cert = feasible_stationarity(g_end, delta[-1], x, eps, ball=norm, box=bounds)
