@@ -112,3 +112,13 @@ def last_iterate_loop(m: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
         d = d * (eps / d.flatten(1).norm(dim=1).clamp_min(eps)).reshape(-1, 1, 1, 1)
         z = (x + d).clamp(0, 1)
     return z.detach()
+
+
+def tiny_cnn() -> nn.Module:
+    """The untrained architecture of :func:`trained` (a ``--model`` factory for the CLI)."""
+    return build_cnn("tiny", seed=0)
+
+
+def quantised_cnn() -> nn.Module:
+    """:func:`tiny_cnn` behind the input quantisation (a ``--model`` factory for the CLI)."""
+    return quantised(tiny_cnn())

@@ -192,4 +192,6 @@ def audit_attack(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
                  certified=(cert.relative <= certificate_tol).cpu().numpy(),
                  fosc=cert.fosc.cpu().numpy(), active=cert.active,
                  sphere_stationarity=sphere, checks=findings, start=trace.start, trace=trace,
-                 eps=eps, norm=norm, box=bounds, certificate_tol=certificate_tol)
+                 eps=eps, norm=norm, box=bounds, certificate_tol=certificate_tol,
+                 rules=ind.rules(window, improve_tol, grad_atol, noise_samples, noise_radius,
+                                 unstable_tol))

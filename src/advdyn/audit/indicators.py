@@ -32,18 +32,27 @@ INDICATORS = ("silent_success", "incomplete_optimisation", "unavailable_gradient
               "unstable_predictions", "transfer_failure", "unconstrained_failure",
               "bad_initialisation")
 ANY_ROW = ("unstable_predictions",)
-RULES = {
-    "silent_success": "an iterate t < T was adversarial, the returned point is not",
-    "incomplete_optimisation": "running best loss rose by > tol (relative) over the last "
-                               "max(1, ceil(window*T)) steps",
-    "unavailable_gradients": "input gradient zero (<= grad_atol), non-finite or disconnected at "
-                             "the first iterate or the end point",
-    "unstable_predictions": "loss at noise_samples points within noise_radius*eps of the end "
-                            "point: std/max(|mean|, 1e-3) > unstable_tol",
-    "transfer_failure": "the attack on the surrogate fools the surrogate, not the model",
-    "unconstrained_failure": "the same attack with an unbounded radius still fails",
-    "bad_initialisation": "a restart fools the model where the first run did not",
-}
+
+
+def rules(window: float = 0.2, improve_tol: float = 0.01, grad_atol: float = 1e-10,
+          noise_samples: int = 8, noise_radius: float = 0.01, unstable_tol: float = 0.1
+          ) -> dict[str, str]:
+    """Each indicator's rule in words, with the thresholds it runs under."""
+    return {
+        "silent_success": "an iterate t < T was adversarial, the returned point is not",
+        "incomplete_optimisation": f"running best loss rose by > {improve_tol:g} (relative) "
+                                   f"over the last max(1, ceil({window:g} T)) steps",
+        "unavailable_gradients": f"input gradient norm <= {grad_atol:g}, non-finite or "
+                                 "disconnected at the first iterate or the end point",
+        "unstable_predictions": f"loss at {noise_samples} points within {noise_radius:g} eps of "
+                                f"the end point: std/max(|mean|, 1e-3) > {unstable_tol:g}",
+        "transfer_failure": "the attack on the surrogate fools the surrogate, not the model",
+        "unconstrained_failure": "the same attack with an unbounded radius still fails",
+        "bad_initialisation": "a restart fools the model where the first run did not",
+    }
+
+
+RULES = rules()
 
 
 def first_adversarial(adversarial: np.ndarray) -> np.ndarray:

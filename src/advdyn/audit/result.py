@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from advdyn.audit.indicators import INDICATORS, RULES
+from advdyn.audit.indicators import INDICATORS
 from advdyn.models.checks import Finding
 from advdyn.trace import StartTest, Trace
 
@@ -22,7 +22,8 @@ class Audit:
     ``certified`` where it is ≤ ``certificate_tol``; ``fosc`` (l∞; NaN for l2); ``active`` the
     active set (``interior``/``ball``/``box``/``ball+box``); ``sphere_stationarity``:
     1 − cos∠[∇ℓ, δ] where the ball alone is active (NaN elsewhere); ``checks``: the model checks'
-    findings; ``start``: the start-law test; ``trace``: the traced run."""
+    findings; ``start``: the start-law test; ``trace``: the traced run; ``rules``: each
+    indicator's rule with its thresholds."""
 
     indicators: dict[str, np.ndarray]
     success: np.ndarray
@@ -39,6 +40,7 @@ class Audit:
     norm: str
     box: tuple[float, float] | None
     certificate_tol: float
+    rules: dict[str, str]
 
     @property
     def rows(self) -> int:
@@ -62,7 +64,7 @@ class Audit:
         the certificate and the start-law test."""
         lines = [f"{'indicator':<25} {'fraction':>8}  rule"]
         for k, frac in self.fractions().items():
-            lines.append(f"{k:<25} {frac:8.3f}  {RULES[k]}")
+            lines.append(f"{k:<25} {frac:8.3f}  {self.rules[k]}")
         lines.append(f"{'success rate':<25} {float(self.success.mean()):8.3f}")
         lines.append(f"{'kkt certified':<25} {float(self.certified.mean()):8.3f}  relative "
                      f"tangent-cone residual <= {self.certificate_tol:g}")
@@ -89,7 +91,7 @@ class Audit:
                    for b in range(self.rows)]
         return {
             "indicators": {k: {"fraction": float(v.mean()),
-                               "rows": np.flatnonzero(v).tolist(), "rule": RULES[k]}
+                               "rows": np.flatnonzero(v).tolist(), "rule": self.rules[k]}
                            for k, v in self.indicators.items()},
             "samples": samples,
             "checks": [{"name": f.name, "message": f.message} for f in self.checks],

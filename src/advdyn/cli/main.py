@@ -29,6 +29,7 @@ COMMANDS = [
     "advdyn.cli.cmd_phase",
     "advdyn.cli.cmd_train",
     "advdyn.cli.cmd_bench",
+    "advdyn.cli.cmd_audit",
 ]
 
 
