@@ -17,7 +17,8 @@ def draw_audit(audit: Audit) -> Drawing:
     stationarity 1 − cos∠[∇ℓ, δ] (0 at a KKT point of the ball alone)."""
     flagged = audit.flagged()
     rows = flagged[:MAX_ROWS] if flagged.size else np.arange(min(4, audit.rows))
-    what = f"{flagged.size} flagged rows" if flagged.size else "no flagged row; first rows shown"
+    what = (f"{flagged.size} flagged rows ({rows.size} shown)" if flagged.size
+            else "no flagged row; the first rows shown")
     tr = audit.trace
     steps = tr.trajectory.t
     fig = Figure(figsize=(12, 3.6), layout="constrained")
