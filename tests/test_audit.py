@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 import torch
-import zoo
 from torch import nn
 
+import zoo
 from advdyn import AdvdynError
 from advdyn.audit import INDICATORS, audit_attack
 from advdyn.audit.attacks import make_attack, parse_attack

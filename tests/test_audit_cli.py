@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import zoo
 
+import zoo
 from advdyn.cli.main import main
 
 ZOO = str(Path(zoo.__file__).resolve())

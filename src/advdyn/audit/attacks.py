@@ -93,8 +93,10 @@ def make_attack(spec: str, kwargs: dict[str, Any], norm: str, box: tuple[float, 
                       options.pop("steps"), ball=norm, box=box, **options)
         return x + res.delta
 
-    attack = {"torchattacks": torchattacks_attack, "foolbox": foolbox_attack, "art": art_attack,
-              "advdyn": advdyn_attack}[lib]
+    attacks: dict[str, Attack] = {"torchattacks": torchattacks_attack,
+                                  "foolbox": foolbox_attack, "art": art_attack,
+                                  "advdyn": advdyn_attack}
+    attack = attacks[lib]
 
     def checked(m: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
                 ) -> torch.Tensor | np.ndarray:

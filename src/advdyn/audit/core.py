@@ -148,6 +148,7 @@ def audit_attack(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
 
     fired: dict[str, np.ndarray] = {}
     fired["silent_success"] = ind.silent_success(adversarial)
+    assert trace.trajectory.ell is not None  # a trace records ℓ at every step
     fired["incomplete_optimisation"] = ind.incomplete_optimisation(trace.trajectory.ell, window,
                                                                    improve_tol)
     grad_end = _input_gradient(model, loss, end, y)

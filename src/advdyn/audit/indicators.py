@@ -3,7 +3,8 @@ r"""The indicators of attack failure (Pintor et al., NeurIPS 2022) as rules on p
 Every indicator but one is evaluated on the rows the attack **failed** on (the final point is
 not adversarial: ``argmax f(x + δ_T) = y``): it explains a failure, so a row the attack fooled
 fires none of them. ``unstable_predictions`` is evaluated on every row (:data:`ANY_ROW`): an
-unstable end point makes the success itself a matter of chance. Arrays are NumPy, rows last (``(T+1, B)`` per step, ``(B,)`` per row).
+unstable end point makes the success itself a matter of chance. Arrays are NumPy, rows last
+(``(T+1, B)`` per step, ``(B,)`` per row).
 
 * ``silent_success``: an earlier iterate ``t < T`` was adversarial, the returned one is not;
 * ``incomplete_optimisation``: the running best loss ``ℓ*_t = max_{s ≤ t} ℓ_s`` still rises over

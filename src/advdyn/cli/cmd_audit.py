@@ -117,14 +117,15 @@ def load_data(spec: str) -> tuple[Any, Any]:
         with np.load(Path(spec), allow_pickle=False) as f:
             if "x" not in f or "y" not in f:
                 raise fail("--data", f"{spec} needs arrays x and y, has {sorted(f.files)}")
-            x, y = np.asarray(f["x"]), np.asarray(f["y"])
+            images, labels = np.asarray(f["x"]), np.asarray(f["y"])
     except FileNotFoundError:
         raise fail("--data", f"no such file {spec}") from None
     except (OSError, ValueError) as e:
         raise fail("--data", f"cannot read {spec} as .npz ({e})") from None
-    if x.ndim < 2 or y.shape[:1] != x.shape[:1] or not np.isfinite(x).all():
-        raise fail("--data", f"x must be (N, ...) finite with y (N,), got {x.shape}, {y.shape}")
-    return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.int64))
+    if images.ndim < 2 or labels.shape[:1] != images.shape[:1] or not np.isfinite(images).all():
+        raise fail("--data", f"x must be (N, ...) finite with y (N,), got shapes {images.shape}, "
+                   f"{labels.shape}")
+    return torch.from_numpy(images.astype(np.float32)), torch.from_numpy(labels.astype(np.int64))
 
 
 def _page(audit: Any, png: bytes, seconds: float) -> str:

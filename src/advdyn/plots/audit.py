@@ -21,6 +21,7 @@ def draw_audit(audit: Audit) -> Drawing:
             else "no flagged row; the first rows shown")
     tr = audit.trace
     steps = tr.trajectory.t
+    assert tr.trajectory.ell is not None  # a trace records ℓ at every step
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     axes = fig.subplots(1, 3)
     verdicts = audit.verdicts()

@@ -15,7 +15,6 @@ from advdyn.sphere.diagnose import (
     lagrangian_hessian,
     riemannian_hessian,
 )
-
 from advdyn.sphere.feasible import FeasibleStationarity, feasible_stationarity
 
 __all__ = ["BOX_TYPES", "TYPES", "Census", "CriticalPoint", "FeasibleDiagnosis",

@@ -26,6 +26,7 @@ from typing import overload
 
 import torch
 
+from advdyn.errors import check_choice, fail
 from advdyn.geometry import (
     alignment,
     lagrange_multiplier,
@@ -34,7 +35,6 @@ from advdyn.geometry import (
     tangent_basis,
     tangent_project,
 )
-from advdyn.errors import check_choice, fail
 from advdyn.models.objective import Objective
 from advdyn.sphere.feasible import feasible_stationarity
 
