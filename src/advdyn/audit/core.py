@@ -58,7 +58,7 @@ def _grad_norms(grad: torch.Tensor | None, rows: int) -> torch.Tensor:
     """``‖∇ℓ‖`` per row; NaN where it is non-finite or missing (disconnected)."""
     if grad is None:
         return torch.full((rows,), math.nan, dtype=torch.float64)
-    norms = grad.reshape(rows, -1).to(torch.float64).norm(dim=1)
+    norms = grad.reshape(rows, -1).to(torch.float64).norm(dim=1).cpu()
     return torch.where(torch.isfinite(norms), norms, torch.full_like(norms, math.nan))
 
 
@@ -155,7 +155,7 @@ def audit_attack(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
     b = x.shape[0]
     norms = torch.stack([_grad_norms(_input_gradient(model, loss, z[0], y), b),
                          _grad_norms(grad_end, b)])
-    fired["unavailable_gradients"] = ind.unavailable(norms.cpu().numpy(), grad_atol)
+    fired["unavailable_gradients"] = ind.unavailable(norms.numpy(), grad_atol)
     gen = torch.Generator().manual_seed(seed)
     noisy = []
     for _ in range(noise_samples):
@@ -184,7 +184,7 @@ def audit_attack(model: nn.Module, attack: Attack, x: torch.Tensor, y: torch.Ten
     fired = {k: fired[k] if k in ind.ANY_ROW else fired[k] & failed for k in ind.INDICATORS}
 
     g_end = torch.zeros_like(end) if grad_end is None else torch.nan_to_num(grad_end, nan=0.0)
-    cert = feasible_stationarity(g_end, delta[-1], x, eps, ball=norm, box=bounds)
+    cert = feasible_stationarity(g_end, delta[-1].to(x.device), x, eps, ball=norm, box=bounds)
     sphere_only = cert.ball_active & (cert.box_active == 0)
     sphere = np.where(sphere_only.cpu().numpy(), trace.stationarity[-1], np.nan)
     return Audit(indicators=fired, success=~failed,
