@@ -100,7 +100,8 @@ class FeasibleDiagnosis:
     """First-order stationarity on ``{‖δ‖ ≤ ε} ∩ {lo ≤ x + δ ≤ hi}`` at a batch of points, per
     row: ``L``, ``ell``, ``grad`` (= ∇L), ``kkt_residual`` (‖P_T ∇ℓ‖/‖∇ℓ‖, the tangent cone
     of the feasible set), ``mu`` (the ball's multiplier), ``fosc`` (l∞; NaN for l2),
-    ``on_sphere`` (the ball active), ``box_active`` (clipped coordinates), ``kkt``
+    ``on_sphere`` (the ball active: ‖δ‖ within 1 % of ε, see :mod:`advdyn.sphere.feasible`),
+    ``box_active`` (clipped coordinates), ``kkt``
     (``kkt_residual ≤ critical_rtol``) and ``types`` (:data:`BOX_TYPES`: ``kkt-`` and the
     active set, or ``not-kkt``); ``box`` and ``ball`` as given."""
 
