@@ -44,7 +44,7 @@ RANGES: dict[str, str] = {
          "--reference-steps", "--merge", "--probe-ascent-steps", "--probe-images",
          "--probe-ratios", "--probe-reference-steps", "--probe-steps", "--q1-images",
          "--q1-steps", "--q1-tol", "--restart-images", "--restart-steps", "--restarts",
-         "--robust-level", "--eval-restarts"], "positive"),
+         "--robust-level", "--eval-restarts", "--n"], "positive"),
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",

@@ -46,3 +46,5 @@ def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         r"start KS p-value: advdyn ([0-9.e+-]+), torchattacks ([0-9.e+-]+)", text).groups())
     assert ours > 0.05 and theirs < 1e-6
     assert "accuracy under attack" in text and "types:" in text
+    masked = float(re.search(r"unavailable_gradients fraction ([0-9.]+)", text).group(1))
+    assert masked >= 0.9 and "verdicts:" in text

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Madry-style PGD adversarial training of an MNIST CNN (resumable)"),
     "bench": ("advdyn.cli.cmd_bench",
               "time every case side by side with the peers and the hardware floor"),
+    "audit": ("advdyn.cli.cmd_audit",
+              "audit any library's attack: indicators of attack failure and stationarity"),
 }
 
 #: The claims of the register, in its order: (id, the paper's place).

@@ -13,6 +13,13 @@ copies follow any change to them) and the module is called on them through
 loaded 2-core machine). Results equal the NCHW ones to float32 rounding; ``layout="contiguous"``
 keeps the module's own layout, and ``"auto"`` falls back to it for good when the module fails in
 channels-last (e.g. it calls ``.view`` on its activations).
+
+Checks at construction (:mod:`advdyn.models.checks`): a module in training mode with BatchNorm or
+Dropout layers, and model and data on two devices, raise :class:`~advdyn.errors.AdvdynError`;
+floating inputs of another dtype than the model's are **cast to the model's dtype** (so δ is then
+in that dtype too); for the class losses (``CrossEntropy``, ``LogCrossEntropy``) a floating
+``y`` of shape ``(B, K)`` (one-hot or soft labels) is read as the labels ``argmax_k y``.
+:meth:`ModuleObjective.model_checks` also runs the checks that need a forward pass.
 """
 
 from __future__ import annotations
@@ -21,7 +28,14 @@ import torch
 from torch import nn
 
 from advdyn.errors import check_choice, check_finite_tensor, fail
-from advdyn.losses import LogCrossEntropy, Loss
+from advdyn.losses import CrossEntropy, LogCrossEntropy, Loss
+from advdyn.models.checks import (
+    Finding,
+    check_device,
+    forward_checks,
+    model_dtype,
+    static_checks,
+)
 from advdyn.models.objective import Evaluation, Objective
 
 
@@ -36,9 +50,19 @@ class ModuleObjective(Objective):
         if x.ndim < 2:
             raise fail("x", f"expected a batch (B, *shape), got shape {tuple(x.shape)}",
                        "add a leading batch dimension")
+        check_device("x", x.device)
+        findings = {f.name: f for f in static_checks(model, x)}
+        for name in ("train_mode", "device"):
+            if name in findings:
+                raise fail("model", findings[name].message)
+        dtype = model_dtype(model)
+        if "dtype" in findings and dtype is not None:
+            x = x.to(dtype)
         self.model, self.loss = model, loss
         self.x = check_finite_tensor("x", x)
         y = torch.as_tensor(y, device=x.device)
+        if loss in (CrossEntropy, LogCrossEntropy) and y.ndim == 2 and y.is_floating_point():
+            y = y.argmax(dim=1)  # one-hot or soft labels (B, K): the class of each row
         self.y = y.reshape(-1) if y.ndim <= 1 else y
         if self.y.shape[0] not in (1, x.shape[0]) and x.shape[0] != 1:
             raise fail("y", f"has {self.y.shape[0]} rows but x has {x.shape[0]}")
@@ -64,8 +88,13 @@ class ModuleObjective(Objective):
                 self._channels_last = ()
         return self.model(z)
 
+    def model_checks(self) -> list[Finding]:
+        """Every check of :mod:`advdyn.models.checks` on this model and its inputs, the forward
+        ones included (what :func:`advdyn.audit.audit_attack` reports before an attack)."""
+        return static_checks(self.model, self.x) + forward_checks(self.model, self.x)
+
     def _ell(self, delta: torch.Tensor) -> torch.Tensor:
-        out = self._forward(self.x + delta)
+        out = self._forward(self.x + delta.to(self.x.dtype))
         if out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
         y = self.y.to(out.dtype) if out.ndim == 1 else self.y

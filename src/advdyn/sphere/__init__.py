@@ -6,13 +6,17 @@ rule :class:`ScanGrid` and the result types are re-exported here)."""
 
 from advdyn.sphere.census import Census, CriticalPoint, ScanGrid, scan_circle
 from advdyn.sphere.diagnose import (
+    BOX_TYPES,
     TYPES,
+    FeasibleDiagnosis,
     SphereDiagnosis,
     classify,
     diagnose,
     lagrangian_hessian,
     riemannian_hessian,
 )
+from advdyn.sphere.feasible import FeasibleStationarity, feasible_stationarity
 
-__all__ = ["TYPES", "Census", "CriticalPoint", "ScanGrid", "SphereDiagnosis", "classify",
-           "diagnose", "lagrangian_hessian", "riemannian_hessian", "scan_circle"]
+__all__ = ["BOX_TYPES", "TYPES", "Census", "CriticalPoint", "FeasibleDiagnosis",
+           "FeasibleStationarity", "ScanGrid", "SphereDiagnosis", "classify", "diagnose",
+           "feasible_stationarity", "lagrangian_hessian", "riemannian_hessian", "scan_circle"]
