@@ -38,12 +38,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: The claims of the register, in its order: (id, the paper's place).
 CLAIMS: tuple[tuple[str, str], ...] = (
-    ("Fig. 1", "Figure 1 caption"), ("L4.1", "Lemma 4.1"), ("L4.2", "Lemma 4.2"),
+    ("fig1", "Figure 1 caption"), ("L4.1", "Lemma 4.1"), ("L4.2", "Lemma 4.2"),
     ("L4.3", "Lemma 4.3"), ("L4.3-literal", "Lemma 4.3"), ("L4.4", "Lemma 4.4"),
     ("L4.5", "Lemma 4.5"), ("T3.1", "Theorem 3.1"), ("C3.1", "Corollary 3.1"),
     ("T5.1", "Theorem 5.1"), ("on-sphere", "§3.1"), ("concentration", "§1.1"),
-    ("eps-only", "§5.1.1"), ("angle", "§5.1.1"), ("§5.1 (minima)", "§5.1.1"),
-    ("§5.1 (escape)", "§5.1.2"), ("fig1-ratio", "Fig. 1 caption"), ("fig2a", "Fig. 2 caption"),
+    ("eps-only", "§5.1.1"), ("angle", "§5.1.1"), ("s5.1-minima", "§5.1.1"),
+    ("s5.1-escape", "§5.1.2"), ("fig1-ratio", "Fig. 1 caption"), ("fig2a", "Fig. 2 caption"),
     ("fig2b", "Fig. 2 caption"), ("fig2c", "Fig. 2 caption"), ("fig2-scale", "Fig. 2 caption"),
     ("at-scale", "abstract, §6"), ("sphere-at", "§3.1"), ("fig3", "Fig. 3 caption"),
     ("fig3-scale", "Fig. 3 caption"), ("q1-cnn", "Question 1"),
