@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from advdyn.experiments.advtrain import BOX_IMAGES
 from advdyn.experiments.base import config_dict
 from advdyn.experiments.escape import survival
 
@@ -98,7 +99,9 @@ def at_scale_collect(config: Any, values: list[dict[str, Any]]) -> dict[str, Any
             "escape": escape, "fig3_curves": fig3, "q1": q1, "restarts": restarts,
             "affineness": affine, "stationarity": plot_rows, "budget": config.probe_steps,
             "q1_budget": config.q1_steps, "robust_level": config.robust_level,
-            "training_budget": config.pgd_steps, "constant_predictor_acc": baseline,
+            "training_budget": config.pgd_steps,
+            "box_images": min(BOX_IMAGES, int(config.train_images)),
+            "constant_predictor_acc": baseline,
             "tables": [{"title": "Learning-rate search (validation robust accuracy per lr)",
                         "columns": ["arm", "scale", "selected lr", "at the grid's edge",
                                     "lr: validation robust acc"], "rows": search_rows},
