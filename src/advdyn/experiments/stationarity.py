@@ -44,7 +44,7 @@ from advdyn.models import ModuleObjective
 
 TAUS = (0.2, 0.1, 0.05, 0.01)
 PLATEAUS = (0.01, 0.05)
-BISECTIONS = 60
+BISECTIONS = 40
 
 #: One line per :class:`Q1Config` field, for command-line help.
 Q1_HELP = {
@@ -126,9 +126,11 @@ class Ascent:
 
 
 def ascend(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, rho: float,
-           steps: int, box: Box, start: torch.Tensor, *, descend: bool = False) -> Ascent:
+           steps: int, box: Box, start: torch.Tensor, *, descend: bool = False,
+           residual: bool = True) -> Ascent:
     """``steps`` normalised steps of ``ρε`` on ℓ (ascent, or descent with ``descend``) from
-    ``start``, projected on the ball then clipped to the box; every step recorded."""
+    ``start``, projected on the ball then clipped to the box; every step's ``log ℓ`` recorded,
+    and its KKT residual unless ``residual`` is false (then ``residual`` is empty)."""
     objective = ModuleObjective(model, LogCrossEntropy, x, y)
     delta, logs, res = start.clone(), [], []
     g0 = None
@@ -138,13 +140,14 @@ def ascend(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, rho: 
         g = -ev.grad if not descend else ev.grad  # ∇log ℓ has the direction of ∇ℓ
         g0 = row_norm(g) if g0 is None else g0
         logs.append(ev.ell.numpy())
-        res.append(kkt_residual(g, delta, eps, x, box, g0).numpy())
+        if residual:
+            res.append(kkt_residual(g, delta, eps, x, box, g0).numpy())
         if t == steps:
             break
         delta = L2Ball.project(delta + rho * eps * L2Ball.normalize(g), eps)
         if box is not None:
             delta = clip_to_box(x, delta, box[0], box[1])
-    return Ascent(np.stack(logs), np.stack(res), delta)
+    return Ascent(np.stack(logs), np.stack(res) if res else np.zeros((0, x.shape[0])), delta)
 
 
 def _start(x: torch.Tensor, eps: float, box: Box, gen: torch.Generator) -> torch.Tensor:
@@ -167,9 +170,10 @@ def restarts(arm_of: ArmOf, x: torch.Tensor, y: torch.Tensor, eps: float, rho: f
     xr, yr = x.repeat_interleave(r, 0), y.repeat_interleave(r)
     gen = torch.Generator().manual_seed(seed)
     model = arm_of(xr)
-    up = ascend(model, xr, yr, eps, rho, cfg.restart_steps, box, _start(xr, eps, box, gen))
+    up = ascend(model, xr, yr, eps, rho, cfg.restart_steps, box, _start(xr, eps, box, gen),
+                residual=False)
     down = ascend(model, xr, yr, eps, rho, cfg.restart_steps, box, _start(xr, eps, box, gen),
-                  descend=True)
+                  descend=True, residual=False)
     top = up.log_ell.max(axis=0).reshape(n, r)  # best along each run
     final = up.log_ell[-1].reshape(n, r)
     bottom = down.log_ell.min(axis=0).reshape(n, r).min(axis=1)
