@@ -87,6 +87,7 @@ class AtScaleConfig(DataChoices, st.Q1Config, TrainingChoices):
     the Figure 3 probe (``probe_*``); Question 1 (:class:`~advdyn.experiments.stationarity.
     Q1Config`); the data."""
 
+    train_images: int | None = 3000
     scales: tuple[float, ...] = (0.1, 1.0, 10.0, 1000.0)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     epochs: int = 10
@@ -201,9 +202,9 @@ def _probe(config: AtScaleConfig, arm: str, model: nn.Module, scale: float, unit
                                                      config.probe_config())],
            "affineness": st.affineness(net, x, y, eps, cfg.affine_probes, seed),
            "net": st.measure(lambda _x: net, x, y, eps, config.pgd_rho, box, cfg, seed)}
-    if arm == "plain":
+    if arm == "plain":  # one maximum: two restarts find ℓ* and ℓ_min
         out["linearised"] = st.measure(lambda bx: Linearised(net, bx), x, y, eps,
-                                       config.pgd_rho, box, cfg, seed)
+                                       config.pgd_rho, box, replace(cfg, restarts=2), seed)
     return out
 
 
@@ -272,18 +273,18 @@ EXPERIMENT = Experiment(
     name="at_scale", title="Adversarial training across input scales (Q2, Figure 3, Q1 on a CNN)",
     config=AtScaleConfig, jobs=at_scale_jobs, collect=at_scale_collect,
     quick={"scales": (0.1, 1000.0), "seeds": (0, 1), "epochs": 2, "probe_epochs": (0, 2),
-           "arch": "tiny", "train_images": 200, "validation": 100, "eval_images": 100,
+           "arch": "tiny", "train_images": 150, "validation": 60, "eval_images": 60,
            "eval_restarts": 1, "pgd_steps": 3, "lr": 3e-2, "lr_points": 5, "lr_decades": 4.0,
            "probe_images": 3, "probe_steps": 30, "probe_ascent_steps": 60,
-           "probe_reference_steps": 30, "q1_images": 3, "q1_runs": 2, "q1_steps": 30,
-           "restarts": 20, "restart_steps": 30, "affine_probes": 4},
+           "probe_reference_steps": 30, "q1_images": 3, "q1_runs": 2, "q1_steps": 40,
+           "restarts": 8, "restart_steps": 20, "affine_probes": 4},
     reference={"scales": (0.1, 1.0, 10.0, 1000.0), "seeds": (0, 1, 2, 3, 4), "epochs": 8,
                "probe_epochs": (0, 1, 8), "arch": "tiny", "train_images": 3000,
                "validation": 500, "eval_images": 500, "eval_restarts": 2, "pgd_steps": 5,
                "lr": 3e-2, "lr_points": 5, "lr_decades": 4.0, "probe_images": 20,
                "probe_steps": 60, "probe_ascent_steps": 150, "probe_reference_steps": 60,
                "q1_images": 20, "q1_runs": 4, "q1_steps": 60, "restarts": 20,
-               "restart_steps": 60},
+               "restart_steps": 40},
     description="Madry-style PGD adversarial training of one CNN at input scales from 0.1 to "
                 "1000 at a fixed ratio, each scale at its own learning rate (a search over a "
                 "grid centred where the reparameterisation W₁' = s·W₁ puts it, selected on a "
