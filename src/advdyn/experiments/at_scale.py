@@ -169,8 +169,9 @@ def train_runs(configs: list[TrainConfig], data: MnistData, epochs: int,
                on_epoch: EpochCall) -> list[list[dict[str, Any]]]:
     """The one place this experiment trains: every configuration for ``epochs``, calling
     ``on_epoch(index, epoch, model)``; the histories (→ ``advdyn.train.train_many`` later)."""
-    return [train(c, data, epochs, on_epoch=lambda e, m, _s, i=i: on_epoch(i, e, m))
-            for i, c in enumerate(configs)]
+    def hook(i: int) -> Callable[[int, nn.Module, dict[str, Any]], None]:
+        return lambda epoch, model, _state: on_epoch(i, epoch, model)
+    return [train(c, data, epochs, on_epoch=hook(i)) for i, c in enumerate(configs)]
 
 
 def splits(config: AtScaleConfig, data: MnistData) -> MnistData:
@@ -273,11 +274,11 @@ EXPERIMENT = Experiment(
     name="at_scale", title="Adversarial training across input scales (Q2, Figure 3, Q1 on a CNN)",
     config=AtScaleConfig, jobs=at_scale_jobs, collect=at_scale_collect,
     quick={"scales": (0.1, 1000.0), "seeds": (0, 1), "epochs": 2, "probe_epochs": (0, 2),
-           "arch": "tiny", "train_images": 150, "validation": 60, "eval_images": 60,
-           "eval_restarts": 1, "pgd_steps": 3, "lr": 3e-2, "lr_points": 5, "lr_decades": 4.0,
+           "arch": "tiny", "train_images": 100, "validation": 50, "eval_images": 50,
+           "eval_restarts": 1, "pgd_steps": 3, "lr": 3e-2, "lr_points": 3, "lr_decades": 4.0,
            "probe_images": 3, "probe_steps": 30, "probe_ascent_steps": 60,
            "probe_reference_steps": 30, "q1_images": 3, "q1_runs": 2, "q1_steps": 40,
-           "restarts": 8, "restart_steps": 20, "affine_probes": 4},
+           "restarts": 6, "restart_steps": 20, "affine_probes": 4},
     reference={"scales": (0.1, 1.0, 10.0, 1000.0), "seeds": (0, 1, 2, 3, 4), "epochs": 8,
                "probe_epochs": (0, 1, 8), "arch": "tiny", "train_images": 3000,
                "validation": 500, "eval_images": 500, "eval_restarts": 2, "pgd_steps": 5,
