@@ -92,6 +92,7 @@ def judge_at_scale(arm: Arm) -> Judgement:
     untrained = [f"{s:g} (clean {np.mean(clean[s]):.2f})" for s in scales
                  if np.mean(clean[s]) < CLEAN_TARGET]
     base = arm["constant_predictor_acc"]
+    chance = [f"{s:g}" for s in scales if np.mean(acc[s]) <= base]
     log_s = [math.log10(r["scale"]) for r in runs]
     tau = stats.kendalltau(log_s, [_final(r, "test_robust_acc") for r in runs]).statistic
     tau = float(tau) if math.isfinite(tau) else 0.0
@@ -108,10 +109,12 @@ def judge_at_scale(arm: Arm) -> Judgement:
         for s, v in per_scale.items()) + f"; constant predictor {base:.3f}; Kendall τ of log "
         f"scale vs robust accuracy {tau:.2f}"
         + (f"; below clean accuracy {CLEAN_TARGET:g}: {', '.join(untrained)}" if untrained
-           else ""))
+           else "") + (f"; robust accuracy at or below the constant predictor at scale "
+                       f"{', '.join(chance)}" if chance else ""))
     return Judgement(verdict, reason,
                      {"per_scale": per_scale, "matched_clean_accuracy": match,
                       "constant_predictor_acc": base, "not_trained_to_target": untrained,
+                      "at_constant_predictor": chance,
                       "lr_search": arm.get("lr_search")}, power, effect)
 
 
