@@ -45,7 +45,7 @@ def _pair(result: Mapping[str, Any], main: str, floor: str = "affine") -> dict[s
     """One arm as a judge reads it: ``main``'s numbers, the affine floor's, the calibration."""
     return {"name": main, **{k: _rows(result, k, main) for k in
                              ("runs", "escape", "q1", "restarts", "affineness")},
-            "floor": {k: _rows(result, k, floor) for k in ("escape", "q1", "restarts")},
+            "floor": {k: _rows(result, k, floor) for k in ("runs", "escape", "q1", "restarts")},
             "linearised": {k: _rows(result, k, "linearised") for k in ("q1", "restarts")},
             **{k: result.get(k) for k in ("budget", "q1_budget", "robust_level",
                                           "constant_predictor_acc", "lr_search")}}
@@ -68,6 +68,17 @@ def _matched_robust_error(runs: Sequence[Mapping[str, Any]], level: float) -> fl
     errs = [1 - h["test_robust_acc"] for r in runs for h in
             [next((h for h in r["history"] if h["test_clean_acc"] >= level), None)] if h]
     return float(np.mean(errs)) if errs else math.nan
+
+
+def _mechanism(arm: Arm) -> dict[str, dict[str, float]]:
+    """The paper's proposed mechanism per scale and probe epoch: the median relative size of ℓ's
+    second-order term over the ball, and the median number of distinct maxima."""
+    distinct = {(r["scale"], r["epoch"]): float(np.median(r["distinct"]))
+                for r in arm["restarts"]}
+    return {f"scale {a['scale']:g}, epoch {a['epoch']}": {
+        "second_order": float(np.median(a["second_order"])),
+        "distinct_maxima": distinct.get((a["scale"], a["epoch"]), math.nan)}
+        for a in arm["affineness"]}
 
 
 def judge_at_scale(arm: Arm) -> Judgement:
@@ -115,6 +126,11 @@ def judge_at_scale(arm: Arm) -> Judgement:
                      {"per_scale": per_scale, "matched_clean_accuracy": match,
                       "constant_predictor_acc": base, "not_trained_to_target": untrained,
                       "at_constant_predictor": chance,
+                      "calibration": {"affine_test_robust_acc": {
+                          f"{s:g}": float(np.mean([_final(r, "test_robust_acc") for r in
+                                                   arm["floor"]["runs"] if r["scale"] == s]
+                                                  or [math.nan])) for s in scales}},
+                      "mechanism": _mechanism(arm),
                       "lr_search": arm.get("lr_search")}, power, effect)
 
 
