@@ -44,12 +44,13 @@ RANGES: dict[str, str] = {
          "--reference-steps", "--merge", "--probe-ascent-steps", "--probe-images",
          "--probe-ratios", "--probe-reference-steps", "--probe-steps", "--q1-images",
          "--q1-steps", "--q1-tol", "--restart-images", "--restart-steps", "--restarts",
-         "--robust-level", "--eval-restarts", "--n"], "positive"),
+         "--robust-level", "--eval-restarts", "--n", "--lr-points", "--validation",
+         "--q1-runs", "--affine-probes"], "positive"),
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",
          "--momentum", "pgd --eta", "pgd --steps", "pgd --tol", "pgd --seed", "census --seed",
-         "fig2 --seed", "fig3 --seed", "--probe-epochs"], "nonneg"),
+         "fig2 --seed", "fig3 --seed", "--probe-epochs", "--lr-decades"], "nonneg"),
     # adversarial training across scales takes a list of seeds (0 is a seed), where the
     # simulated experiments take a number of seeds
     **dict.fromkeys(["fig3 --seeds", "check at-scale --seeds"], "nonneg"),

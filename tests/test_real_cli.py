@@ -43,7 +43,8 @@ def test_fig3_command(tmp_path, mnist_dir):
                  "--batch-size", "8", "--pgd-steps", "2", "--probe-images", "2",
                  "--probe-ratios", "0.1", "--probe-steps", "5", "--probe-ascent-steps", "8",
                  "--probe-reference-steps", "5", "--q1-images", "2", "--q1-steps", "5",
-                 "--restart-images", "2", "--restarts", "3", "--restart-steps", "3",
+                 "--validation", "8", "--lr-points", "2", "--q1-runs", "2",
+                 "--affine-probes", "2", "--restarts", "3", "--restart-steps", "3",
                  *TINY_PROBE]) == 0
     assert _ids(out) == ["at-scale", "sphere-at", "fig3", "fig3-scale", "q1-cnn",
                          "concentration-cnn"]

@@ -57,20 +57,34 @@ def test_fig2_on_idx_files(mnist_dir):
 
 def test_at_scale_on_idx_files(mnist_dir):
     result = _run(at_scale.EXPERIMENT, {
-        "mnist_dir": mnist_dir, "scales": (0.1, 1000.0), "seeds": (0,), "epochs": 1,
-        "probe_epochs": (0, 1), "arch": "tiny", "train_images": 16, "eval_images": 8,
-        "eval_restarts": 1, "batch_size": 8, "pgd_steps": 2, "probe_images": 2,
-        "probe_ratios": (0.1,), "probe_steps": 6, "probe_ascent_steps": 10,
-        "probe_reference_steps": 6, "q1_images": 2, "q1_steps": 6, "restart_images": 2,
-        "restarts": 3, "restart_steps": 4})
-    assert len(result["runs"]) == 4 and all(len(r["history"]) == 2 for r in result["runs"])
-    assert {(s["arm"], s["rule"]) for s in result["stationarity"]} == {
-        (a, r) for a in ("plain", "invisible") for r in ("normalized", "raw_eps2", "random")}
-    assert all(len(r["cv"]) == 2 for r in result["restarts"])
+        "mnist_dir": mnist_dir, "scales": (0.1, 1000.0), "seeds": (0, 1), "epochs": 1,
+        "probe_epochs": (0, 1), "arch": "tiny", "train_images": 16, "validation": 8,
+        "eval_images": 8, "eval_restarts": 1, "batch_size": 8, "pgd_steps": 2,
+        "lr_points": 2, "lr_decades": 1.0, "probe_images": 2, "probe_ratios": (0.1,),
+        "probe_steps": 6, "probe_ascent_steps": 10, "probe_reference_steps": 6,
+        "q1_images": 2, "q1_runs": 2, "q1_steps": 6, "restarts": 3, "restart_steps": 4,
+        "affine_probes": 2})
+    assert len(result["runs"]) == 2 * 2 * 2  # arms × scales × seeds at the selected lr
+    assert all(len(r["history"]) == 2 and "test_robust_acc" in r["history"][-1]
+               for r in result["runs"])
+    search = result["lr_search"]["plain"]["1000"]
+    assert len(search["grid"]) == 2 and search["selected_lr"] in search["grid"]
+    assert {r["arm"] for r in result["q1"]} == {"plain", "affine", "linearised"}
+    assert all(len(r["spread"]) == 2 for r in result["restarts"])
     records = _check_records("at_scale", result, ["at-scale", "sphere-at", "fig3",
                                                   "fig3-scale", "q1-cnn", "concentration-cnn"])
+    assert all(r.power is not None or r.verdict == "inconclusive" for r in records)
     assert [d.stem for d in draw_training(result, records)] == ["at_scale", "fig3",
                                                                  "q1_stationarity"]
+
+
+def test_at_scale_lr_grid_is_centred_by_the_reparameterisation():
+    config = at_scale.EXPERIMENT.make_config({"train_images": 100, "lr": 1e-3})
+    adam = config.lr_grid(10.0)
+    assert len(adam) == 5 and adam[2] == pytest.approx(1e-4)
+    assert adam[-1] / adam[0] == pytest.approx(1e4)
+    sgd = at_scale.EXPERIMENT.make_config({"train_images": 100, "lr": 1e-3, "optimizer": "sgd"})
+    assert sgd.lr_grid(10.0)[2] == pytest.approx(1e-5)
 
 
 @pytest.mark.parametrize(("values", "field"), [

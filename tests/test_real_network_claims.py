@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, claim
+from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, claim
 from advdyn.claims.survival import compare, difficult, easy, rmst, sooner
 
 CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2", "random")
@@ -112,73 +112,3 @@ def test_easy_difficult_and_censoring():
     slow = {"times": [40.0] * 15, "escaped": [True] * 15}
     assert compare([(fast, slow)], [("a", "b")])["verdict"] == "supported"
     assert compare([(slow, fast)], [("a", "b")])["verdict"] == "not supported"
-
-
-# ------------------------------------------------------------------ at_scale (synthetic)
-
-
-def _history(auc: float, final_acc: float, epochs: int = 4) -> list[dict]:
-    rows = [{"epoch": 0, "robust_train_loss": None, "robust_acc": 0.1, "clean_acc": 0.1,
-             "on_sphere": None, "start_on_sphere": None}]
-    for e in range(1, epochs + 1):
-        acc = 0.1 + (final_acc - 0.1) * e / epochs
-        rows.append({"epoch": e, "robust_train_loss": auc, "robust_acc": acc, "clean_acc": acc,
-                     "on_sphere": 0.97, "start_on_sphere": 0.004})
-    return rows
-
-
-def _at_scale(effect: bool) -> dict:
-    scales = (0.1, 1.0, 10.0, 1000.0)
-    runs, escape, stationarity, restarts = [], [], [], []
-    rng = np.random.default_rng(1)
-    for arm in ("plain", "invisible"):
-        scaled = effect and arm == "plain"
-        for k, s in enumerate(scales):
-            for seed in range(3):
-                auc = 1.0 + (0.5 * k if scaled else 0) + 0.01 * seed
-                acc = 0.9 - (0.2 * k if scaled else 0) - 0.01 * seed
-                runs.append({"arm": arm, "scale": s, "seed": seed, "history": _history(auc, acc)})
-            for e in (0, 2, 10):
-                slow = (5 + (20 + 30 * k) * (e == 10)) if scaled else 5
-                escape.append({**_group(arm, "normalized", s, 0.1,
-                                        slow + rng.integers(0, 3, 12)), "epoch": e})
-                for rule in ("normalized", "raw_eps2", "random"):
-                    t = ([30] * 10 if rule != "random" else [100] * 10) if effect else [100] * 10
-                    stationarity.append({"arm": arm, "scale": s, "epoch": e, "rule": rule,
-                                         "times": t, "hit": [x < 100 for x in t]})
-                cv = (0.01 * 10 ** k if scaled else 0.05) * (1 + 0.1 * rng.random(8))
-                restarts.append({"arm": arm, "scale": s, "epoch": e, "cv": cv.tolist(),
-                                 "distinct": [3] * 8})
-    return {"runs": runs, "escape": escape, "stationarity": stationarity,
-            "restarts": restarts, "budget": BUDGET, "q1_budget": 100, "robust_level": 0.5}
-
-
-@pytest.mark.parametrize("cid", ["at-scale", "fig3", "fig3-scale", "q1-cnn",
-                                 "concentration-cnn", "sphere-at"])
-def test_training_claims_pass_on_the_papers_picture(cid):
-    rec = claim(cid).evaluate(_at_scale(True))
-    assert rec.verdict == SUPPORTED, rec.reason
-    assert rec.control["verdict"] == NOT_SUPPORTED, rec.control["reason"]
-
-
-@pytest.mark.parametrize("cid", ["at-scale", "fig3", "fig3-scale", "q1-cnn",
-                                 "concentration-cnn"])
-def test_training_claims_fail_without_the_effect(cid):
-    rec = claim(cid).evaluate(_at_scale(False))
-    assert rec.verdict == NOT_SUPPORTED, rec.reason
-
-
-def test_sphere_at_fails_when_outputs_stay_inside():
-    result = _at_scale(True)
-    for r in result["runs"]:
-        for h in r["history"][1:]:
-            h["on_sphere"] = 0.2
-    assert claim("sphere-at").evaluate(result).verdict == NOT_SUPPORTED
-
-
-def test_fig3_is_partly_supported_when_escape_is_hard_already_after_a_few_epochs():
-    result = _at_scale(True)
-    for g in result["escape"]:
-        if g["epoch"] == 2 and g["arm"] == "plain":
-            g["times"] = [60.0] * len(g["times"])
-    assert claim("fig3").evaluate(result).verdict == PARTLY

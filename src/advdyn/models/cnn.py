@@ -9,6 +9,9 @@ initialisation (Kaiming-uniform weights with ``a = √5``, uniform biases in ``�
 
 * ``tiny`` (quick runs; ~30 k parameters): channels 4 and 8, hidden width 32.
 
+* ``affine`` (the calibration arm, :func:`advdyn.models.calibration.affine_classifier`):
+  ``Flatten → Linear(784, 10)``; its loss over the ball has a single maximum.
+
 * ``madry`` (the MNIST network of Madry et al., 2018; ~3.3 M parameters)::
 
       conv 5×5, 1→32, pad 2 → σ → maxpool 2      (32×14×14)
@@ -30,11 +33,13 @@ import torch
 from torch import nn
 
 from advdyn.errors import check_choice, check_number
+from advdyn.models.calibration import affine_classifier
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "softplus": nn.Softplus}
 # (conv1 channels, conv2 channels, hidden width)
-ARCHITECTURES: dict[str, tuple[int, int, int]] = {"tiny": (4, 8, 32), "small": (16, 32, 128),
-                                                  "madry": (32, 64, 1024)}
+# (conv1 channels, conv2 channels, hidden width); None: the affine calibration arm
+ARCHITECTURES: dict[str, tuple[int, int, int] | None] = {
+    "tiny": (4, 8, 32), "small": (16, 32, 128), "madry": (32, 64, 1024), "affine": None}
 POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
@@ -56,11 +61,14 @@ class MnistCNN(nn.Sequential):
 
 
 def build_cnn(arch: str = "small", *, activation: str = "relu", pool: str = "max",
-              seed: int = 0, dtype: torch.dtype = torch.float32) -> MnistCNN:
-    """The network ``arch`` (``tiny`` | ``small`` | ``madry``) at standard init, drawn from
-    ``seed`` without touching the global random state (same seed → same weights)."""
-    conv1, conv2, hidden = ARCHITECTURES[check_choice("arch", arch, ARCHITECTURES)]
+              seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Sequential:
+    """The network ``arch`` (``tiny`` | ``small`` | ``madry`` | ``affine``) at standard init,
+    drawn from ``seed`` without touching the global random state (same seed → same weights)."""
+    widths = ARCHITECTURES[check_choice("arch", arch, ARCHITECTURES)]
     seed = check_number("seed", seed, integer=True)
+    if widths is None:
+        return affine_classifier(seed=seed, dtype=dtype)
+    conv1, conv2, hidden = widths
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = MnistCNN(conv1, conv2, hidden, activation, pool=pool)

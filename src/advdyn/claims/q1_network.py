@@ -1,0 +1,101 @@
+"""Question 1 on a network (claim ``q1-cnn``): PGD's steps to stationarity and to the loss
+plateau in units of the affine floor (SPEC §8: normalised PGD needs ≈ ln(θ₀/τ)/ln(1+ρ) steps on
+any smooth landscape, so only the excess over that floor says something about the network).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from advdyn.claims.core import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Effect,
+    Judgement,
+    Power,
+    three_way,
+)
+
+Arm = Mapping[str, Any]
+Q1_MULTIPLE = 2.0     # steps to 90 % stationary / at the plateau, in affine-floor units
+Q1_TAU, Q1_PLATEAU = "0.05", "0.05"
+BOOTSTRAP = 400
+
+
+def _t90(rows: Sequence[Mapping[str, Any]], kind: str, key: str, use: np.ndarray | None
+         ) -> float:
+    """First step by which ≥ 90 % of the runs (of the images ``use``) are stationary / at the
+    plateau (censored runs count as not yet): ``inf`` if never within the budget."""
+    times, hit, image = [], [], []
+    for r in rows:
+        times += r[kind][key]["times"]
+        hit += r[kind][key]["hit"]
+        image += r["image"]
+    t, h, im = np.asarray(times, float), np.asarray(hit, bool), np.asarray(image)
+    if use is not None:
+        pick = np.concatenate([np.nonzero(im == i)[0] for i in use])
+        t, h = t[pick], h[pick]
+    if t.size == 0:
+        return math.inf
+    done = np.sort(np.where(h, t, math.inf))
+    return float(done[math.ceil(0.9 * t.size) - 1])
+
+
+def _q1_ratio(main: Sequence[Mapping[str, Any]], floor: Sequence[Mapping[str, Any]],
+              use: np.ndarray | None) -> float:
+    """The worst over cells and over (stationary at τ = 0.05, plateau within 5 %) of the
+    main arm's T90 divided by the floor's."""
+    worst = 0.0
+    for m in main:
+        f = [r for r in floor if (r["scale"], r["epoch"]) == (m["scale"], m["epoch"])]
+        for kind, key in (("stationary", Q1_TAU), ("plateau", Q1_PLATEAU)):
+            a, b = _t90([m], kind, key, use), _t90(f, kind, key, use)
+            worst = max(worst, a / max(b, 1.0) if math.isfinite(a) else math.inf)
+    return worst
+
+
+def judge_q1(arm: Arm) -> Judgement:
+    """q1-cnn rule (see the declaration)."""
+    main, floor = arm["q1"], arm["floor"]["q1"]
+    if not main or not floor:
+        return Judgement(INCONCLUSIVE, "no Question 1 record", {})
+    budget = int(main[0]["budget"])
+    n = len(set(main[0]["image"]))
+    ratio = _q1_ratio(main, floor, None)
+    rng = np.random.default_rng(0)
+    boot = [_q1_ratio(main, floor, rng.integers(0, n, n)) for _ in range(BOOTSTRAP)]
+    lo, hi = (float(np.quantile(boot, q, method="inverted_cdf")) for q in (0.025, 0.975))
+    effect = Effect(Q1_MULTIPLE - ratio, Q1_MULTIPLE - max(hi, ratio),
+                    Q1_MULTIPLE - min(lo, ratio), 0.0,
+                    f"{Q1_MULTIPLE:g} minus the worst T90 in affine-floor units")
+    verdict, phrase = three_way(effect)
+    def maxima(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[float, int], float]:
+        return {(r["scale"], r["epoch"]): float(np.median(r["distinct"])) for r in rows}
+    distinct, floor_distinct = maxima(arm["restarts"]), maxima(arm["floor"]["restarts"])
+    several = any(v >= 2 and v > floor_distinct.get(k, 1.0) for k, v in distinct.items())
+    if verdict == SUPPORTED and not several:
+        verdict = NOT_SUPPORTED
+        phrase += ("; but the restarts reach no more distinct maxima than on the affine arm "
+                   "(a trivial landscape: the speed is the floor's)")
+    floor_t90 = max(_t90([f], "stationary", Q1_TAU, None) for f in floor)
+    short = [] if math.isfinite(floor_t90) and Q1_MULTIPLE * floor_t90 <= budget else [
+        f"{Q1_MULTIPLE:g}× the floor's T90 ({floor_t90:g}) exceeds the {budget} steps followed"]
+    short += [f"{n} images: fewer than 5"] if n < 5 else []
+    taus = sorted({k for r in main for k in r["stationary"]}, key=float)
+    curves = {f"scale {m['scale']:g}, epoch {m['epoch']}": {
+        tau: {side: _t90(rows, "stationary", tau, None) for side, rows in (
+            ("cnn", [m]), ("affine", [f for f in floor if (f["scale"], f["epoch"]) ==
+                                      (m["scale"], m["epoch"])]),
+            ("linearised", [x for x in arm["linearised"]["q1"] if (x["scale"], x["epoch"]) ==
+                            (m["scale"], m["epoch"])]))} for tau in taus} for m in main}
+    power = Power(n, 0.0, 0.0, not short, "; ".join(short))
+    shown = {f"scale {s:g}, epoch {e}": [v, floor_distinct.get((s, e))]
+             for (s, e), v in distinct.items()}
+    return Judgement(verdict, f"{phrase}; median distinct maxima (CNN, affine) per cell "
+                     f"{shown}", {"worst_ratio": ratio, "calibration": {
+                         "t90_steps": curves, "median_distinct_maxima": shown}}, power, effect)
