@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import torch
 
+from advdyn import pipeline
 from advdyn.claims import all_claims
 from advdyn.cli.main import build_parser
-from advdyn.cli.names import CLAIMS, DTYPE_NAMES, EXECUTOR_NAMES, PGD_RULES
+from advdyn.cli.names import CLAIMS, DTYPE_NAMES, EXECUTOR_NAMES, PGD_RULES, PROFILES
 from advdyn.errors import AdvdynError
 from advdyn.geometry import DTYPES
 from advdyn.pgd import RULES
@@ -88,6 +89,7 @@ def test_torch_free_vocabularies_match_the_library() -> None:
     assert sorted(DTYPE_NAMES) == sorted(DTYPES)
     assert sorted(PGD_RULES) == sorted(RULES)
     assert list(EXECUTOR_NAMES) == list(EXECUTORS)
+    assert list(PROFILES) == list(pipeline.PROFILES)
 
 
 def shipped_texts() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -92,6 +94,18 @@ def test_channels_last_is_chosen_for_float32_conv_nets_only():
         ModuleObjective(f32, CrossEntropy, x64.float(), y, layout="nhwc")
 
 
+def _gradient_error(model, objective, delta):
+    """The largest per-row ``‖g − g₆₄‖/‖g₆₄‖`` of ``objective``'s float32 gradient against the
+    float64 computation. (Not against torch's NCHW float32 path: its convolution backward is
+    itself off by up to 0.7 % on some CPUs — AMD EPYC, AVX2, torch 2.13 — while the
+    channels-last one is within 4e-7.)"""
+    exact = ModuleObjective(copy.deepcopy(model).double(), CrossEntropy, objective.x.double(),
+                            objective.y, layout="contiguous").evaluate(delta.double())
+    g = objective.evaluate(delta).grad.double()
+    return float(((g - exact.grad).flatten(1).norm(dim=1)
+                  / exact.grad.flatten(1).norm(dim=1)).max())
+
+
 @pytest.mark.parametrize("layout", ["auto", "channels_last"])
 def test_channels_last_gives_the_same_results_and_leaves_the_module_alone(layout):
     model = build_cnn(activation="softplus", dtype=torch.float32)
@@ -99,15 +113,14 @@ def test_channels_last_gives_the_same_results_and_leaves_the_module_alone(layout
     fast, plain, delta = _layout_pair(model, layout)
     a, b = fast.evaluate(delta), plain.evaluate(delta)
     torch.testing.assert_close(a.L, b.L, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
+    assert _gradient_error(model, fast, delta) <= 1e-4
     assert a.grad.is_contiguous()
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k][0]) and v.stride() == before[k][1], k
     with torch.no_grad():  # the objective follows in-place changes of the user's weights
         model[3].weight.mul_(1.5)
-    a, b = fast.evaluate(delta), plain.evaluate(delta)
-    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)
-    assert not torch.allclose(a.L, -CrossEntropy.value(
+    assert _gradient_error(model, fast, delta) <= 1e-4
+    assert not torch.allclose(fast.evaluate(delta).L, -CrossEntropy.value(
         build_cnn(activation="softplus")(fast.x + delta), fast.y))
 
 

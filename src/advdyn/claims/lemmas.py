@@ -194,8 +194,8 @@ L44 = Claim(
           "∠[∂f(δ), δ] ≥ φ, then for all ‖v‖ = 1, sgn((y − u)δᵀ∂f(δ))·vᵀΞv ≥ γ.",
     measurement="At uniform sphere points and at every census critical point (d = 3): α = "
                 "cos∠[−∇L, δ] and the smallest eigenvalue of sgn(α)·P_TΞP_T on the tangent "
-                "space (the margin γ), per seed and ε, for φ = 0.5, 0.9, 0.99 on |α| ≥ φ (SPEC "
-                "§3 orientation: near minima and near maxima of L).",
+                "space (the margin γ), per seed and ε, for φ = 0.5, 0.9, 0.99 on |α| ≥ φ (the "
+                "orientation of docs/concepts.md: near minima and near maxima of L).",
     rule="Supported iff for some φ of the grid every (seed, ε) has points with |α| ≥ φ and the "
          "smallest margin over them is > 0; else not supported.",
     control="ε far above the regime (input scale 10, ratio 3: ε = 30), where the census finds "

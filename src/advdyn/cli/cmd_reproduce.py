@@ -1,4 +1,5 @@
-"""``advdyn reproduce --out DIR [--quick]``: run every experiment and write the report."""
+"""``advdyn reproduce --out DIR [--quick | --profile quick|full|reference]``: run every
+experiment and write the report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shlex
 import sys
 
 from advdyn.cli.common import add_command, add_executor_arguments, executor_from, output_folder
+from advdyn.cli.names import PROFILES
+from advdyn.errors import fail
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,11 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "reproduce",
         "Run every registered experiment (results cached in DIR/cache, so a rerun "
         "only computes what is missing) and write DIR/report.html (self-contained), "
-        "DIR/report.md and DIR/claims.json (every claim's record: verdict, numbers, rule, "
-        "negative control). Exit status 1 if an experiment failed (the report says which).")
+        "DIR/report.md, DIR/claims.json (every claim's record: verdict, numbers, rule, "
+        "negative control, power) and DIR/run.json (profile, commit, machine, wall and CPU "
+        "time per experiment). Exit status 1 if an experiment failed (the report says which). "
+        "Profiles: quick (a smoke test of a few minutes), full (every experiment's defaults), "
+        "reference (the size of the committed results/reference/, about an hour on two "
+        "cores).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--quick", action="store_true",
-                   help="smaller configurations: a run of a few minutes")
+    p.add_argument("--profile", choices=PROFILES, default=None,
+                   help="the experiments' sizes (default full)")
+    p.add_argument("--quick", action="store_true", help="the same as --profile quick")
     p.add_argument("--only", action="append", metavar="NAME", default=None,
                    help="run only this experiment (repeatable)")
     add_executor_arguments(p)
@@ -29,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run."""
     words = ["advdyn", "reproduce", "--out", args.out]
-    words += ["--quick"] if args.quick else []
+    words += ["--profile", _profile(args)]
     for name in args.only or []:
         words += ["--only", name]
     words += ["--executor", args.executor]
@@ -38,17 +46,25 @@ def _command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def _profile(args: argparse.Namespace) -> str:
+    """The profile the flags ask for (``--quick`` is ``--profile quick``)."""
+    if args.quick and args.profile not in (None, "quick"):
+        raise fail("--quick", f"contradicts --profile {args.profile}", "give one of them")
+    return "quick" if args.quick else args.profile or "full"
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate every configuration, run the experiments, print the report's path."""
     from advdyn.experiments import registry
     from advdyn.pipeline import plan, reproduce
 
+    profile = _profile(args)
     out = output_folder(args.out)
     if args.only:
         experiments = [registry.get(name, "--only") for name in args.only]
     else:
         experiments = registry.registered()
-    the_plan = plan(experiments, quick=args.quick)
+    the_plan = plan(experiments, profile=profile)
     with executor_from(args) as executor:
         out.mkdir(parents=True, exist_ok=True)
         report = reproduce(the_plan, out, executor, progress=not args.no_progress,

@@ -4,7 +4,8 @@ the claims ``advdyn check`` takes, and the small vocabularies of the flags' choi
 This module imports nothing heavy, so ``advdyn --help``, ``advdyn check --help`` and an argument
 error answer without loading torch. Each vocabulary here mirrors the library's own (the claims
 registry, :data:`advdyn.geometry.DTYPES`, :data:`advdyn.pgd.RULES`,
-:data:`advdyn.runner.EXECUTORS`); ``tests/test_cli_fast.py`` checks that they agree.
+:data:`advdyn.runner.EXECUTORS`, :data:`advdyn.pipeline.PROFILES`); ``tests/test_cli_fast.py``
+checks that they agree.
 """
 
 from __future__ import annotations
@@ -56,3 +57,5 @@ DTYPE_NAMES = ("float32", "float64")
 PGD_RULES = ("normalized", "raw", "sign")
 #: ``--executor`` choices (:data:`advdyn.runner.EXECUTORS`).
 EXECUTOR_NAMES = ("local", "inline", "dask")
+#: ``advdyn reproduce --profile`` choices (:data:`advdyn.pipeline.PROFILES`).
+PROFILES = ("quick", "full", "reference")

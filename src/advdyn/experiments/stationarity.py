@@ -38,13 +38,13 @@ from torch import nn
 
 from advdyn.errors import check_number
 from advdyn.experiments.escape import first_true
-from advdyn.geometry import L2Ball, clip_to_box, per_row, row_dot, row_norm, sphere_rtol
+from advdyn.geometry import L2Ball, clip_to_box, per_row, row_dot, row_norm
 from advdyn.losses import LogCrossEntropy
 from advdyn.models import ModuleObjective
+from advdyn.sphere.feasible import feasible_stationarity
 
 TAUS = (0.2, 0.1, 0.05, 0.01)
 PLATEAUS = (0.01, 0.05)
-BISECTIONS = 40
 
 #: One line per :class:`Q1Config` field, for command-line help.
 Q1_HELP = {
@@ -85,34 +85,15 @@ ArmOf = Callable[[torch.Tensor], nn.Module]
 
 def kkt_residual(g: torch.Tensor, delta: torch.Tensor, eps: float, x: torch.Tensor, box: Box,
                  g0_norm: torch.Tensor) -> torch.Tensor:
-    """The stationarity residual of each row (module docstring): ``‖P_T(g)‖/‖g‖`` where a
-    constraint of ``C`` is active, ``‖g‖/‖g₀‖`` in the interior."""
-    rtol = sphere_rtol(delta.dtype)
-    gn = row_norm(g).clamp_min(1e-300)
-    on_sphere = row_norm(delta) >= eps * (1 - rtol)
-    if box is None:
-        low = high = torch.zeros_like(g, dtype=torch.bool)
-    else:
-        z, tol = x + delta, rtol * max(abs(box[0]), abs(box[1]), 1.0)
-        low, high = z <= box[0] + tol, z >= box[1] - tol
-
-    def cone(v: torch.Tensor) -> torch.Tensor:
-        return torch.where(low, v.clamp_min(0), torch.where(high, v.clamp_max(0), v))
-
-    v0 = cone(g)
-    need = on_sphere & (row_dot(v0, delta) > 0)
-    if need.any():
-        d2 = row_dot(delta, delta).clamp_min(1e-300)
-        lo_mu, hi_mu = torch.zeros_like(gn), 2 * gn / d2.sqrt()  # δ·v(hi) ≤ 0 at hi ≥ ‖g‖/ε
-        for _ in range(BISECTIONS):
-            mid = (lo_mu + hi_mu) / 2
-            pos = row_dot(cone(g - per_row(mid, g) * delta), delta) > 0
-            lo_mu, hi_mu = torch.where(pos, mid, lo_mu), torch.where(pos, hi_mu, mid)
-        v = torch.where(per_row(need, g).bool(), cone(g - per_row(hi_mu, g) * delta), v0)
-    else:
-        v = v0
-    active = on_sphere | (low | high).flatten(1).any(1)
-    return torch.where(active, row_norm(v) / gn, gn / g0_norm.clamp_min(1e-300))
+    """The stationarity residual of each row (module docstring): where a constraint of ``C`` is
+    active, the relative KKT residual ``‖P_{T_C(δ)} g‖/‖g‖`` of the attack's feasible set
+    (:func:`advdyn.sphere.feasible.feasible_stationarity`, the certificate ``diagnose(box=…)``
+    reports); ``‖g‖/‖g₀‖`` in the interior."""
+    st = feasible_stationarity(g, delta, x, eps, box=box)
+    active = st.ball_active | (st.box_active > 0)
+    gn = row_norm(g.reshape(g.shape[0], -1).to(torch.float64))
+    return torch.where(active, st.relative, gn / g0_norm.to(torch.float64).clamp_min(1e-300)
+                       ).to(g.dtype)
 
 
 @dataclass

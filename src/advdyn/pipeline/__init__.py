@@ -8,8 +8,17 @@ renders the sections. ``advdyn reproduce``, ``check``, ``sweep`` and the standal
 :func:`reproduce`, :func:`check`, :func:`sweep`).
 """
 
-from advdyn.pipeline.reproduce import Plan, check, plan, reproduce, run_standalone, sweep
+from advdyn.pipeline.reproduce import (
+                                       PROFILES,
+                                       Plan,
+                                       check,
+                                       plan,
+                                       reproduce,
+                                       run_record,
+                                       run_standalone,
+                                       sweep,
+)
 from advdyn.pipeline.section import Done, run_experiment
 
-__all__ = ["Done", "Plan", "check", "plan", "reproduce", "run_experiment", "run_standalone",
-           "sweep"]
+__all__ = ["PROFILES", "Done", "Plan", "check", "plan", "reproduce", "run_experiment",
+           "run_record", "run_standalone", "sweep"]

@@ -3,6 +3,7 @@ claim), the standalone experiment commands, and ``sweep``."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,40 +12,60 @@ from typing import Any
 
 from advdyn.atomic import write_json, write_text
 from advdyn.claims import ClaimRecord, claim
+from advdyn.errors import check_choice
 from advdyn.experiments import registry
 from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.pipeline.section import Done, run_experiment
 from advdyn.plots.sweep import sweep_summary
 from advdyn.report import Report, render_html, render_markdown
-from advdyn.runner.environment import environment
+from advdyn.runner.environment import environment, source_commit
 from advdyn.runner.executors import Executor, InlineExecutor
 from advdyn.runner.store import ResultStore, code_fingerprint
 from advdyn.runner.sweep import Sweep, SweepRun, run_sweep
 
 TITLE = "Dynamics of first-order adversaries: reproduction report"
 CLAIMS_FILE = "claims.json"
+RUN_FILE = "run.json"
+#: The sizes a run can take: ``quick`` (each experiment's ``quick`` overrides, a smoke test of a
+#: few minutes), ``full`` (the defaults) and ``reference`` (each experiment's ``reference``
+#: overrides on top of its defaults: the size of the committed ``results/reference/``).
+PROFILES = ("quick", "full", "reference")
 
 
 @dataclass(frozen=True)
 class Plan:
     """Experiments with their validated configurations and jobs, made before anything is
-    written."""
+    written, and the profile they were sized by."""
 
-    quick: bool
+    profile: str
     entries: list[tuple[Experiment, Any, list[Job]]]
 
+    @property
+    def quick(self) -> bool:
+        """Whether this is the quick profile."""
+        return self.profile == "quick"
 
-def plan(experiments: Sequence[Experiment], *, quick: bool,
+
+def profile_values(experiment: Experiment, profile: str) -> dict[str, Any]:
+    """The parameter overrides ``profile`` (one of :data:`PROFILES`) gives ``experiment``."""
+    check_choice("profile", profile, PROFILES)
+    return dict({"quick": experiment.quick, "full": {},
+                 "reference": experiment.reference}[profile])
+
+
+def plan(experiments: Sequence[Experiment], *, quick: bool = False, profile: str | None = None,
          overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Plan:
-    """Validate each experiment's configuration (its defaults, or its ``quick`` overrides, then
+    """Validate each experiment's configuration (its defaults, then the overrides of
+    ``profile`` — ``"quick"`` when only ``quick`` is set, else ``"full"`` — then
     ``overrides[name]``) and make its jobs."""
+    profile = profile or ("quick" if quick else "full")
     entries = []
     for e in experiments:
-        where = f"{e.name} quick configuration" if quick else f"{e.name} configuration"
-        values = {**(dict(e.quick) if quick else {}), **dict((overrides or {}).get(e.name, {}))}
+        where = f"{e.name} {profile} configuration"
+        values = {**profile_values(e, profile), **dict((overrides or {}).get(e.name, {}))}
         config = e.make_config(values, where=where)
         entries.append((e, config, list(e.jobs(config))))
-    return Plan(quick, entries)
+    return Plan(profile, entries)
 
 
 def write_claims(out: Path, records: Sequence[ClaimRecord]) -> Path:
@@ -60,16 +81,58 @@ def _seeds(entries: list[tuple[Experiment, Any, list[Job]]]) -> str:
     return ", ".join(seeds) or "none"
 
 
+def _run_all(the_plan: Plan, out: Path, store: ResultStore, executor: Executor,
+             progress: bool) -> list[Done]:
+    """Each experiment in turn; with ``progress``, a line after each with the time so far and
+    an estimate of the time left (the compute time per job so far times the jobs left)."""
+    start, done = time.perf_counter(), []
+    total = sum(len(jobs) for _, _, jobs in the_plan.entries)
+    for k, (e, config, jobs) in enumerate(the_plan.entries, 1):
+        done.append(run_experiment(e, config, out / e.name, store, executor, jobs=jobs,
+                                   progress=progress))
+        if progress:
+            finished = sum(len(j) for _, _, j in the_plan.entries[:k])
+            elapsed = time.perf_counter() - start
+            computed = [d.section for d in done if d.section.n_jobs > d.section.n_reused]
+            per_job = (sum(s.wall_s for s in computed)
+                       / max(sum(s.n_jobs - s.n_reused for s in computed), 1))
+            left = per_job * (total - finished)
+            print(f"[{k}/{len(the_plan.entries)} experiments, {finished}/{total} jobs] "
+                  f"{e.name} done in {done[-1].section.wall_s:.0f} s; elapsed {elapsed:.0f} s; "
+                  f"estimated time left ≈ {left / 60:.0f} min (by jobs)", file=sys.stderr,
+                  flush=True)
+    return done
+
+
+def run_record(the_plan: Plan, done: Sequence[Done], executor: Executor, wall_s: float,
+               command: str) -> dict[str, Any]:
+    """What ``out/run.json`` holds: the profile, the command, the commit and code fingerprint,
+    the machine, the executor and threads, and the wall and CPU time of the run and of each
+    experiment (CPU: the jobs' processes plus the collecting process)."""
+    records = [r for d in done for r in d.records]
+    verdicts = [r.verdict for r in records]
+    return {
+        "profile": the_plan.profile, "command": command, "commit": source_commit(),
+        "code": code_fingerprint(), "machine": environment(), "executor": executor.describe(),
+        "threads_per_job": executor.threads, "wall_s": round(wall_s, 2),
+        "cpu_s": round(sum(d.section.cpu_s for d in done), 2),
+        "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))},
+        "experiments": {d.section.name: {
+            "wall_s": round(d.section.wall_s, 2), "cpu_s": round(d.section.cpu_s, 2),
+            "jobs": d.section.n_jobs, "reused": d.section.n_reused,
+            "failed": d.section.error is not None} for d in done},
+    }
+
+
 def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool = True,
               command: str = "") -> Report:
     """Run the plan's experiments (results cached in ``out/cache``, files in
-    ``out/<experiment>/``), then write ``out/claims.json``, ``out/report.html`` and
-    ``out/report.md``."""
+    ``out/<experiment>/``), then write ``out/claims.json``, ``out/report.html``,
+    ``out/report.md`` and ``out/run.json`` (:func:`run_record`)."""
     start = time.perf_counter()
     store = ResultStore(out / "cache")
-    done = [run_experiment(e, config, out / e.name, store, executor, jobs=jobs,
-                           progress=progress) for e, config, jobs in the_plan.entries]
-    settings = {"mode": "quick" if the_plan.quick else "full", "executor": executor.describe(),
+    done = _run_all(the_plan, out, store, executor, progress)
+    settings = {"mode": the_plan.profile, "executor": executor.describe(),
                 "seeds": _seeds(the_plan.entries), "output folder": str(out.resolve()),
                 "code fingerprint": code_fingerprint(),
                 "total wall time (s)": round(time.perf_counter() - start, 2)}
@@ -79,6 +142,8 @@ def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool =
     write_claims(out, [r for d in done for r in d.records])
     write_text(out / "report.md", render_markdown(report, out))
     write_text(out / "report.html", render_html(report))
+    write_json(out / RUN_FILE, run_record(the_plan, done, executor,
+                                          time.perf_counter() - start, command))
     return report
 
 

@@ -80,7 +80,7 @@ def run_experiment(experiment: Experiment, config: Any, folder: Path, store: Res
     Failures of the experiment's own code are caught and reported in the section (so the other
     experiments still run); bad input (:class:`AdvdynError`) is not caught.
     """
-    start = time.perf_counter()
+    start, own_cpu = time.perf_counter(), 0.0
     if jobs is None:
         jobs = experiment.jobs(config)
     results: list[JobResult] = []
@@ -90,7 +90,11 @@ def run_experiment(experiment: Experiment, config: Any, folder: Path, store: Res
     outcome: Outcome | None = None
     try:
         results = run_jobs(jobs, store, executor, progress=progress, desc=experiment.name)
-        outcome, result, records = _outcome(experiment, config, results, folder)
+        cpu0 = time.process_time()
+        try:
+            outcome, result, records = _outcome(experiment, config, results, folder)
+        finally:
+            own_cpu = time.process_time() - cpu0
     except AdvdynError:
         raise
     except Exception:
@@ -102,5 +106,5 @@ def run_experiment(experiment: Experiment, config: Any, folder: Path, store: Res
                       compute_s=sum(r.elapsed_s for r in unique.values()),
                       n_jobs=len({key_of(j) for j in jobs}),
                       n_reused=sum(r.cached for r in unique.values()), outcome=outcome,
-                      error=error)
+                      error=error, cpu_s=own_cpu + sum(r.cpu_s for r in unique.values()))
     return Done(section, result, records)

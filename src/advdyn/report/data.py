@@ -49,7 +49,8 @@ class Section:
     """One experiment's part of the report, with how it was run.
 
     ``error`` is set (and ``outcome`` is ``None``) when the experiment failed; the report then
-    shows the error in place of its results.
+    shows the error in place of its results. ``cpu_s`` is the CPU time of its jobs (as stored
+    with them) plus this process's own (collecting, judging, drawing).
     """
 
     name: str
@@ -62,6 +63,7 @@ class Section:
     n_reused: int
     outcome: Outcome | None = None
     error: str | None = None
+    cpu_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from advdyn import __version__
 from advdyn.machine import cpu_model
@@ -17,6 +19,24 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def source_commit() -> dict[str, object]:
+    """The git commit advdyn's source was taken from (``None`` outside a git checkout) and
+    whether the source differed from it (uncommitted changes under ``src/``)."""
+    root = Path(__file__).resolve().parents[3]
+
+    def git(*words: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *words], capture_output=True,
+                                  text=True, timeout=30, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", "src") if commit else None
+    return {"sha": commit, "dirty": bool(dirty) if dirty is not None else None}
 
 
 def environment() -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Where jobs run: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor calls :func:`execute` on each job and yields ``(job, value, elapsed_s)`` as jobs
-finish, in any order; the caller stores the results. Whatever the executor, a job runs the same
-way: one torch thread (the inline executor of a standalone command may be given more),
+Every executor calls :func:`execute` on each job and yields ``(job, value, elapsed_s, cpu_s)``
+as jobs finish, in any order; the caller stores the results. Whatever the executor, a job runs
+the same way: one torch thread (the inline executor of a standalone command may be given more),
 torch's default dtype (float32), and the global random generators
 (``random``, NumPy, torch) seeded from the job's key, so a job's result does not depend on where,
 when or after which other job it ran.
@@ -31,7 +31,7 @@ from advdyn.runner.store import key_of
 
 EXECUTORS = ("local", "inline", "dask")
 
-Completed = tuple[Job, dict[str, Any], float]
+Completed = tuple[Job, dict[str, Any], float, float]
 
 
 def resolve(function: str) -> Callable[..., Any]:
@@ -49,7 +49,7 @@ def resolve(function: str) -> Callable[..., Any]:
 
 def execute(job: Job, threads: int = 1) -> Completed:
     """Run one job here, deterministically, on ``threads`` torch threads; return it with its
-    value and wall time in seconds.
+    value, its wall time and the CPU time this process spent on it (all threads), in seconds.
 
     The process's torch threads, default dtype and global random states are restored after the
     job, so running jobs inline leaves the caller's state as it was.
@@ -63,7 +63,7 @@ def execute(job: Job, threads: int = 1) -> Completed:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.set_default_dtype(torch.float32)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         value = fn(**job.config)
     finally:
@@ -72,20 +72,22 @@ def execute(job: Job, threads: int = 1) -> Completed:
         torch.set_rng_state(saved[2])
         torch.set_num_threads(saved[3])
         torch.set_default_dtype(saved[4])
-    return job, value, time.perf_counter() - start
+    return job, value, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 class Executor(AbstractContextManager):
-    """Runs jobs and yields them as they complete. Use as a context manager."""
+    """Runs jobs and yields them as they complete. Use as a context manager. ``threads``: the
+    torch threads each job runs on."""
 
     name = "executor"
+    threads = 1
 
     def describe(self) -> str:
         """One line saying where jobs run (for logs and the report)."""
         return self.name
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Completed]:
-        """Yield ``(job, value, elapsed_s)`` for every job, in completion order."""
+        """Yield ``(job, value, elapsed_s, cpu_s)`` for every job, in completion order."""
         raise NotImplementedError
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

@@ -33,7 +33,7 @@ def run_jobs(jobs: Sequence[Job], store: ResultStore, executor: Executor, *,
               disable=not progress, dynamic_ncols=True) as bar:
         if missing:
             bar.set_postfix_str(executor.describe())
-            for job, value, elapsed in executor.run(missing):
-                done[key_of(job)] = store.save(job, value, elapsed)
+            for job, value, elapsed, cpu in executor.run(missing):
+                done[key_of(job)] = store.save(job, value, elapsed, cpu)
                 bar.update(1)
     return [done[key_of(job)] for job in jobs]

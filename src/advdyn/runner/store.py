@@ -65,12 +65,14 @@ def key_of(job: Job) -> str:
 
 @dataclass(frozen=True)
 class JobResult:
-    """A finished job: the job, what it returned, and how long it took to compute."""
+    """A finished job: the job, what it returned, and how long it took to compute (wall time
+    and the CPU time of the process that ran it)."""
 
     job: Job
     value: dict[str, Any]
     elapsed_s: float
     cached: bool = False
+    cpu_s: float = 0.0
 
 
 def split_arrays(value: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -127,18 +129,20 @@ class ResultStore:
             if names:
                 with np.load(folder / ARRAYS_FILE, allow_pickle=False) as npz:
                     value.update({n: npz[n] for n in names})
-            return JobResult(job, value, float(record["elapsed_s"]), cached=True)
+            return JobResult(job, value, float(record["elapsed_s"]), cached=True,
+                             cpu_s=float(record.get("cpu_s", 0.0)))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def save(self, job: Job, value: Mapping[str, Any], elapsed_s: float) -> JobResult:
+    def save(self, job: Job, value: Mapping[str, Any], elapsed_s: float,
+             cpu_s: float = 0.0) -> JobResult:
         """Store ``value`` as the result of ``job`` (a stale or unreadable entry is replaced)."""
         if not isinstance(value, Mapping):
             raise TypeError(f"job {job.function} returned {type(value).__name__}, not a mapping")
         plain, arrays = split_arrays(value)
         record = {"key": key_of(job), "function": job.function, "config": job.config,
                   "version": __version__, "code": code_fingerprint(), "elapsed_s": elapsed_s,
-                  "arrays": sorted(arrays), "result": plain}
+                  "cpu_s": cpu_s, "arrays": sorted(arrays), "result": plain}
         try:
             text = json.dumps(record, indent=1, ensure_ascii=False)
         except (TypeError, ValueError) as e:
@@ -154,7 +158,7 @@ class ResultStore:
         stored = self.load(job)
         if stored is None:
             raise OSError(f"result of job {key_of(job)} could not be read back from {folder}")
-        return JobResult(job, stored.value, elapsed_s, cached=False)
+        return JobResult(job, stored.value, elapsed_s, cached=False, cpu_s=cpu_s)
 
 
 def _writer_pid(name: str) -> int:
