@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from advdyn.cli.common import add_command, add_executor_arguments, executor_from, output_folder
 from advdyn.cli.names import PROFILES
 from advdyn.errors import fail
+
+#: The committed reference run's verdicts, shown beside a run's own when present.
+REFERENCE_CLAIMS = "results/reference/claims.json"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", choices=PROFILES, default=None,
                    help="the experiments' sizes (default full)")
     p.add_argument("--quick", action="store_true", help="the same as --profile quick")
+    p.add_argument("--reference-claims", metavar="FILE", default=REFERENCE_CLAIMS,
+                   help="a claims.json whose verdicts the report shows beside this run's, "
+                        "marking where they differ (default: the committed reference run, "
+                        f"{REFERENCE_CLAIMS}, when it exists under the current folder)")
     p.add_argument("--only", action="append", metavar="NAME", default=None,
                    help="run only this experiment (repeatable)")
     add_executor_arguments(p)
@@ -56,10 +64,11 @@ def _profile(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Validate every configuration, run the experiments, print the report's path."""
     from advdyn.experiments import registry
-    from advdyn.pipeline import plan, reproduce
+    from advdyn.pipeline import plan, reference_verdicts, reproduce
 
     profile = _profile(args)
     out = output_folder(args.out)
+    reference = reference_verdicts(Path(args.reference_claims))
     if args.only:
         experiments = [registry.get(name, "--only") for name in args.only]
     else:
@@ -68,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     with executor_from(args) as executor:
         out.mkdir(parents=True, exist_ok=True)
         report = reproduce(the_plan, out, executor, progress=not args.no_progress,
-                           command=_command(args))
+                           command=_command(args), reference=reference)
     failed = [s.name for s in report.sections if s.error is not None]
     verdicts = [c.verdict for _, c in report.claims]
     print(f"{len(report.sections)} experiments, {len(verdicts)} claims "

@@ -30,7 +30,8 @@ def _lr_search(v: dict[str, Any]) -> dict[str, Any]:
 
 def _escape(v: dict[str, Any], budget: int) -> list[dict[str, Any]]:
     """Per (epoch, ratio): per-image escape times (censored at the budget), whether the start
-    was usable (certified, with a gap to close), in the probe images' order."""
+    was usable (certified, with a gap to close), in the probe images' order, and the mean
+    ``log ℓ`` along the attack over the certified starts (``curve``, for Figure 3)."""
     out = []
     for p in v["probes"]:
         for r in p["escape"]:
@@ -38,7 +39,8 @@ def _escape(v: dict[str, Any], budget: int) -> list[dict[str, Any]]:
             times = np.minimum(np.asarray(r["times"], float), budget)
             out.append({"arm": v["arm"], "scale": v["scale"], "epoch": p["epoch"],
                         "ratio": r["ratio"], "times": times.tolist(), "escaped": r["escaped"],
-                        "usable": usable.tolist(), "km": survival(
+                        "usable": usable.tolist(),
+                        "curve": np.asarray(r["curve"], float).tolist(), "km": survival(
                             times[usable], np.asarray(r["escaped"], bool)[usable], budget)})
     return out
 

@@ -13,6 +13,7 @@ from advdyn.pipeline.reproduce import (
                                        Plan,
                                        check,
                                        plan,
+                                       reference_verdicts,
                                        reproduce,
                                        run_record,
                                        run_standalone,
@@ -20,5 +21,5 @@ from advdyn.pipeline.reproduce import (
 )
 from advdyn.pipeline.section import Done, run_experiment
 
-__all__ = ["PROFILES", "Done", "Plan", "check", "plan", "reproduce", "run_experiment",
-           "run_record", "run_standalone", "sweep"]
+__all__ = ["PROFILES", "Done", "Plan", "check", "plan", "reference_verdicts", "reproduce",
+           "run_experiment", "run_record", "run_standalone", "sweep"]

@@ -3,6 +3,7 @@ claim), the standalone experiment commands, and ``sweep``."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from advdyn.atomic import write_json, write_text
 from advdyn.claims import ClaimRecord, claim
-from advdyn.errors import check_choice
+from advdyn.errors import check_choice, fail
 from advdyn.experiments import registry
 from advdyn.experiments.base import Experiment, Job, config_dict
 from advdyn.pipeline.section import Done, run_experiment
@@ -124,11 +125,25 @@ def run_record(the_plan: Plan, done: Sequence[Done], executor: Executor, wall_s:
     }
 
 
+def reference_verdicts(claims_file: Path | None) -> dict[str, str]:
+    """Claim id → verdict from a ``claims.json`` (the committed reference run's), or ``{}``
+    when ``claims_file`` is ``None`` or absent. An unreadable file is an error naming it."""
+    if claims_file is None or not claims_file.is_file():
+        return {}
+    try:
+        rows = json.loads(claims_file.read_text(encoding="utf-8"))
+        return {str(r["id"]): str(r["verdict"]) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise fail("reference claims", f"{claims_file} is not a claims.json ({e})",
+                   "point it at a reproduce run's claims.json") from None
+
+
 def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool = True,
-              command: str = "") -> Report:
+              command: str = "", reference: Mapping[str, str] | None = None) -> Report:
     """Run the plan's experiments (results cached in ``out/cache``, files in
     ``out/<experiment>/``), then write ``out/claims.json``, ``out/report.html``,
-    ``out/report.md`` and ``out/run.json`` (:func:`run_record`)."""
+    ``out/report.md`` and ``out/run.json`` (:func:`run_record`). ``reference``: claim id →
+    the reference run's verdict, shown beside each verdict of the report."""
     start = time.perf_counter()
     store = ResultStore(out / "cache")
     done = _run_all(the_plan, out, store, executor, progress)
@@ -138,7 +153,8 @@ def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool =
                 "total wall time (s)": round(time.perf_counter() - start, 2)}
     if command:
         settings["command"] = command
-    report = Report(TITLE, [d.section for d in done], settings, environment())
+    report = Report(TITLE, [d.section for d in done], settings, environment(),
+                    profile=the_plan.profile, reference=dict(reference or {}))
     write_claims(out, [r for d in done for r in d.records])
     write_text(out / "report.md", render_markdown(report, out))
     write_text(out / "report.html", render_html(report))

@@ -9,6 +9,7 @@ verdicts come from :mod:`advdyn.claims`, in its one vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,51 @@ class Report:
     sections: list[Section]
     settings: dict[str, Any]
     environment: dict[str, str]
+    #: The profile the run was sized by (``quick``, ``full``, ``reference``).
+    profile: str = "full"
+    #: Claim id → the verdict of the committed reference run, shown beside each verdict.
+    reference: dict[str, str] = field(default_factory=dict)
 
     @property
     def claims(self) -> list[tuple[Section, ClaimRecord]]:
         """Every claim record of every section, in order, with its section."""
         return [(s, c) for s in self.sections if s.outcome for c in s.outcome.claims]
 
+    def smoke_test_note(self) -> str:
+        """The warning a quick report opens with, or ``""``."""
+        if self.profile != "quick":
+            return ""
+        return ("Quick verdicts are smoke tests: the experiments ran at a few minutes' size, "
+                "where most rules cannot reach their minimum effect (rows marked "
+                "underpowered). The answers are the reference run's (results/reference/, "
+                "advdyn reproduce --profile reference)"
+                + (", shown beside each verdict." if self.reference else "."))
+
     def verdict_counts(self) -> str:
         """``"3 supported, 1 not supported"`` (verdicts in :data:`VERDICTS` order), or ``""``."""
         verdicts = [c.verdict for _, c in self.claims]
         return ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
+
+
+def power_text(power: Mapping[str, Any] | None) -> str:
+    """A claim row's power in words: ``"n 20, smallest p 1e-06, detects 0.3: adequate"`` or
+    ``"UNDERPOWERED (n 3): why"``; ``"no power stated"`` where the rule gives none."""
+    if not power:
+        return "no power stated"
+    detect = power.get("detectable_effect")
+    text = (f"n {power.get('n')}, smallest p {power.get('min_p', 0):.2g}"
+            + (f", detects {detect:.3g}" if isinstance(detect, (int, float)) else ""))
+    if power.get("adequate"):
+        return f"{text}: adequate"
+    return f"UNDERPOWERED ({text}): {power.get('why', '')}"
+
+
+def reference_text(claim: ClaimRecord, reference: Mapping[str, str]) -> str:
+    """The reference run's verdict of ``claim``, marked ``≠`` where it differs; ``""`` when
+    there is no reference."""
+    if not reference:
+        return ""
+    seen = reference.get(claim.id)
+    if seen is None:
+        return "not in the reference run"
+    return seen if seen == claim.verdict else f"≠ {seen}"

@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from advdyn.claims import NOT_SUPPORTED, ClaimRecord
-from advdyn.report.data import Figure, Report, Section, Table
+from advdyn.report.data import Figure, Report, Section, Table, power_text, reference_text
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -37,6 +38,8 @@ figure{margin:1.2rem 0;padding:0}figure img{max-width:100%;height:auto;border:1p
 figcaption{font-size:.92rem;color:#424a53;max-width:60rem}
 pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.85rem}
 .meta{color:#57606a}nav ol{margin:.3rem 0}
+.underpowered{color:#7d4e00;background:#fff8c5;font-size:.85rem}td.differs{background:#fff8c5}
+.smoke{border-left:.3rem solid #d4a72c;background:#fff8c5;padding:.5rem .8rem}
 """
 
 
@@ -107,8 +110,10 @@ CLAIM_COLUMNS = ["claim", "statement", "measurement and reason", "verdict",
                  "negative control (same rule)"]
 
 
-def _claim_row(c: ClaimRecord) -> list[str]:
-    """A claim record's cells: the verdict and the control's verdict side by side."""
+def _claim_row(c: ClaimRecord, reference: Mapping[str, str]) -> list[str]:
+    """A claim record's cells: the verdict with its power (underpowered rows marked), the
+    reference run's verdict (when there is one; ``≠`` where it differs) and the control's
+    verdict side by side."""
     where = f'<br><span class="meta">{_e(c.section)}</span>' if c.section else ""
     regime = f'<br><span class="meta">regime: {_e(c.regime)}</span>' if c.regime else ""
     ctrl = c.control
@@ -117,21 +122,40 @@ def _claim_row(c: ClaimRecord) -> list[str]:
                if ctrl.get("verdict") else f"<td>{_e(ctrl.get('description', ''))}</td>")
     return [f"<td>{_e(c.id)}{where}</td>", _cell(c.quote),
             f"<td>{_e(c.measurement)}<br><em>{_e(c.reason)}</em>{regime}</td>",
-            f"<td>{_verdict(c.verdict)}</td>", control]
+            f"<td>{_verdict(c.verdict)}{_power(c.power)}</td>",
+            *([_reference(c, reference)] if reference else []), control]
+
+
+def _power(power: Mapping[str, Any] | None) -> str:
+    text = power_text(power)
+    cls = "underpowered" if text.startswith("UNDERPOWERED") else "meta"
+    return f'<br><span class="{cls}">{_e(text)}</span>'
+
+
+def _reference(c: ClaimRecord, reference: Mapping[str, str]) -> str:
+    text = reference_text(c, reference)
+    cls = ' class="differs"' if text.startswith("≠") else ""
+    return f"<td{cls}>{_e(text)}</td>"
+
+
+def _columns(reference: Mapping[str, str]) -> list[str]:
+    return CLAIM_COLUMNS[:4] + (["reference run"] if reference else []) + CLAIM_COLUMNS[4:]
 
 
 def _claims_table(report: Report) -> str:
-    rows = [[*_claim_row(c), f'<td><a href="#{anchor(s.name)}">{_e(s.title)}</a></td>']
+    rows = [[*_claim_row(c, report.reference),
+             f'<td><a href="#{anchor(s.name)}">{_e(s.title)}</a></td>']
             for s, c in report.claims]
     if not rows:
         return "<p>No claims were measured in this run.</p>"
-    return _table([*CLAIM_COLUMNS, "experiment"], rows, raw_cells=True)
+    return _table([*_columns(report.reference), "experiment"], rows, raw_cells=True)
 
 
-def _own_claims(claims: list[ClaimRecord]) -> str:
+def _own_claims(claims: list[ClaimRecord], reference: Mapping[str, str]) -> str:
     if not claims:
         return ""
-    return "<h3>Claims</h3>" + _table(CLAIM_COLUMNS, [_claim_row(c) for c in claims],
+    return "<h3>Claims</h3>" + _table(_columns(reference),
+                                      [_claim_row(c, reference) for c in claims],
                                       raw_cells=True)
 
 
@@ -139,7 +163,7 @@ def _data_table(t: Table) -> str:
     return f"<h3>{_e(t.title)}</h3>" + _table(t.columns, t.rows)
 
 
-def _section(s: Section, first_figure: int) -> tuple[str, int]:
+def _section(s: Section, first_figure: int, reference: Mapping[str, str]) -> tuple[str, int]:
     parts = [f'<section id="{anchor(s.name)}"><h2>{_e(s.title)}</h2>', _paragraphs(s.description)]
     parts.append(f'<p class="meta">{s.n_jobs} jobs ({s.n_reused} reused from the cache), '
                  f"wall time {s.wall_s:.1f} s, compute time of its jobs {s.compute_s:.1f} s."
@@ -150,7 +174,7 @@ def _section(s: Section, first_figure: int) -> tuple[str, int]:
                      f"<pre>{_e(s.error)}</pre>")
     if s.outcome is not None:
         parts.append(_paragraphs(s.outcome.text))
-        parts.append(_own_claims(s.outcome.claims))
+        parts.append(_own_claims(s.outcome.claims, reference))
         parts.extend(_data_table(t) for t in s.outcome.tables)
         for fig in s.outcome.figures:
             parts.append(_figure(fig, number))
@@ -167,7 +191,7 @@ def render_html(report: Report) -> str:
                   for s in report.sections)
     sections, number = [], 1
     for s in report.sections:
-        text, number = _section(s, number)
+        text, number = _section(s, number, report.reference)
         sections.append(text)
     timing = _table(["experiment", "wall time (s)", "compute time (s)", "jobs", "reused"],
                     [[s.title, round(s.wall_s, 2), round(s.compute_s, 2), s.n_jobs, s.n_reused]
@@ -188,6 +212,8 @@ def render_html(report: Report) -> str:
         "what this run measured, the verdict of the rule fixed before the run, and the "
         "verdict of the same rule on the claim's negative control (which it must reject). "
         "Follow the experiment link for the figures and the setting of each measurement.</p>"
+        + (f'<p class="smoke"><strong>{_e(report.smoke_test_note())}</strong></p>'
+           if report.smoke_test_note() else "")
         + (f"<p><strong>Verdicts:</strong> {_e(report.verdict_counts())}.</p>"
            if report.claims else "")
         + f"{_claims_table(report)}<nav><h3>Experiments</h3><ol>{nav}</ol></nav>"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from advdyn.claims import ClaimRecord
-from advdyn.report.data import Report, Section
+from advdyn.report.data import Report, Section, power_text, reference_text
 
 
 def _md(value: Any) -> str:
@@ -28,18 +29,26 @@ CLAIM_COLUMNS = ["claim", "statement", "measurement and reason", "verdict",
                  "negative control (same rule)"]
 
 
-def _claim_row(c: ClaimRecord) -> list[Any]:
-    """A claim record's cells: the verdict and the control's verdict side by side."""
+def _claim_row(c: ClaimRecord, reference: Mapping[str, str]) -> list[Any]:
+    """A claim record's cells: the verdict with its power, the reference run's verdict (when
+    there is one) and the control's verdict side by side."""
     ctrl = c.control
     control = (f"**{ctrl['verdict']}** — *{ctrl.get('reason', '')}* (control: "
                f"{ctrl.get('description', '')})" if ctrl.get("verdict")
                else ctrl.get("description", ""))
     regime = f" Regime: {c.regime}." if c.regime else ""
     return [c.id + (f" ({c.section})" if c.section else ""), c.quote,
-            f"{c.measurement} — *{c.reason}*{regime}", f"**{c.verdict}**", control]
+            f"{c.measurement} — *{c.reason}*{regime}",
+            f"**{c.verdict}** ({power_text(c.power)})",
+            *([reference_text(c, reference)] if reference else []), control]
 
 
-def _section(s: Section, base: Path, number: int) -> tuple[str, int]:
+def _columns(reference: Mapping[str, str]) -> list[str]:
+    return CLAIM_COLUMNS[:4] + (["reference run"] if reference else []) + CLAIM_COLUMNS[4:]
+
+
+def _section(s: Section, base: Path, number: int, reference: Mapping[str, str]
+             ) -> tuple[str, int]:
     out = [f"## {s.title}\n"]
     if s.description:
         out.append(s.description.strip() + "\n")
@@ -51,8 +60,8 @@ def _section(s: Section, base: Path, number: int) -> tuple[str, int]:
         if s.outcome.text:
             out.append(s.outcome.text.strip() + "\n")
         if s.outcome.claims:
-            out.append("### Claims\n\n" + _table(CLAIM_COLUMNS,
-                                                  [_claim_row(c) for c in s.outcome.claims]))
+            out.append("### Claims\n\n" + _table(
+                _columns(reference), [_claim_row(c, reference) for c in s.outcome.claims]))
         for t in s.outcome.tables:
             out.append(f"### {t.title}\n\n" + _table(t.columns, t.rows))
         for fig in s.outcome.figures:
@@ -75,14 +84,17 @@ def render_markdown(report: Report, base: Path) -> str:
         out.append(f"**{len(failed)} experiment(s) failed:** {', '.join(failed)}.\n")
     out.append("## The paper's claims\n")
     if report.claims:
+        if report.smoke_test_note():
+            out.append(f"> **{report.smoke_test_note()}**\n")
         out.append(f"**Verdicts:** {report.verdict_counts()}.\n")
-        out.append(_table([*CLAIM_COLUMNS, "experiment"],
-                          [[*_claim_row(c), s.title] for s, c in report.claims]))
+        out.append(_table([*_columns(report.reference), "experiment"],
+                          [[*_claim_row(c, report.reference), s.title]
+                           for s, c in report.claims]))
     else:
         out.append("No claims were measured in this run.\n")
     number = 1
     for s in report.sections:
-        text, number = _section(s, base, number)
+        text, number = _section(s, base, number, report.reference)
         out.append(text)
     out.append("## Configuration and environment\n")
     out.append("### Run\n\n" + _table(["setting", "value"],
