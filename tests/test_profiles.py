@@ -15,7 +15,9 @@ import pytest
 
 import toy_experiments
 from advdyn.errors import AdvdynError
-from advdyn.pipeline import PROFILES, plan, reference_verdicts, reproduce
+from advdyn.pipeline import PROFILES, Done, plan, reference_verdicts, reproduce
+from advdyn.pipeline.reproduce import time_left
+from advdyn.report.data import Section
 from advdyn.runner.executors import InlineExecutor
 from advdyn.runner.store import code_fingerprint
 
@@ -82,3 +84,16 @@ def test_quick_and_another_profile_contradict(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 2 and "--quick" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_time_left_scales_the_earlier_runs_times() -> None:
+    toy = _toy()
+    the_plan = plan([toy, dataclasses.replace(toy, name="toy2")], profile="quick")
+    section = Section("toy", "Toy", "", {}, wall_s=10.0, compute_s=10.0, n_jobs=2, n_reused=0)
+    done = [Done(section, None, [])]
+    # this run took twice the earlier run's 5 s, so toy2's earlier 600 s becomes 20 min
+    assert time_left(the_plan, done, {"toy": 5.0, "toy2": 600.0}) == \
+        "≈ 20 min (from the earlier run's times)"
+    # by jobs: 5 s per computed job, toy2's 2 jobs left
+    assert time_left(the_plan, done, {}) == "≈ 0 min (by jobs)"
+    assert time_left(the_plan, done, {"toy": 5.0}) == "≈ 0 min (by jobs)"

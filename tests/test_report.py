@@ -117,8 +117,8 @@ def test_markdown_links_figures_relatively(tmp_path: Path) -> None:
     text = render_markdown(report, tmp_path)
     assert "![Figure 1. a & <b>](census/a.png)" in text
     assert "| L4.4 (§4) | no saddles on the sphere | counts — *0 saddles in 90 cells* Regime: " \
-           "d = 2. | **supported** (no power stated) | **not supported** — *no values* (control: the other " \
-           "arm) | Census of critical points |" in text
+           "d = 2. | **supported** (no power stated) | **not supported** — *no values* " \
+           "(control: the other arm) | Census of critical points |" in text
     assert "RuntimeError: <boom>" in text
     for link in re.findall(r"\]\(([^)]+)\)", text):
         assert (tmp_path / link).is_file()

@@ -12,6 +12,7 @@ from scipy.optimize import minimize
 from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, claim
 from advdyn.claims.real_network_training import _pair
 from advdyn.experiments.stationarity import kkt_residual
+from advdyn.sphere.feasible import BALL_RTOL
 
 SCALES = (0.1, 1000.0)
 EPOCHS = (0, 1, 5)
@@ -121,6 +122,11 @@ def test_sphere_at_decides_with_the_pixel_box():
     assert rec.verdict == NOT_SUPPORTED and "without the box: lowest 1.000" in rec.reason
 
 
+def _ball_active(delta, eps):
+    """The ball's activity rule of the certificate (the ε-active set, ``sphere.feasible``)."""
+    return np.linalg.norm(delta) >= eps * (1 - BALL_RTOL)
+
+
 def _qp_residual(g, delta, eps, x, lo, hi):
     """‖P_T(g)‖ by a generic solver over the linearised tangent cone."""
     rt = 1e-12
@@ -128,7 +134,7 @@ def _qp_residual(g, delta, eps, x, lo, hi):
             if x[i] + delta[i] <= lo + rt]
     cons += [{"type": "ineq", "fun": lambda v, i=i: -v[i]} for i in range(g.size)
              if x[i] + delta[i] >= hi - rt]
-    if np.linalg.norm(delta) >= eps * (1 - 1e-12):
+    if _ball_active(delta, eps):
         cons.append({"type": "ineq", "fun": lambda v: -delta @ v})
     sol = minimize(lambda v: 0.5 * np.sum((v - g) ** 2), np.zeros_like(g), jac=lambda v: v - g,
                    constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
@@ -150,7 +156,7 @@ def test_box_aware_kkt_residual_matches_a_qp_solver(seed):
     t = (torch.tensor(v[None]) for v in (g, delta, x))
     tg, td, tx = t
     got = float(kkt_residual(tg, td, eps, tx, (0.0, 1.0), torch.ones(1))[0])
-    active = np.linalg.norm(delta) >= eps * (1 - 1e-12) or np.any(
+    active = _ball_active(delta, eps) or np.any(
         (x + delta <= 1e-12) | (x + delta >= 1 - 1e-12))
     want = _qp_residual(g, delta, eps, x, 0.0, 1.0) if active else np.linalg.norm(g)
     assert got == pytest.approx(want, abs=1e-6)

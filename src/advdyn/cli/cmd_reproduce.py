@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="the same as --profile quick")
     p.add_argument("--reference-claims", metavar="FILE", default=REFERENCE_CLAIMS,
                    help="a claims.json whose verdicts the report shows beside this run's, "
-                        "marking where they differ (default: the committed reference run, "
+                        "marking where they differ; the run.json beside it times the estimate of "
+                        "the time left (default: the committed reference run, "
                         f"{REFERENCE_CLAIMS}, when it exists under the current folder)")
     p.add_argument("--only", action="append", metavar="NAME", default=None,
                    help="run only this experiment (repeatable)")
@@ -65,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
     """Validate every configuration, run the experiments, print the report's path."""
     from advdyn.experiments import registry
     from advdyn.pipeline import plan, reference_verdicts, reproduce
+    from advdyn.pipeline.reproduce import RUN_FILE, expected_times
 
     profile = _profile(args)
     out = output_folder(args.out)
     reference = reference_verdicts(Path(args.reference_claims))
+    expected = expected_times(Path(args.reference_claims).with_name(RUN_FILE))
     if args.only:
         experiments = [registry.get(name, "--only") for name in args.only]
     else:
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     with executor_from(args) as executor:
         out.mkdir(parents=True, exist_ok=True)
         report = reproduce(the_plan, out, executor, progress=not args.no_progress,
-                           command=_command(args), reference=reference)
+                           command=_command(args), reference=reference, expected=expected)
     failed = [s.name for s in report.sections if s.error is not None]
     verdicts = [c.verdict for _, c in report.claims]
     print(f"{len(report.sections)} experiments, {len(verdicts)} claims "

@@ -82,10 +82,32 @@ def _seeds(entries: list[tuple[Experiment, Any, list[Job]]]) -> str:
     return ", ".join(seeds) or "none"
 
 
+def time_left(the_plan: Plan, done: Sequence[Done], expected: Mapping[str, float]) -> str:
+    """An estimate of the wall time the experiments not yet in ``done`` will take.
+
+    With ``expected`` (experiment → wall seconds of an earlier run, e.g. the committed reference
+    run's ``run.json``): the remaining experiments' expected times, scaled by how this run's
+    finished experiments compare with theirs. Without it (or for experiments it lacks): the
+    jobs left times the wall time per computed job so far."""
+    names = [e.name for e, _, _ in the_plan.entries]
+    left = names[len(done):]
+    seen = [d.section for d in done if expected.get(d.section.name)]
+    pace = (sum(s.wall_s for s in seen) / sum(expected[s.name] for s in seen)) if seen else 1.0
+    known = sum(expected[n] for n in left if n in expected) * pace
+    computed = [d.section for d in done if d.section.n_jobs > d.section.n_reused]
+    per_job = (sum(s.wall_s for s in computed)
+               / max(sum(s.n_jobs - s.n_reused for s in computed), 1))
+    unknown = per_job * sum(len(jobs) for e, _, jobs in the_plan.entries[len(done):]
+                            if e.name not in expected)
+    how = ("from the earlier run's times" if expected and all(n in expected for n in left)
+           else "by jobs")
+    return f"≈ {(known + unknown) / 60:.0f} min ({how})"
+
+
 def _run_all(the_plan: Plan, out: Path, store: ResultStore, executor: Executor,
-             progress: bool) -> list[Done]:
+             progress: bool, expected: Mapping[str, float]) -> list[Done]:
     """Each experiment in turn; with ``progress``, a line after each with the time so far and
-    an estimate of the time left (the compute time per job so far times the jobs left)."""
+    an estimate of the time left (:func:`time_left`)."""
     start, done = time.perf_counter(), []
     total = sum(len(jobs) for _, _, jobs in the_plan.entries)
     for k, (e, config, jobs) in enumerate(the_plan.entries, 1):
@@ -93,15 +115,10 @@ def _run_all(the_plan: Plan, out: Path, store: ResultStore, executor: Executor,
                                    progress=progress))
         if progress:
             finished = sum(len(j) for _, _, j in the_plan.entries[:k])
-            elapsed = time.perf_counter() - start
-            computed = [d.section for d in done if d.section.n_jobs > d.section.n_reused]
-            per_job = (sum(s.wall_s for s in computed)
-                       / max(sum(s.n_jobs - s.n_reused for s in computed), 1))
-            left = per_job * (total - finished)
             print(f"[{k}/{len(the_plan.entries)} experiments, {finished}/{total} jobs] "
-                  f"{e.name} done in {done[-1].section.wall_s:.0f} s; elapsed {elapsed:.0f} s; "
-                  f"estimated time left ≈ {left / 60:.0f} min (by jobs)", file=sys.stderr,
-                  flush=True)
+                  f"{e.name} done in {done[-1].section.wall_s:.0f} s; elapsed "
+                  f"{time.perf_counter() - start:.0f} s; time left "
+                  f"{time_left(the_plan, done, expected)}", file=sys.stderr, flush=True)
     return done
 
 
@@ -138,15 +155,27 @@ def reference_verdicts(claims_file: Path | None) -> dict[str, str]:
                    "point it at a reproduce run's claims.json") from None
 
 
+def expected_times(run_file: Path) -> dict[str, float]:
+    """Experiment → wall seconds from an earlier run's ``run.json`` (for the estimate of the
+    time left), or ``{}`` when the file is absent or unreadable (an estimate, not an input)."""
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        return {str(k): float(v["wall_s"]) for k, v in run["experiments"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool = True,
-              command: str = "", reference: Mapping[str, str] | None = None) -> Report:
+              command: str = "", reference: Mapping[str, str] | None = None,
+              expected: Mapping[str, float] | None = None) -> Report:
     """Run the plan's experiments (results cached in ``out/cache``, files in
     ``out/<experiment>/``), then write ``out/claims.json``, ``out/report.html``,
     ``out/report.md`` and ``out/run.json`` (:func:`run_record`). ``reference``: claim id →
-    the reference run's verdict, shown beside each verdict of the report."""
+    the reference run's verdict, shown beside each verdict of the report; ``expected``:
+    experiment → wall seconds of an earlier run, for the estimate of the time left."""
     start = time.perf_counter()
     store = ResultStore(out / "cache")
-    done = _run_all(the_plan, out, store, executor, progress)
+    done = _run_all(the_plan, out, store, executor, progress, expected or {})
     settings = {"mode": the_plan.profile, "executor": executor.describe(),
                 "seeds": _seeds(the_plan.entries), "output folder": str(out.resolve()),
                 "code fingerprint": code_fingerprint(),
