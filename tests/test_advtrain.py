@@ -9,8 +9,9 @@ import torch
 
 from advdyn.data import MnistData
 from advdyn.errors import AdvdynError
-from advdyn.experiments.advtrain import TrainConfig, accuracies, attack, network, prepare, train
+from advdyn.experiments.advtrain import TrainConfig, accuracies, inner, network, prepare, train
 from advdyn.geometry import row_norm
+from advdyn.train import perturb
 
 
 def _data(n_train: int = 48, n_test: int = 16) -> MnistData:
@@ -81,7 +82,7 @@ def test_attack_stays_in_ball_and_box_and_robust_accuracy_needs_every_restart():
     cfg = TrainConfig(**{**CFG.__dict__, "scale": 10.0, "box": True, "pgd_steps": 5})
     p = prepare(cfg, _data())
     model = network(cfg)
-    delta = attack(model, p.x[:8], p.y[:8], p.eps, cfg, torch.Generator().manual_seed(0))
+    delta = perturb(model, p.x[:8], p.y[:8], inner(cfg, p.eps), torch.Generator().manual_seed(0))
     assert (row_norm(delta) <= p.eps * (1 + 1e-6)).all()
     assert ((p.x[:8] + delta >= -1e-6) & (p.x[:8] + delta <= 10 + 1e-5)).all()
     one = accuracies(model, p.x_eval, p.y_eval, p.eps,

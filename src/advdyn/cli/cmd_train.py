@@ -1,9 +1,10 @@
 """``advdyn train --out DIR --epochs N [--FIELD V ...]``: Madry-style PGD adversarial training
 of an MNIST CNN, resumable.
 
-The training (:func:`advdyn.experiments.advtrain.train`) writes nothing; this command hands it
-an epoch hook that writes the checkpoints (atomically, ``torch.save``) and resumes from
-``DIR/last.pt`` (read with ``torch.load(weights_only=True)``: tensors and plain values only).
+The training (:func:`advdyn.experiments.advtrain.train`, on the library loop
+:func:`advdyn.train.fit`) writes nothing; this command hands it a progress bar and an epoch
+hook that writes the checkpoints (atomically, ``torch.save``), and resumes from ``DIR/last.pt``
+(read with ``torch.load(weights_only=True)``: tensors and plain values only).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from advdyn.data import load_mnist
 from advdyn.errors import fail
 from advdyn.experiments.advtrain import RUN_HELP, TrainRunConfig, train
 from advdyn.experiments.base import config_dict
+from advdyn.train import Progress
 
 LAST = "last.pt"
 
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
             write_with(out / f"epoch_{epoch:04d}.pt", lambda p: torch.save(state, p))
         write_with(out / LAST, lambda p: torch.save(state, p))
 
-    history = train(config.training(), data, config.epochs, on_epoch=on_epoch, resume=resume)
+    history = train(config.training(), data, config.epochs, on_epoch=on_epoch, resume=resume,
+                    callbacks=[Progress(config.epochs, enabled=not args.no_progress)])
     write_json(out / "train.json", {
         "config": config_dict(config), "data_source": data.source,
         "resumed_from": None if resume is None else resume["epoch"], "history": history})

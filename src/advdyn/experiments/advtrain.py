@@ -17,38 +17,48 @@ fraction for uniform points of the ball (the PGD starts before any step: about
 clean and robust held-out accuracy — robust
 = correct under every one of ``eval_restarts`` PGD restarts (same K, rule, ρ, box).
 
-No file is written here: ``train`` calls ``on_epoch(epoch, model, state)`` after every epoch
-(``state`` = a snapshot of everything a resumed run needs: the epoch, configuration, model and
-optimiser state, history), and resumes from such a ``state`` given as ``resume``. The caller decides
-where checkpoints go (``advdyn train`` writes them atomically; jobs keep none). Epoch ``e``
-draws its shuffle and PGD starts from generators seeded by ``(seed, e)``, so a resumed run
-repeats what the uninterrupted run would have done.
+The loop itself is :func:`advdyn.train.fit` (which writes nothing): ``train`` adds the
+measurements above as callbacks, hands ``on_epoch(epoch, model, state)`` every epoch's snapshot
+(``state``: everything a resumed run needs — the epoch, configuration, data source, model and
+optimiser state, history) and resumes from such a ``state`` given as ``resume``. The caller
+decides where checkpoints go (``advdyn train`` writes them atomically; jobs keep none). The
+controls draw from their own :func:`advdyn.train.stream` purposes, so they change nothing in the
+training.
 """
 
 from __future__ import annotations
 
-import copy
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from advdyn.data import MnistData, mean_norm, scale_images
 from advdyn.errors import check_choice, check_number, fail
 from advdyn.geometry import L2Ball, row_norm, sphere_rtol
-from advdyn.losses import CrossEntropy, LogCrossEntropy
-from advdyn.models import ModuleObjective
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
-from advdyn.pgd import RULES, run_pgd
+from advdyn.pgd import RULES
+from advdyn.train import (
+    FIRST_FREE_PURPOSE,
+    OPTIMIZERS,
+    Callback,
+    EpochHook,
+    HeldOut,
+    InnerPGD,
+    Optimiser,
+    Recipe,
+    Step,
+    fit,
+    perturb,
+    robust_accuracy,
+    stream,
+)
 
-FORMAT = "advdyn-advtrain-2"
-OPTIMIZERS = ("adam", "sgd")
-SHUFFLE, ATTACK, EVALUATE, START_CONTROL, BOX_PROBE = 0, 1, 2, 3, 4
+#: The :func:`advdyn.train.stream` purposes of the controls (the layer draws from the ones below).
+START_CONTROL, BOX_PROBE = FIRST_FREE_PURPOSE, FIRST_FREE_PURPOSE + 1
 BOX_IMAGES = 256
 
 
@@ -179,13 +189,6 @@ RUN_HELP = {**TRAIN_HELP, **DATA_HELP, "epochs": "train up to this epoch",
             "checkpoint_epochs": "also keep the checkpoints of these epochs (0 = untrained)"}
 
 
-def generator(seed: int, purpose: int, epoch: int = 0) -> torch.Generator:
-    """A generator for one ``purpose`` in one epoch, independent of all the others."""
-    g = torch.Generator()
-    g.manual_seed(int(np.random.SeedSequence([seed, purpose, epoch]).generate_state(1)[0]))
-    return g
-
-
 def network(cfg: TrainConfig) -> nn.Module:
     """The network of ``cfg`` at its seeded standard initialisation (behind ``x/scale`` if
     ``invisible``)."""
@@ -193,44 +196,23 @@ def network(cfg: TrainConfig) -> nn.Module:
     return scale_invisible(net, cfg.scale) if cfg.invisible else net
 
 
-def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, cfg: TrainConfig,
-           gen: torch.Generator) -> torch.Tensor:
-    """δ from ``cfg.pgd_steps`` PGD steps (ascent on ℓ) from a uniform start in the ball
-    (keeping ``x + δ ∈ [0, scale]`` if ``cfg.box``); zero for ``K = 0``."""
-    if cfg.pgd_steps == 0:
-        return torch.zeros_like(x)
-    loss = CrossEntropy if cfg.pgd_rule == "raw" else LogCrossEntropy
-    step = cfg.pgd_rho * (eps * eps if cfg.pgd_rule == "raw" else eps)
-    res = run_pgd(ModuleObjective(model, loss, x, y), eps, step, cfg.pgd_steps,
-                  rule=cfg.pgd_rule, start="uniform", generator=gen,
-                  box=(0.0, cfg.scale) if cfg.box else None)
-    return res.delta
+def inner(cfg: TrainConfig, eps: float) -> InnerPGD:
+    """The inner attack of ``cfg`` at radius ``eps`` (box ``[0, scale]`` if ``cfg.box``)."""
+    return InnerPGD(eps, cfg.pgd_steps, cfg.pgd_rho, cfg.pgd_rule,
+                    (0.0, cfg.scale) if cfg.box else None)
+
+
+def recipe(cfg: TrainConfig, eps: float) -> Recipe:
+    """The :class:`advdyn.train.Recipe` of ``cfg`` at radius ``eps``."""
+    return Recipe(inner(cfg, eps), Optimiser(cfg.optimizer, cfg.lr, cfg.momentum),
+                  cfg.batch_size, cfg.seed)
 
 
 def accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
-               cfg: TrainConfig, batch: int = 500) -> tuple[float, float]:
-    """Clean accuracy, and robust accuracy under ``eval_restarts`` PGD restarts (a row counts
-    only if every restart leaves it correct; starts drawn from the seed, the same each epoch)."""
-    gen = generator(cfg.seed, EVALUATE)
-    clean = robust = 0
-    for i in range(0, x.shape[0], batch):
-        xb, yb = x[i:i + batch], y[i:i + batch]
-        with torch.no_grad():
-            ok = model(xb).argmax(1) == yb
-        clean += int(ok.sum())
-        for _ in range(cfg.eval_restarts):
-            delta = attack(model, xb, yb, eps, cfg, gen)
-            with torch.no_grad():
-                ok &= model(xb + delta).argmax(1) == yb
-        robust += int(ok.sum())
-    return clean / x.shape[0], robust / x.shape[0]
-
-
-def optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, or SGD with momentum, at ``cfg.lr``."""
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+               cfg: TrainConfig) -> tuple[float, float]:
+    """Clean accuracy, and robust accuracy under ``cfg.eval_restarts`` restarts of the training
+    attack (:func:`advdyn.train.robust_accuracy`)."""
+    return robust_accuracy(model, x, y, inner(cfg, eps), cfg.eval_restarts, cfg.seed)
 
 
 def subset(images: np.ndarray, labels: np.ndarray, n: int | None, field_name: str
@@ -267,83 +249,61 @@ def prepare(cfg: TrainConfig, data: MnistData) -> Prepared:
                     torch.as_tensor(te_lab), unit, cfg.ratio * cfg.scale * unit)
 
 
-EpochHook = Callable[[int, nn.Module, dict[str, Any]], None]
+EpochCallback = Callable[[int, nn.Module, dict[str, Any]], None]
 
 
-def _epoch(model: nn.Module, opt: torch.optim.Optimizer, p: Prepared, cfg: TrainConfig,
-           epoch: int) -> dict[str, float]:
-    order = torch.randperm(p.x.shape[0], generator=generator(cfg.seed, SHUFFLE, epoch))
-    gen = generator(cfg.seed, ATTACK, epoch)
-    control = generator(cfg.seed, START_CONTROL, epoch)
-    total, correct, on_sphere, radius, starts = 0.0, 0, 0, 0.0, 0
-    rtol = sphere_rtol(p.x.dtype)
-    for i in range(0, p.x.shape[0], cfg.batch_size):
-        idx = order[i:i + cfg.batch_size]
-        xb, yb = p.x[idx], p.y[idx]
-        delta = attack(model, xb, yb, p.eps, cfg, gen)
-        norms = row_norm(delta)
-        on_sphere += int((norms >= p.eps * (1 - rtol)).sum())
-        uniform = L2Ball.sample(xb.shape[0], tuple(xb.shape[1:]), p.eps, control, p.x.dtype)
-        starts += int((row_norm(uniform) >= p.eps * (1 - rtol)).sum())
-        radius += float(norms.sum()) / p.eps
-        opt.zero_grad(set_to_none=True)
-        logits = model(xb + delta)
-        loss = F.cross_entropy(logits, yb)
-        loss.backward()
-        opt.step()
-        total += float(loss.detach()) * xb.shape[0]
-        correct += int((logits.argmax(1) == yb).sum())
-    n = p.x.shape[0]
-    k = min(BOX_IMAGES, n)  # the same attack kept in the pixel box [0, scale], measured only
-    boxed = attack(model, p.x[:k], p.y[:k], p.eps, replace(cfg, box=True),
-                   generator(cfg.seed, BOX_PROBE, epoch))
-    return {"robust_train_loss": total / n, "train_adv_acc": correct / n,
-            "on_sphere": on_sphere / n, "radius_over_eps": radius / n,
-            "start_on_sphere": starts / n,
-            "on_sphere_box": float((row_norm(boxed) >= p.eps * (1 - rtol)).double().mean())}
+class SphereStats(Callback):
+    """Per epoch: the fraction of the training δ on the sphere (``‖δ‖ ≥ ε(1 - 64 ulp)``), the mean
+    ``‖δ‖/ε``, the same fraction for uniform points of the ball drawn beside each batch (the
+    control), and, at the epoch's end, the fraction on the sphere when the attack also keeps
+    ``x + δ`` in ``[0, scale]`` on the first :data:`BOX_IMAGES` training images (module
+    docstring); ``None`` at epoch 0."""
+
+    def __init__(self, p: Prepared, cfg: TrainConfig) -> None:
+        self.p, self.cfg = p, cfg
+        self.floor = p.eps * (1 - sphere_rtol(p.x.dtype))
+        self._restart(1)
+
+    def _restart(self, epoch: int) -> None:
+        """Zero the counts and draw the control of ``epoch`` afresh."""
+        self.control = stream(self.cfg.seed, START_CONTROL, epoch)
+        self.on_sphere = self.starts = 0
+        self.radius = 0.0
+
+    def on_step(self, step: Step) -> None:
+        if step.index == 0:
+            self._restart(step.epoch)
+        norms = row_norm(step.delta)
+        self.on_sphere += int((norms >= self.floor).sum())
+        uniform = L2Ball.sample(step.x.shape[0], tuple(step.x.shape[1:]), self.p.eps,
+                                self.control, self.p.x.dtype)
+        self.starts += int((row_norm(uniform) >= self.floor).sum())
+        self.radius += float(norms.sum()) / self.p.eps
+
+    def measure(self, epoch: int, model: nn.Module) -> dict[str, Any]:
+        if epoch == 0:
+            return dict.fromkeys(("on_sphere", "radius_over_eps", "start_on_sphere",
+                                  "on_sphere_box"))
+        n, k = self.p.x.shape[0], min(BOX_IMAGES, self.p.x.shape[0])
+        boxed = perturb(model, self.p.x[:k], self.p.y[:k],
+                        replace(inner(self.cfg, self.p.eps), box=(0.0, self.cfg.scale)),
+                        stream(self.cfg.seed, BOX_PROBE, epoch))
+        return {"on_sphere": self.on_sphere / n, "radius_over_eps": self.radius / n,
+                "start_on_sphere": self.starts / n,
+                "on_sphere_box": float((row_norm(boxed) >= self.floor).double().mean())}
 
 
 def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
-          on_epoch: EpochHook | None = None, resume: Mapping[str, Any] | None = None
-          ) -> list[dict[str, Any]]:
-    """Train up to ``epochs`` (module docstring); returns the per-epoch history."""
+          on_epoch: EpochCallback | None = None, resume: Mapping[str, Any] | None = None,
+          callbacks: Sequence[Callback] = ()) -> list[dict[str, Any]]:
+    """Train up to ``epochs`` with :func:`advdyn.train.fit` (module docstring), the measurements
+    first, then ``on_epoch``, then ``callbacks``; returns the per-epoch history."""
     epochs = check_number("epochs", epochs, nonnegative=True, integer=True)
     p = prepare(cfg, data)
-    model = network(cfg)
-    opt = optimizer(model, cfg)
-    history: list[dict[str, Any]] = []
-    start = 0
-    if resume is not None:
-        if resume.get("format") != FORMAT or resume.get("config") != asdict(cfg) \
-                or resume.get("source") != data.source:
-            raise fail("resume", "the saved run has another configuration, data or format",
-                       "use the same settings to resume, or start afresh")
-        start = int(resume["epoch"])
-        if start > epochs:
-            raise fail("epochs", f"the saved run is already at epoch {start} > {epochs}")
-        model.load_state_dict(resume["model"])
-        opt.load_state_dict(resume["optimizer"])
-        history = list(resume["history"])
-
-    def done(epoch: int, row: dict[str, Any]) -> None:
-        history.append({"epoch": epoch, **row})
-        if on_epoch is not None:
-            on_epoch(epoch, model, {"format": FORMAT, "epoch": epoch, "config": asdict(cfg),
-                                    "source": data.source,
-                                    "model": copy.deepcopy(model.state_dict()),
-                                    "optimizer": copy.deepcopy(opt.state_dict()),
-                                    "history": copy.deepcopy(history)})
-
-    if resume is None:
-        clean, robust = accuracies(model, p.x_eval, p.y_eval, p.eps, cfg)
-        done(0, {"robust_train_loss": None, "train_adv_acc": None, "on_sphere": None,
-                 "radius_over_eps": None, "start_on_sphere": None, "on_sphere_box": None,
-                 "clean_acc": clean,
-                 "robust_acc": robust, "seconds": 0.0})
-    for epoch in range(start + 1, epochs + 1):
-        t0 = time.perf_counter()
-        row = _epoch(model, opt, p, cfg, epoch)
-        clean, robust = accuracies(model, p.x_eval, p.y_eval, p.eps, cfg)
-        done(epoch, {**row, "clean_acc": clean, "robust_acc": robust,
-                     "seconds": time.perf_counter() - t0})
-    return history
+    hooks: list[Callback] = [SphereStats(p, cfg),
+                             HeldOut(p.x_eval, p.y_eval, inner(cfg, p.eps), cfg.eval_restarts,
+                                     cfg.seed)]
+    if on_epoch is not None:
+        hooks.append(EpochHook(on_epoch))
+    return fit(network(cfg), p.x, p.y, recipe(cfg, p.eps), epochs, callbacks=[*hooks, *callbacks],
+               resume=resume, identity={"config": asdict(cfg), "source": data.source})
