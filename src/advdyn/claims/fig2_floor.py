@@ -30,8 +30,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from advdyn.claims.calibrated import paired
 from advdyn.claims.core import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Judgement, Power, three_way
 from advdyn.claims.power import holm_floor, paired_sign_flip, sign_flip_floor
@@ -118,10 +116,10 @@ def decide(arm: Arm, conv: str, contrasts: Sequence[Contrast]) -> Judgement:
     level = 1 - ALPHA / k
     rows = []
     for c in contrasts:
-        d = np.asarray(list(c.d.values()), float)
+        d = [float(v) for v in c.d.values()]
         effect, power = paired(d, MIN_STEPS, f"escape steps beyond the affine floor: "
                                f"{c.label}", budget, level=level)
-        p = paired_sign_flip(d - MIN_STEPS)["p"] if d.size > 1 else 1.0
+        p = paired_sign_flip([v - MIN_STEPS for v in d])["p"] if len(d) > 1 else 1.0
         rows.append((c, effect, power, p))
     p_holm = holm([r[3] for r in rows])
     worst = min(range(k), key=lambda j: rows[j][1].low)

@@ -217,6 +217,10 @@ EXPERIMENT = Experiment(
     config=Fig2Config, jobs=fig2_jobs, collect=fig2_collect,
     quick={"images": 6, "ratios": (0.001, 0.1, 10.0), "steps": 60, "ascent_steps": 150,
            "reference_steps": 60, "arch": "tiny"},
+    # ratio 10 is left out: at scales 10 and 1000 the ascent to a maximum of L does not certify
+    # there (KKT tangent residual 0.1–0.7 after 500 steps, CNN and affine alike)
+    reference={"images": 40, "ratios": (0.001, 0.1, 1.0), "steps": 60, "ascent_steps": 300,
+               "reference_steps": 60, "arch": "tiny"},
     description="A CNN at standard initialisation on MNIST: for each held-out image, input "
                 "scale and ratio, the attack starts next to a certified local maximum of "
                 "L = -ℓ on the sphere ‖δ‖ = ε (where it is weakest); its escape time is "
