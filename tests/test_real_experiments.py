@@ -55,7 +55,7 @@ def test_fig2_on_idx_files(mnist_dir):
         {"plain", "affine", "linearised"} <= set(c) for c in result["calibration"])
     records = _check_records("fig2", result, ["fig2a", "fig2b", "fig2c", "fig2-scale"])
     stems = [d.stem for d in draw(result, records)]
-    assert stems == ["fig2", "fig2_loss"]
+    assert stems == ["fig2", "fig2_loss", "fig2_floor"]
 
 
 def test_at_scale_on_idx_files(mnist_dir):
