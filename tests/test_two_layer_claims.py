@@ -12,6 +12,7 @@ from advdyn.claims import (
     NOT_SUPPORTED,
     SUPPORTED,
     all_claims,
+    escape_phase,
     lemmas,
     scale,
     theorems,
@@ -84,8 +85,8 @@ CASES = {
     "L4.3": (lemmas.judge_l43, _width_rows(0.0, "B_l", {"L_times_B_l": 0.1}),
              _width_rows(-0.5, "B_l", {"L_times_B_l": 0.1})),
     "L4.3-literal": (lemmas.judge_l43_literal,
-                     [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4}],
-                     [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99}]),
+                     [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4, "points": 50}],
+                     [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99, "points": 50}]),
     "L4.4": (lemmas.judge_l44, _l44(0.5), _l44(-3.0)),
     "L4.5": (lemmas.judge_l45,
              [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
@@ -94,8 +95,8 @@ CASES = {
                "left_plus": 0}]),
     "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
     "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
-    "T5.1": (theorems.judge_t51, [{"one_minimum": True}] * 10,
-             [{"one_minimum": False}] * 8 + [{"one_minimum": True}] * 2),
+    "T5.1": (theorems.judge_t51, [{"one_minimum": True}] * 40,
+             [{"one_minimum": False}] * 8 + [{"one_minimum": True}] * 32),
     "on-sphere": (scale.judge_on_sphere,
                   [{"rule": "normalized", "runs": 100, "on_sphere": 100, "seed": s, "scale": 1,
                     "ratio": 1} for s in range(5)],
@@ -110,8 +111,8 @@ CASES = {
               [{"eps": e, "turn": 2.0 - 1e-3 * s, "seed": s} for e in (1e-3, 1e-2, 1e-1, 1.0)
                for s in range(4)]),
     "s5.1-minima": (scale.judge_minima, _phase(True), _phase(False)),
-    "s5.1-escape": (scale.judge_escape, _phase(True), _phase(False)),
-    "fig1-ratio": (scale.judge_fig1_ratio, _phase(True), _phase(False)),
+    "s5.1-escape": (escape_phase.judge_escape, _phase(True), _phase(False)),
+    "fig1-ratio": (escape_phase.judge_fig1_ratio, _phase(True), _phase(False)),
 }
 
 

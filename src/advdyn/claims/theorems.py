@@ -14,20 +14,19 @@ from advdyn.claims.core import (
     SUPPORTED,
     Claim,
     Judgement,
+    Power,
     main_and_control,
 )
-from advdyn.claims.lemmas import ALPHA, below_regime
+from advdyn.claims.lemmas import below_regime
+from advdyn.claims.rule_power import ALPHA, HIGH, binomial_power
 from advdyn.claims.stats import kaplan_meier
 from advdyn.claims.trends import fraction_at_least, slope_test
-
-#: "with high probability": the lower 95 % confidence bound of the success fraction
-HIGH = 0.9
 
 
 def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of T3.1 (see :data:`T31`)."""
     if not arm:
-        return Judgement(INCONCLUSIVE, "no trajectories", {})
+        return Judgement(INCONCLUSIVE, "no trajectories", {}, binomial_power(0, "trajectories"))
     ok_end = sum(r["close_end"] for r in arm)
     low = fraction_at_least(ok_end, len(arm))
     cells: dict[tuple, list[Mapping[str, Any]]] = {}
@@ -47,7 +46,11 @@ def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
               f"C·η⁻² steps (95 % lower bound {low:.2f}); KM median time to get there ∝ "
               f"η^{slope} (p for exponent > −2: {fit['p']:.2g}); max distance/√η at the budget "
               f"{values['max_dist_end_over_sqrt_eta']:.3g}")
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    power = binomial_power(len(arm), "trajectories")
+    if len(med) < 3:
+        power = Power(len(arm), power.min_p, power.detectable_effect, False,
+                      f"{len(med)} (seed, ε, η) cells: fewer than 3 to fit the time's slope")
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
 
 
 T31 = Claim(
@@ -84,6 +87,7 @@ def _decay(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def judge_c31(arm: Mapping[str, Any]) -> Judgement:
     """Rule of C3.1 (see :data:`C31`)."""
     seen, const = _decay(arm["rows"]), _decay(arm["constant"])
+    power = binomial_power(seen["trajectories"], "trajectories", all_pass=True)
     values = {**seen, "constant_step": const}
     const_note = ("; a constant step (no shrinking) reaches D_S/D_0 ≤ "
                   f"{const['max_DS_over_D0']:.2g} at per-step rate "
@@ -92,7 +96,8 @@ def judge_c31(arm: Mapping[str, Any]) -> Judgement:
     if seen["switched"] < seen["trajectories"]:
         return Judgement(INCONCLUSIVE, f"{seen['trajectories'] - seen['switched']} of "
                          f"{seen['trajectories']} trajectories never reached the switch point "
-                         "t̃ within the budget (counted, not dropped)" + const_note, values)
+                         "t̃ within the budget (counted, not dropped)" + const_note, values,
+                         power)
     slopes = [r["slope"] for r in arm["rows"]]
     within = all(r["DS_over_D0"] <= 2 * r["z_over_z_plus_S"] for r in arm["rows"])
     values["DS_within_2z_over_z_plus_S"] = within
@@ -103,7 +108,7 @@ def judge_c31(arm: Mapping[str, Any]) -> Judgement:
               + ("[n/a]" if seen["slope_range_D"] is None else
                  "[{:.2f}, {:.2f}]".format(*seen["slope_range_D"]))
               + " (bound −1; D_s² twice that)" + const_note)
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
 
 
 C31 = Claim(
@@ -127,14 +132,16 @@ C31 = Claim(
 
 def judge_t51(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of T5.1 (see :data:`T51`)."""
-    if len(arm) < 5:
-        return Judgement(INCONCLUSIVE, f"only {len(arm)} problems (5 needed)",
-                         {"problems": len(arm)})
+    power = binomial_power(len(arm), "problems")
+    if not arm:
+        return Judgement(INCONCLUSIVE, "no problems", {"problems": 0}, power)
     one = sum(bool(r["one_minimum"]) for r in arm)
-    values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm)}
-    return Judgement(SUPPORTED if one >= HIGH * len(arm) else NOT_SUPPORTED,
+    low = fraction_at_least(one, len(arm))
+    values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm),
+              "fraction_lower_95": low}
+    return Judgement(SUPPORTED if low >= HIGH else NOT_SUPPORTED,
                      f"{one}/{len(arm)} problems have exactly one local minimum of L at every "
-                     "tested ε of the arm", values)
+                     f"tested ε of the arm (95 % lower bound {low:.3f})", values, power)
 
 
 T51 = Claim(
@@ -146,8 +153,9 @@ T51 = Claim(
                 "d ≥ 3: multistart census, a lower bound): τ_ε = the first ε with not exactly "
                 "one minimum; whether the problem has exactly one minimum at every tested ε below "
                 "Theorem 3.1's ε < (log m)^{-2} (τ_ε above the regime).",
-    rule=f"Supported iff at least {HIGH:.0%} of ≥ 5 problems have exactly one minimum at every "
-         "tested ε of the arm; fewer than 5 problems: inconclusive; else not supported. "
+    rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
+         f"problems with exactly one minimum at every tested ε of the arm is ≥ {HIGH} (so at "
+         "least 36 problems are needed); else not supported. "
          "(Judged once, here: the threshold experiment only measures.)",
     control="The same problems at ε = 10·τ_ε: past the threshold the count is no longer one, "
             "so the rule must reject.",
