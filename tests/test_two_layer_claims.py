@@ -1,7 +1,12 @@
-"""Every two-layer claim's judge on synthetic data: passing data → supported, failing data →
-not supported; the claims are registered once; C3.1 counts trajectories that never switch."""
+"""Every two-layer claim's judge on synthetic data: passing data at an adequate size →
+supported, data that keeps the artifact without the mechanism → not supported, a size where the
+rule cannot pass → inconclusive (underpowered); the power computations at their edges (36 units
+for a counting rule, the exact Spearman critical ρ, the log-rank floor); the claims are
+registered once; C3.1 counts trajectories that never switch."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -14,9 +19,12 @@ from advdyn.claims import (
     all_claims,
     escape_phase,
     lemmas,
+    rule_power,
     scale,
     theorems,
 )
+from advdyn.claims.rule_power import binomial_power
+from advdyn.claims.trends import rank_trend
 from advdyn.claims.two_layer import CLAIMS as TWO_LAYER
 
 RNG = np.random.default_rng(0)
@@ -34,7 +42,7 @@ def _l41(power: float) -> list[dict]:
 
 
 def _l44(margin: float) -> list[dict]:
-    return [{"seed": s, "phi": p, "points": 5, "margin": margin, "margin_unit": margin,
+    return [{"seed": s, "phi": p, "points": 20, "margin": margin, "margin_unit": margin,
              "saddles": 0} for s in range(3) for p in (0.5, 0.9)]
 
 
@@ -46,7 +54,7 @@ def _t31(close: bool) -> list[dict]:
 
 def _c31(slope: float, end: float) -> dict:
     rows = [{"switched": True, "slope": slope, "DS_over_D0": end, "z_over_z_plus_S": 0.1,
-             "rate_per_step": -1e-3} for _ in range(4)]
+             "rate_per_step": -1e-3} for _ in range(40)]
     return {"rows": rows, "constant": rows}
 
 
@@ -80,8 +88,12 @@ def _phase(effect: bool) -> dict:
 
 CASES = {
     "L4.1": (lemmas.judge_l41, _l41(0.0), _l41(-1.0)),
-    "L4.2": (lemmas.judge_l42, [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
-             [{"directions": 5, "max_ratio": 50.0, "max_error_over_eta": 1.0}]),
+    "L4.2": (lemmas.judge_l42, [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
+             [{"directions": 50, "max_ratio": 50.0, "max_error_over_eta": 1.0}]),
+    "L4.2-literal": (lemmas.judge_l42,
+                     [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1}] * 2,
+                     [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1},
+                      {"directions": 50, "max_ratio": 250.0, "max_error_over_eta": 1.0}]),
     "L4.3": (lemmas.judge_l43, _width_rows(0.0, "B_l", {"L_times_B_l": 0.1}),
              _width_rows(-0.5, "B_l", {"L_times_B_l": 0.1})),
     "L4.3-literal": (lemmas.judge_l43_literal,
@@ -89,9 +101,9 @@ CASES = {
                      [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99, "points": 50}]),
     "L4.4": (lemmas.judge_l44, _l44(0.5), _l44(-3.0)),
     "L4.5": (lemmas.judge_l45,
-             [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
+             [{"cond6": True, "reached_sphere": 4, "trajectories": 40, "entered_minus": 0,
                "left_plus": 0}],
-             [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 2,
+             [{"cond6": True, "reached_sphere": 4, "trajectories": 40, "entered_minus": 2,
                "left_plus": 0}]),
     "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
     "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
@@ -118,10 +130,101 @@ CASES = {
 
 @pytest.mark.parametrize("cid", list(CASES))
 def test_judge_passes_good_data_and_rejects_bad(cid: str) -> None:
+    """Good data at an adequate size: supported, with its power; data built to keep the
+    measurement's artifact without the mechanism (the control's kind): not supported."""
     judge, good, bad = CASES[cid]
-    seen, rejected = judge(good), judge(bad)
+    seen, rejected = judge(good).powered(), judge(bad).powered()
     assert seen.verdict == SUPPORTED, seen.reason
+    assert seen.power is not None and seen.power.adequate and seen.power.n > 0
     assert rejected.verdict == NOT_SUPPORTED, rejected.reason
+    assert rejected.power is not None and rejected.power.adequate
+
+
+def _small_phase() -> dict:
+    """One seed, three runs per cell: too few for any of the phase rules."""
+    out = _phase(True)
+    out["minima"] = [r for r in out["minima"] if r["seed"] == 0]
+    for cells in out["escape"].values():
+        for c in cells:
+            c["times"], c["escaped"] = c["times"][:3], c["escaped"][:3]
+    return out
+
+
+#: Each judge's good data cut to a size where its rule cannot pass.
+UNDERPOWERED = {
+    "L4.1": _l41(0.0)[:2],
+    "L4.2": [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
+    "L4.3": _width_rows(0.0, "B_l", {"L_times_B_l": 0.1})[:2],
+    "L4.3-literal": [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4, "points": 10}],
+    "L4.4": [{**r, "points": 2} for r in _l44(0.5)],
+    "L4.5": [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
+              "left_plus": 0}],
+    "T3.1": _t31(True)[:2] + _t31(True)[20:22],
+    "C3.1": {"rows": _c31(-2.0, 0.01)["rows"][:4], "constant": _c31(-2.0, 0.01)["rows"][:4]},
+    "T5.1": [{"one_minimum": True}] * 20,
+    "on-sphere": [{"rule": "normalized", "runs": 20, "on_sphere": 20, "seed": 0, "scale": 1,
+                   "ratio": 1}],
+    "concentration": {"rows": [r for r in _trend(lambda c: np.log10(c) + 2)["rows"]][::5],
+                      "cells": []},
+    "eps-only": {**_eps_only(False), "rows": [r for r in _eps_only(False)["rows"]
+                                              if r["seed"] == 0]},
+    "angle": [{"eps": e, "turn": e * 1e-3, "seed": 0} for e in (1e-3, 1e-2, 1e-1)],
+    "s5.1-minima": _small_phase(),
+    "s5.1-escape": _small_phase(),
+    "fig1-ratio": _small_phase(),
+}
+
+
+@pytest.mark.parametrize("cid", [c for c in CASES if c in UNDERPOWERED])
+def test_underpowered_size_is_inconclusive(cid: str) -> None:
+    judge = CASES[cid][0]
+    seen = judge(UNDERPOWERED[cid])
+    assert seen.power is not None and not seen.power.adequate and seen.power.why
+    powered = seen.powered()
+    assert powered.verdict == INCONCLUSIVE
+    if seen.verdict != INCONCLUSIVE:
+        assert "underpowered" in powered.reason
+
+
+def test_counting_rules_pass_from_36_units_as_the_binomial_predicts() -> None:
+    """0.025^(1/n) ≥ 0.9 first at n = 36: 36/36 is supported, 35/35 underpowered."""
+    assert theorems.judge_t51([{"one_minimum": True}] * 36).powered().verdict == SUPPORTED
+    assert theorems.judge_t51([{"one_minimum": True}] * 35).powered().verdict == INCONCLUSIVE
+    for n in (35, 36):
+        power = binomial_power(n, "units", all_pass=True)
+        assert power.adequate == (n == 36)
+        assert power.min_p == pytest.approx(0.9 ** n)
+    edge = binomial_power(36, "units", all_pass=True)
+    assert edge.detectable_effect == pytest.approx(0.8 ** (1 / 36))
+
+
+def test_spearman_critical_value_is_the_edge_of_significance() -> None:
+    """Exact test at n = 5: a pairing whose ρ reaches the critical value is significant at α,
+    one just below it is not."""
+    x = [1, 2, 3, 4, 5]
+    base = rank_trend(x, [1, 2, 3, 4, 5], alpha=0.05)
+    assert base["min_p"] == pytest.approx(1 / 120)
+    seen = {}
+    for y in itertools.permutations(range(5)):
+        t = rank_trend(x, list(y), alpha=0.05)
+        seen[round(t["rho"], 9)] = t["p"]
+    crit = round(base["critical"], 9)
+    assert seen[crit] <= 0.05
+    assert all(p > 0.05 for rho, p in seen.items() if rho < crit)
+
+
+def test_logrank_floor_decides_escape_power() -> None:
+    """Four runs a cell over two ratios: floor 2/C(8,4) = 0.029 ≤ α (adequate); over five
+    ratios 5/70 = 0.071 > α (underpowered)."""
+    out = _phase(True)
+    for conv, cells in out["escape"].items():
+        out["escape"][conv] = [{**c, "times": c["times"][:4], "escaped": c["escaped"][:4]}
+                               for c in cells]
+    two = escape_phase.judge_escape(out)
+    assert two.power is not None and two.power.min_p == pytest.approx(2 / 70)
+    assert two.power.adequate
+    five = rule_power.floor_power(4, 1 / 70, 5, 1.0, "runs")
+    assert not five.adequate and "0.0714" in five.why
 
 
 def test_every_two_layer_claim_is_registered_once_and_tested_here() -> None:

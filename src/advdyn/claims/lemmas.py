@@ -297,4 +297,20 @@ L42 = Claim(
     judge=judge_l42)
 
 
-CLAIMS: tuple[Claim, ...] = (L41, L42, L43, L43_LITERAL, L44, L45)
+L42_LITERAL = Claim(
+    id="L4.2-literal", section="Lemma 4.2",
+    quote="For any v̂ ∈ S^{d−1}, let δ̃1 = δ0 + ηv̂ and δ̃2 = δ0 + ηP_T0·v̂, then "
+          "‖P_B(0,ε)(δ̃1) − δ̃2‖ ≤ 4η²/ε.",
+    measurement="The worst ratio of the error to 4η²/ε over every direction of L4.2's sample, "
+                "outward and inward (⟨v̂, δ₀⟩ < 0, including v̂ = −δ̂₀): 'for any v̂' as written.",
+    rule="The rule of L4.2 on all directions: supported iff the worst ratio is ≤ 1; else not "
+         "supported. (Expected not supported: for inward v̂ the point stays in the ball and the "
+         "error is η|⟨v̂, δ̂₀⟩|, of order η, not η²/ε.)",
+    control="The inward directions alone, where the projection never acts: the error is of "
+            "order η, so the rule must reject.",
+    experiment="lemma42",
+    arms=lambda r: (list(r["arms"]["outward"]) + list(r["arms"]["inward"]), r["arms"]["inward"]),
+    judge=judge_l42)
+
+
+CLAIMS: tuple[Claim, ...] = (L41, L42, L42_LITERAL, L43, L43_LITERAL, L44, L45)

@@ -71,10 +71,12 @@ def rank_trend(x: Sequence[float], y: Sequence[float], *, alternative: str = "gr
     null = sign * (ry[perms] @ rx)
     p = float(np.mean(null >= sign * rho - 1e-12)) if exact else float(
         (1 + np.sum(null >= sign * rho - 1e-12)) / (1 + n_resamples))
-    ranked = np.sort(null)[::-1]
-    count = int(np.floor(alpha * (len(ranked) if exact else 1 + n_resamples))) - (0 if exact
-                                                                                    else 1)
-    critical = float(ranked[count - 1]) if count >= 1 else math.inf
+    ordered = np.sort(null)
+    values = np.unique(ordered)
+    at_least = ordered.size - np.searchsorted(ordered, values - 1e-12)
+    tail = at_least / ordered.size if exact else (1 + at_least) / (1 + n_resamples)
+    passing = values[tail <= alpha]
+    critical = float(passing.min()) if passing.size else math.inf
     return {"rho": rho, "p": p, "n": n, "min_p": floor, "critical": critical}
 
 
