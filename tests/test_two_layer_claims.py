@@ -28,6 +28,8 @@ from advdyn.claims.trends import rank_trend
 from advdyn.claims.two_layer import CLAIMS as TWO_LAYER
 
 RNG = np.random.default_rng(0)
+#: A T5.1 problem with exactly one minimum, counted by a complete census.
+ONE = {"one_minimum": True, "unseen_mass": 0.0}
 WIDTHS = (32, 128, 512, 2048)
 
 
@@ -49,7 +51,8 @@ def _l44(margin: float) -> list[dict]:
 def _t31(close: bool) -> list[dict]:
     return [{"seed": 0, "eps": 0.03, "eta": eta, "reached": close,
              "t_reach": int(10 / eta) if close else 10**6, "dist_end": 0.001 if close else 1.0,
-             "close_end": close} for eta in (1e-3, 5e-4, 2.5e-4) for _ in range(20)]
+             "close_end": close, "unseen_mass": 0.0} for eta in (1e-3, 5e-4, 2.5e-4)
+            for _ in range(20)]
 
 
 def _c31(slope: float, end: float) -> dict:
@@ -107,8 +110,7 @@ CASES = {
                "left_plus": 0}]),
     "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
     "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
-    "T5.1": (theorems.judge_t51, [{"one_minimum": True}] * 40,
-             [{"one_minimum": False}] * 8 + [{"one_minimum": True}] * 32),
+    "T5.1": (theorems.judge_t51, [ONE] * 40, [{**ONE, "one_minimum": False}] * 8 + [ONE] * 32),
     "on-sphere": (scale.judge_on_sphere,
                   [{"rule": "normalized", "runs": 100, "on_sphere": 100, "seed": s, "scale": 1,
                     "ratio": 1} for s in range(5)],
@@ -161,7 +163,7 @@ UNDERPOWERED = {
               "left_plus": 0}],
     "T3.1": _t31(True)[:2] + _t31(True)[20:22],
     "C3.1": {"rows": _c31(-2.0, 0.01)["rows"][:4], "constant": _c31(-2.0, 0.01)["rows"][:4]},
-    "T5.1": [{"one_minimum": True}] * 20,
+    "T5.1": [ONE] * 20,
     "on-sphere": [{"rule": "normalized", "runs": 20, "on_sphere": 20, "seed": 0, "scale": 1,
                    "ratio": 1}],
     "concentration": {"rows": [r for r in _trend(lambda c: np.log10(c) + 2)["rows"]][::5],
@@ -188,14 +190,25 @@ def test_underpowered_size_is_inconclusive(cid: str) -> None:
 
 def test_counting_rules_pass_from_36_units_as_the_binomial_predicts() -> None:
     """0.025^(1/n) ≥ 0.9 first at n = 36: 36/36 is supported, 35/35 underpowered."""
-    assert theorems.judge_t51([{"one_minimum": True}] * 36).powered().verdict == SUPPORTED
-    assert theorems.judge_t51([{"one_minimum": True}] * 35).powered().verdict == INCONCLUSIVE
+    assert theorems.judge_t51([ONE] * 36).powered().verdict == SUPPORTED
+    assert theorems.judge_t51([ONE] * 35).powered().verdict == INCONCLUSIVE
     for n in (35, 36):
         power = binomial_power(n, "units", all_pass=True)
         assert power.adequate == (n == 36)
         assert power.min_p == pytest.approx(0.9 ** n)
     edge = binomial_power(36, "units", all_pass=True)
     assert edge.detectable_effect == pytest.approx(0.8 ** (1 / 36))
+
+
+def test_incomplete_census_makes_t51_and_t31_inconclusive() -> None:
+    """A census that may have missed minima (unseen mass 0.02 > 0.01) cannot decide."""
+    rows = [{"one_minimum": True, "unseen_mass": 0.02}] * 40
+    seen = theorems.judge_t51(rows)
+    assert seen.verdict == INCONCLUSIVE and "incomplete census" in seen.reason
+    assert seen.values["max_census_unseen_mass"] == 0.02
+    t31 = theorems.judge_t31([{**r, "unseen_mass": 0.5} for r in _t31(True)])
+    assert t31.verdict == INCONCLUSIVE and "0.5 > 0.01" in t31.reason
+    assert theorems.judge_t51([{**r, "unseen_mass": 0.01} for r in rows]).verdict == SUPPORTED
 
 
 def test_spearman_critical_value_is_the_edge_of_significance() -> None:

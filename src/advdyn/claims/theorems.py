@@ -22,6 +22,22 @@ from advdyn.claims.rule_power import ALPHA, HIGH, binomial_power
 from advdyn.claims.stats import kaplan_meier
 from advdyn.claims.trends import fraction_at_least, slope_test
 
+#: The largest Good–Turing unseen basin mass of a census a verdict may rest on.
+UNSEEN_LIMIT = 1e-2
+
+
+def on_census(seen: Judgement, arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """``seen`` with the largest census unseen mass of ``arm``'s rows (``unseen_mass``) in its
+    values, made inconclusive when that exceeds :data:`UNSEEN_LIMIT`: a count or a distance
+    to "the" minima that a census may have missed cannot decide."""
+    unseen = max((float(r["unseen_mass"]) for r in arm), default=0.0)
+    values = {**seen.values, "max_census_unseen_mass": unseen}
+    if unseen <= UNSEEN_LIMIT:
+        return Judgement(seen.verdict, seen.reason, values, seen.power, seen.effect)
+    return Judgement(INCONCLUSIVE, f"incomplete census: Good–Turing unseen minima mass "
+                     f"{unseen:.3g} > {UNSEEN_LIMIT:g} (it read: {seen.verdict}; {seen.reason})",
+                     values, seen.power, seen.effect)
+
 
 def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of T3.1 (see :data:`T31`)."""
@@ -50,7 +66,7 @@ def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     if len(med) < 3:
         power = Power(len(arm), power.min_p, power.detectable_effect, False,
                       f"{len(med)} (seed, ε, η) cells: fewer than 3 to fit the time's slope")
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
+    return on_census(Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power), arm)
 
 
 T31 = Claim(
@@ -66,7 +82,8 @@ T31 = Claim(
     rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
          f"trajectories on the sphere within c·√η of a minimum after C·η⁻² steps is ≥ {HIGH}, "
          "and the log–log slope of the Kaplan–Meier median time against η exceeds −2 "
-         "(one-sided t-test, α = 0.05): time grows no faster than η⁻². Else not supported.",
+         "(one-sided t-test, α = 0.05): time grows no faster than η⁻². Else not supported; "
+         f"inconclusive when a census's Good–Turing unseen minima mass exceeds {UNSEEN_LIMIT:g}.",
     control="The same trajectories measured against the census's local maxima (PGD must not "
             "end near them): the rule must reject.",
     experiment="theorem31", arms=main_and_control,
@@ -139,9 +156,10 @@ def judge_t51(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     low = fraction_at_least(one, len(arm))
     values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm),
               "fraction_lower_95": low}
-    return Judgement(SUPPORTED if low >= HIGH else NOT_SUPPORTED,
-                     f"{one}/{len(arm)} problems have exactly one local minimum of L at every "
-                     f"tested ε of the arm (95 % lower bound {low:.3f})", values, power)
+    return on_census(Judgement(SUPPORTED if low >= HIGH else NOT_SUPPORTED,
+                               f"{one}/{len(arm)} problems have exactly one local minimum of L "
+                               f"at every tested ε of the arm (95 % lower bound {low:.3f})",
+                               values, power), arm)
 
 
 T51 = Claim(
@@ -155,7 +173,8 @@ T51 = Claim(
                 "Theorem 3.1's ε < (log m)^{-2} (τ_ε above the regime).",
     rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
          f"problems with exactly one minimum at every tested ε of the arm is ≥ {HIGH} (so at "
-         "least 36 problems are needed); else not supported. "
+         "least 36 problems are needed); else not supported; inconclusive when a census's "
+         f"Good–Turing unseen minima mass exceeds {UNSEEN_LIMIT:g} (d ≥ 3). "
          "(Judged once, here: the threshold experiment only measures.)",
     control="The same problems at ε = 10·τ_ε: past the threshold the count is no longer one, "
             "so the rule must reject.",

@@ -117,6 +117,7 @@ def seed_job(**parameters: Any) -> dict[str, Any]:
                             "dist_end": float(dist[-1, b]),
                             "close_end": bool(on[last, cols][b] and near[-1, b]),
                             "minima": len(found[i].minima),
+                            "unseen_mass": found[i].unseen_minima_mass,
                             "in_regime": regime("T3.1", cfg.dim, width, float(eps[i]),
                                                 eta)["inside"]})
     return {"rows": out}
