@@ -91,9 +91,11 @@ ESCAPE = Claim(
     quote="we can see a smaller input scale leads to faster loss value decay in the initial "
           "phase of adversarial training; (Fig. 1) if the input scale is small enough, ... PGD "
           "can easily escape the local maximal with few steps",
-    measurement="Phase diagram: PGD from every (kicked) local maximum of L until it stays near "
-                "a local minimum (censored at the budget), under normalised steps ρε (the "
-                "verdict), raw fixed η and raw η = ρε² (side by side in the values).",
+    measurement="Phase diagram: PGD from every (kicked) local maximum of L; the escape time is "
+                "the first step at which ℓ = −L covers half of its gap from the maximum's value "
+                "to the deepest census minimum's (leaving the maximum, as in Figure 2; censored "
+                "at the budget), under normalised steps ρε (the verdict), raw fixed η and raw "
+                "η = ρε² (side by side in the values).",
     rule="Per ratio, one-sided permutation log-rank test that runs at the smallest input scale "
          "escape sooner than at the largest (censored times, never the budget as a time), Holm "
          "across ratios, α = 0.05; normalised steps decide: supported if significant at every "

@@ -84,8 +84,10 @@ T31 = Claim(
          "and the log–log slope of the Kaplan–Meier median time against η exceeds −2 "
          "(one-sided t-test, α = 0.05): time grows no faster than η⁻². Else not supported; "
          f"inconclusive when a census's Good–Turing unseen minima mass exceeds {UNSEEN_LIMIT:g}.",
-    control="The same trajectories measured against the census's local maxima (PGD must not "
-            "end near them): the rule must reject.",
+    control="The same trajectories measured against the census minima of an independent "
+            "problem (another seed, same d, m, input scale and ε): the same sphere, recording "
+            "and kind of targets, only the targets are not this L's minima, so the rule "
+            "must reject.",
     experiment="theorem31", arms=main_and_control,
     judge=judge_t31, regime=below_regime(judge_t31))
 
