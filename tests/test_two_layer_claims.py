@@ -110,7 +110,7 @@ CASES = {
                "left_plus": 0}]),
     "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
     "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
-    "T5.1": (theorems.judge_t51, [ONE] * 40, [{**ONE, "one_minimum": False}] * 8 + [ONE] * 32),
+    "T5.1": (theorems.judge_t51, [ONE] * 40, [{**ONE, "one_minimum": False}] * 20 + [ONE] * 20),
     "on-sphere": (scale.judge_on_sphere,
                   [{"rule": "normalized", "runs": 100, "on_sphere": 100, "seed": s, "scale": 1,
                     "ratio": 1} for s in range(5)],
@@ -198,6 +198,17 @@ def test_counting_rules_pass_from_36_units_as_the_binomial_predicts() -> None:
         assert power.min_p == pytest.approx(0.9 ** n)
     edge = binomial_power(36, "units", all_pass=True)
     assert edge.detectable_effect == pytest.approx(0.8 ** (1 / 36))
+
+
+def test_fractions_are_decided_three_way_against_0_9() -> None:
+    """k/n with its Clopper–Pearson interval against the minimum effect 0.9: 40/40 ([0.912, 1])
+    supported, 36/40 ([0.763, 0.972]) straddles it: inconclusive, 20/40 below: not supported."""
+    no = {**ONE, "one_minimum": False}
+    for k, verdict in ((40, SUPPORTED), (36, INCONCLUSIVE), (20, NOT_SUPPORTED)):
+        seen = theorems.judge_t51([ONE] * k + [no] * (40 - k))
+        assert seen.verdict == verdict, seen.reason
+        assert seen.effect is not None and seen.effect.min_effect == 0.9
+        assert seen.effect.low <= k / 40 <= seen.effect.high
 
 
 def test_incomplete_census_makes_t51_and_t31_inconclusive() -> None:

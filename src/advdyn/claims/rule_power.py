@@ -8,6 +8,8 @@ Power`), one function per kind of rule.
   0.9). ``min_p = HIGH^n``: the exact one-sided binomial p of ``n/n`` when the true fraction is
   ``HIGH``. Detectable effect: the smallest true fraction ``f`` with
   ``P(Binom(n, f) ≥ k*) ≥ 0.8``, ``k*`` the fewest successes that pass (exact).
+- **Fractions as effects** (:func:`fraction_effect`): ``k/n`` with its Clopper–Pearson interval
+  against the minimum effect ``HIGH``, for the three-way decision.
 - **Permutation tests** (:func:`floor_power`): the smallest Holm-adjusted p when all ``k``
   comparisons must pass is ``k`` times the test's floor (:func:`~advdyn.claims.power.
   holm_floor`); the rule can pass only when that is ≤ α.
@@ -28,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, stats
 
-from advdyn.claims.core import Power
+from advdyn.claims.core import Effect, Power
 from advdyn.claims.power import (
     DETECTION_POWER,
     detectable_effect,
@@ -60,6 +62,15 @@ def binomial_power(n: int, unit: str, *, all_pass: bool = False) -> Power:
         detect = float(optimize.brentq(
             lambda f: stats.binom.sf(k_need - 1, n, f) - DETECTION_POWER, 1e-12, 1 - 1e-12))
     return Power(n, HIGH ** n, detect, True)
+
+
+def fraction_effect(successes: int, trials: int, units: str) -> Effect:
+    """The fraction ``successes/trials`` with its two-sided 95 % Clopper–Pearson interval,
+    against the minimum effect :data:`HIGH` (for :func:`~advdyn.claims.core.three_way`)."""
+    if trials <= 0:
+        return Effect(0.0, 0.0, 1.0, HIGH, units)
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(0.95, method="exact")
+    return Effect(successes / trials, float(ci.low), float(ci.high), HIGH, units)
 
 
 def floor_power(n: int, floor: float, k: int, detectable: float, unit: str) -> Power:

@@ -18,10 +18,11 @@ from advdyn.claims.core import (
     Judgement,
     Power,
     main_and_control,
+    three_way,
 )
-from advdyn.claims.rule_power import ALPHA, HIGH, binomial_power, floor_power
+from advdyn.claims.rule_power import ALPHA, HIGH, binomial_power, floor_power, fraction_effect
 from advdyn.claims.stats import holm
-from advdyn.claims.trends import fraction_at_least, rank_trend
+from advdyn.claims.trends import rank_trend
 
 
 def judge_on_sphere(arm: Sequence[Mapping[str, Any]]) -> Judgement:
@@ -36,15 +37,15 @@ def judge_on_sphere(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     problems = {(r["seed"], r["scale"], r["ratio"]) for r in arm}
     most = sum(all(r["on_sphere"] * 2 > r["runs"] for r in arm
                    if (r["seed"], r["scale"], r["ratio"]) == p) for p in problems)
-    low = fraction_at_least(on, runs)
-    values = {"runs": runs, "on_sphere": on, "fraction_lower_95": low,
+    effect = fraction_effect(on, runs, "fraction of runs ending on the sphere")
+    values = {"runs": runs, "on_sphere": on, "fraction_lower_95": effect.low,
               "problems": len(problems), "problems_with_most_runs_on_sphere": most,
               "fraction_per_rule": per_rule}
-    return Judgement(SUPPORTED if low >= HIGH else NOT_SUPPORTED,
-                     f"{on}/{runs} runs end on the sphere (95 % lower bound {low:.3f}); "
-                     f"{most}/{len(problems)} problems have most runs there (normalised steps; "
-                     f"raw η = ρε²: {per_rule.get('raw', float('nan')):.2f} of runs)", values,
-                     binomial_power(runs, "runs"))
+    verdict, phrase = three_way(effect)
+    return Judgement(verdict, f"{on}/{runs} runs: {phrase}; {most}/{len(problems)} problems have "
+                     f"most runs there (normalised steps; raw η = ρε²: "
+                     f"{per_rule.get('raw', float('nan')):.2f} of runs)", values,
+                     binomial_power(runs, "runs"), effect)
 
 
 ON_SPHERE = Claim(
@@ -56,8 +57,10 @@ ON_SPHERE = Claim(
                 "uniform starts on Xavier problems over seeds × input scales × ratios: the "
                 "fraction of runs ending on the sphere, and of problems where most runs do; "
                 "the raw rule η = ρε² reported beside it.",
-    rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
-         f"normalised-step runs ending on the sphere is ≥ {HIGH}; else not supported.",
+    rule="Three-way on the fraction of normalised-step runs ending on the sphere with its "
+         "two-sided 95 % Clopper–Pearson interval: supported if the interval lies above the "
+         "minimum effect, not supported if below, else inconclusive.",
+    min_effect=f"{HIGH} (fraction of runs ending on the sphere: 'with high probability')",
     control="A concave network at x = 0 (rows ±w_r, equal negative output weights): the "
             "minimum of L over the ball is its centre, so runs end inside and the rule must "
             "reject.",
