@@ -267,6 +267,7 @@ HELP = {
     "steps": "PGD step budget per trajectory",
     "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
     "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",
+    "gap_fraction": "phase diagram: escaped = ℓ covered this share of its gap to the best minimum",
     "perturb": "kick off each local maximum: δ₀ = P_B(δ* + perturb·ε·v), v uniform unit",
     "angle_density": "circle scan: grid points per softplus transition width 1/(ε max‖w_r‖)",
     "min_angles": "circle scan: fewest angles",

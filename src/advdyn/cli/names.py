@@ -40,7 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 #: The claims of the register, in its order: (id, the paper's place).
 CLAIMS: tuple[tuple[str, str], ...] = (
     ("fig1", "Figure 1 caption"), ("L4.1", "Lemma 4.1"), ("L4.2", "Lemma 4.2"),
-    ("L4.3", "Lemma 4.3"), ("L4.3-literal", "Lemma 4.3"), ("L4.4", "Lemma 4.4"),
+    ("L4.2-literal", "Lemma 4.2"), ("L4.3", "Lemma 4.3"), ("L4.3-literal", "Lemma 4.3"),
+    ("L4.4", "Lemma 4.4"),
     ("L4.5", "Lemma 4.5"), ("T3.1", "Theorem 3.1"), ("C3.1", "Corollary 3.1"),
     ("T5.1", "Theorem 5.1"), ("on-sphere", "§3.1"), ("concentration", "§1.1"),
     ("eps-only", "§5.1.1"), ("angle", "§5.1.1"), ("s5.1-minima", "§5.1.1"),

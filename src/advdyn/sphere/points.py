@@ -74,6 +74,17 @@ class Census:
         """Number of points of each type found."""
         return {name: len(getattr(self, name)) for name in LISTS.values()}
 
+    @property
+    def unseen_minima_mass(self) -> float:
+        """The Good–Turing estimate ``f₁/n`` of the probability that a uniform start lands in
+        the basin of a minimum the census has not seen (1 when no start reached a minimum);
+        0 for the exact circle scan, whose ``unseen`` holds no such estimate."""
+        est = self.unseen.get("minima")
+        if not est:
+            return 0.0
+        mass = est.get("unseen_mass_good_turing")
+        return 1.0 if mass is None else float(mass)
+
     def to_json(self) -> dict[str, Any]:
         """A plain JSON-able dict (points as lists of numbers)."""
         out: dict[str, Any] = {"eps": self.eps, "method": self.method, "counts": self.counts}
