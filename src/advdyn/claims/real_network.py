@@ -2,10 +2,10 @@
 training-related rows (Q2, Figure 3, Q1) are in :mod:`advdyn.claims.real_network_training`.
 
 Every Figure 2 judge decides on the **normalised** convention (α = ρε: scale-free, the fair
-rule for comparing input scales, SPEC §5) and reports the raw conventions (fixed η; η = cε²)
-beside it under the same rule, so the record says which conventions reproduce the ordering.
-Escape times are those of certified starts with a gap to close (:mod:`advdyn.experiments.escape`);
-censored runs stay censored (:mod:`advdyn.claims.survival`).
+rule for comparing input scales, docs/experiments/index.md) and reports the raw conventions (fixed
+η; η = cε²) beside it under the same rule, so the record says which conventions reproduce the
+ordering. Escape times are those of certified starts with a gap to close
+(:mod:`advdyn.experiments.escape`); censored runs stay censored (:mod:`advdyn.claims.survival`).
 """
 
 from __future__ import annotations

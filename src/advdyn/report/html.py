@@ -109,7 +109,7 @@ CLAIM_COLUMNS = ["claim", "statement", "measurement and reason", "verdict",
 
 def _claim_row(c: ClaimRecord) -> list[str]:
     """A claim record's cells: the verdict and the control's verdict side by side."""
-    where = f'<br><span class="meta">{_e(c.section)}</span>' if c.section else ""
+    where = f'<br><span class="meta">{_e(c.place)}</span>' if c.place else ""
     regime = f'<br><span class="meta">regime: {_e(c.regime)}</span>' if c.regime else ""
     ctrl = c.control
     control = (f"<td>{_control_verdict(ctrl['verdict'])}<br><em>{_e(ctrl.get('reason', ''))}</em>"
