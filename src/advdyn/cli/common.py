@@ -205,17 +205,13 @@ def save_array(path: str, field: str, value: np.ndarray) -> None:
 
 def flag_error(message: str, argv: Sequence[str]) -> str:
     """An error about a configuration field given as a flag (``steps: must be > 0, got -2.0``,
-    also after a prefix such as ``phase full configuration: ``), told in the user's words:
-    ``--steps: must be > 0, got '-2'`` (the flag, and its value as typed); any other message
-    unchanged."""
+    after any prefix) as ``--steps: must be > 0, got '-2'`` (the flag, the value as typed)."""
     parts = message.split(": ")
-    fields = [i for i, part in enumerate(parts[:-1])
-              if "--" + part.replace("_", "-") in argv]
-    if not fields:
+    flags = ["--" + p.replace("_", "-") for p in parts[:-1]]
+    if not set(flags) & set(argv):
         return message
-    flag = "--" + parts[fields[0]].replace("_", "-")
-    problem = ": ".join(parts[fields[0] + 1:])
-    at = list(argv).index(flag) + 1
+    flag = next(f for f in flags if f in argv)
+    problem, at = ": ".join(parts[flags.index(flag) + 1:]), list(argv).index(flag) + 1
     typed = argv[at] if at < len(argv) else ""
     if typed and not typed.startswith("--"):
         problem = re.sub(r"got [^ ;]+", lambda _: f"got {typed!r}", problem, count=1)
