@@ -3,7 +3,7 @@ the claims ``advdyn check`` takes, and the small vocabularies of the flags' choi
 
 This module imports nothing heavy, so ``advdyn --help``, ``advdyn check --help`` and an argument
 error answer without loading torch. Each vocabulary here mirrors the library's own (the claims
-registry, :data:`advdyn.geometry.DTYPES`, :data:`advdyn.pgd.RULES`,
+registry and its old ids, :data:`advdyn.geometry.DTYPES`, :data:`advdyn.pgd.RULES`,
 :data:`advdyn.runner.EXECUTORS`, :data:`advdyn.pipeline.PROFILES`); ``tests/test_cli_fast.py``
 checks that they agree.
 """
@@ -51,6 +51,11 @@ CLAIMS: tuple[tuple[str, str], ...] = (
     ("fig3-scale", "Fig. 3 caption"), ("q1-cnn", "Question 1"),
     ("concentration-cnn", "§1.1"),
 )
+
+#: The paper's labels that were claim ids before ids became typable: accepted by ``advdyn check``
+#: (with a note naming the new id) for one release (:data:`advdyn.claims.registry.OLD_IDS`).
+OLD_CLAIM_IDS: dict[str, str] = {"Fig. 1": "fig1", "§5.1 (minima)": "s5.1-minima",
+                                 "§5.1 (escape)": "s5.1-escape"}
 
 #: ``--dtype`` choices (:data:`advdyn.geometry.DTYPES`).
 DTYPE_NAMES = ("float32", "float64")

@@ -3,7 +3,7 @@ r"""The escape probe of Figures 2 and 3, and the per-step stationarity of PGD on
 Loss: ``ℓ`` = multi-class cross-entropy, carried as ``log ℓ``
 (:class:`advdyn.losses.LogCrossEntropy`): exact at any logit margin, so at input scale 1000 no
 row has ``ℓ = 0`` and no run is "censored" by arithmetic. Ball ``‖δ‖₂ ≤ ε``, ``ε = r · scale ·
-m₁`` (``m₁`` the mean ‖x‖₂ of the training images at scale 1). ``L = -ℓ`` (SPEC §1).
+m₁`` (``m₁`` the mean ‖x‖₂ of the training images at scale 1). ``L = -ℓ`` (docs/concepts.md).
 
 For every image and radius (one batch of rows, each row its own ε):
 

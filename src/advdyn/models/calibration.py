@@ -1,5 +1,6 @@
 r"""Calibration arms: models that share every artifact of a measurement (data, ε, step rule,
-budget, loss) but have a single maximum of the loss over the ball — the ruler's floor (SPEC §8).
+budget, loss) but have a single maximum of the loss over the ball — the ruler's floor
+(docs/experiments/at_scale.md).
 
 - :func:`affine_classifier`: ``f(z) = A·vec(z) + b`` (``nn.Linear`` at PyTorch's init, behind a
   flatten). Its cross-entropy ``ℓ(δ) = logsumexp(f(x+δ)) − f_y(x+δ)`` is convex in δ, so its

@@ -1,7 +1,7 @@
 r"""What a census finds: critical points of ``L`` on the sphere ``εS^{d-1}`` and their types.
 
 Critical points are the δ with ``‖δ‖ = ε`` and ``Γ(δ) = P_T ∇L(δ) = 0``; each is classified by
-the eigenvalues ``μ`` of the Riemannian Hessian ``QᵀΞQ`` (``Ξ = ∇²L - 2λ*I``, SPEC §3): all
+the eigenvalues ``μ`` of the Riemannian Hessian ``QᵀΞQ`` (``Ξ = ∇²L - 2λ*I``, docs/concepts.md): all
 ``μ > 0`` a local minimum of L on the sphere (a good adversary), all ``μ < 0`` a local maximum
 (where the attack is weakest), mixed a saddle, and *degenerate* when some ``|μ|`` is within
 ``eig_rtol`` of 0 relative to the largest ``|μ|`` or to ``‖Ξ‖₂`` (the latter also covers d = 2,
