@@ -26,7 +26,9 @@ def _rows(folder: Path) -> dict[str, dict]:
 
 def test_the_reference_run_is_committed_whole() -> None:
     run = json.loads((RUN / "run.json").read_text())
-    assert run["profile"] == "reference" and run["wall_s"] <= 7200
+    runs = [run, *run["earlier"]]  # a resumed or re-judged run keeps the computing runs
+    assert all(r["profile"] == "reference" for r in runs)
+    assert sum(r["wall_s"] for r in runs) <= 7200
     assert len(run["commit"]["sha"]) == 40 and len(run["code"]) == 64
     assert not any(e["failed"] for e in run["experiments"].values())
     rows = _rows(RUN)

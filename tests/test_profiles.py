@@ -97,3 +97,19 @@ def test_time_left_scales_the_earlier_runs_times() -> None:
     # by jobs: 5 s per computed job, toy2's 2 jobs left
     assert time_left(the_plan, done, {}) == "≈ 0 min (by jobs)"
     assert time_left(the_plan, done, {"toy": 5.0}) == "≈ 0 min (by jobs)"
+
+
+def test_a_rerun_keeps_the_record_of_the_run_that_computed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toy_experiments.register(monkeypatch)
+    the_plan = plan([toy_experiments.TOY], quick=True)
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False, command="first")
+    first = json.loads((tmp_path / "run.json").read_text())
+    assert first["earlier"] == [] and first["experiments"]["toy"]["reused"] == 0
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False, command="second")
+    second = json.loads((tmp_path / "run.json").read_text())
+    assert second["command"] == "second" and second["experiments"]["toy"]["reused"] == 2
+    assert second["earlier"] == [{k: v for k, v in first.items() if k != "earlier"}]
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False, command="third")
+    third = json.loads((tmp_path / "run.json").read_text())
+    assert [r["command"] for r in third["earlier"]] == ["second", "first"]

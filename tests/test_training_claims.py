@@ -171,3 +171,11 @@ def test_kkt_residual_without_box_is_the_tangent_part_on_the_sphere():
     got = kkt_residual(torch.tensor(g[None]), torch.tensor(delta[None]), 1.0,
                        torch.zeros(1, 5, dtype=torch.float64), None, torch.ones(1))
     assert float(got[0]) == pytest.approx(np.linalg.norm(gamma) / np.linalg.norm(g), rel=1e-9)
+
+
+@pytest.mark.parametrize("cid", ["at-scale", "sphere-at", "fig3", "fig3-scale", "q1-cnn",
+                                 "concentration-cnn"])
+def test_every_training_row_carries_its_calibration(cid):
+    rec = claim(cid).evaluate(_result())
+    assert "calibration" in rec.values, cid
+    assert any(v not in (None, {}, []) for v in rec.values["calibration"].values()), cid

@@ -151,10 +151,13 @@ def judge_sphere(arm: Arm) -> Judgement:
                     "lowest fraction of PGD outputs on the sphere")
     verdict, phrase = three_way(effect)
     shown = [c[1] for c in cells if c[1] is not None]
+    floor = [h[arm["field"]] for r in arm.get("floor_runs", []) for h in r["history"]
+             if h["epoch"] > 0 and h.get(arm["field"]) is not None]
     return Judgement(verdict, f"{phrase} ({len(cells)} cells; without the box: lowest "
                      f"{min(shown):.3f})" if shown else phrase,
                      {"cells": len(cells), "lowest": float(low),
-                      "lowest_other": float(min(shown)) if shown else None},
+                      "lowest_other": float(min(shown)) if shown else None,
+                      "calibration": {"affine_lowest": float(min(floor)) if floor else None}},
                      Power(n, 0.0, 0.5 + 1.96 / math.sqrt(4 * n), n >= 20), effect)
 
 
@@ -181,6 +184,14 @@ def _epochs(arm: Arm) -> list[int]:
     return sorted({g["epoch"] for g in arm["escape"]})
 
 
+def _calibration(arm: Arm, scales: Sequence[float]) -> dict[str, Any]:
+    """Median escape steps per scale and probe epoch, the arm's and the affine floor's."""
+    def medians(groups: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | None]]:
+        return {f"{s:g}": {str(e): _median(groups, s, e) for e in _epochs(arm)} for s in scales}
+    return {"main_median_escape": medians(arm["escape"]),
+            "floor_median_escape": medians(arm["floor"]["escape"])}
+
+
 def judge_fig3(arm: Arm) -> Judgement:
     """fig3 rule (see the declaration), at the smallest scale."""
     epochs = _epochs(arm)
@@ -191,7 +202,8 @@ def judge_fig3(arm: Arm) -> Judgement:
     d = _slowdown(arm, s, first, last)
     if not d:
         return Judgement(INCONCLUSIVE, f"scale {s:g}: no image has a certified start with a gap "
-                         f"at epochs {first} and {last} in both arms", {"scale": s})
+                         f"at epochs {first} and {last} in both arms",
+                         {"scale": s, "calibration": _calibration(arm, [s])})
     effect, power = paired(list(d.values()), FIG3_MIN,
                            f"escape excess over the affine floor, epoch {last} minus epoch "
                            f"{first} (steps)", float(arm["budget"]))
@@ -204,10 +216,7 @@ def judge_fig3(arm: Arm) -> Judgement:
                 f"({'easy' if easy else 'not easy'})" if at_few and few != last else "")
     return Judgement(verdict, f"scale {s:g}: {phrase}{few_text}",
                      {"scale": s, "epochs": [first, few, last], "few_epochs_easy": easy,
-                      "calibration": {"floor_median_escape": {
-                          str(e): _median(arm["floor"]["escape"], s, e) for e in epochs},
-                          "main_median_escape": {str(e): _median(arm["escape"], s, e)
-                                                 for e in epochs}}}, power, effect)
+                      "calibration": _calibration(arm, [s])}, power, effect)
 
 
 def _median(groups: Sequence[Mapping[str, Any]], s: float, e: int) -> float | None:
@@ -227,14 +236,16 @@ def judge_fig3_scale(arm: Arm) -> Judgement:
     d = [hi[k] - lo[k] for k in lo if k in hi]
     if not d:
         return Judgement(INCONCLUSIVE, "no image has certified starts with a gap at both "
-                         "epochs, both extreme scales and in both arms", {})
+                         "epochs, both extreme scales and in both arms",
+                         {"calibration": _calibration(arm, scales)})
     effect, power = paired(d, FIG3_MIN, f"training's slow-down of escape over the affine floor "
                            f"(epoch {epochs[-1]} minus {epochs[0]}), scale {scales[-1]:g} minus "
                            f"{scales[0]:g} (steps)", float(arm["budget"]))
     verdict, phrase = three_way(effect)
     per = {f"{s:g}": float(np.mean(list(_slowdown(arm, s, epochs[0], epochs[-1]).values())
                                    or [math.nan])) for s in scales}
-    return Judgement(verdict, phrase, {"slowdown_per_scale": per}, power, effect)
+    return Judgement(verdict, phrase, {"slowdown_per_scale": per,
+                                       "calibration": _calibration(arm, scales)}, power, effect)
 
 
 # ---------------------------------------------------------------------------- concentration
@@ -276,7 +287,8 @@ _CONTROL = ("The affine model trained at every scale with the same lr search, da
 
 
 def _sphere_arms(result: Mapping[str, Any]) -> tuple[Arm, Arm]:
-    arm = {"runs": _rows(result, "runs", "plain"), "images": result["box_images"]}
+    arm = {"runs": _rows(result, "runs", "plain"), "images": result["box_images"],
+           "floor_runs": _rows(result, "runs", "affine")}
     return ({**arm, "field": "on_sphere_box", "shown": "on_sphere"},
             {**arm, "field": "start_on_sphere", "shown": None})
 

@@ -189,9 +189,26 @@ def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool =
     write_claims(out, [r for d in done for r in d.records])
     write_text(out / "report.md", render_markdown(report, out))
     write_text(out / "report.html", render_html(report))
-    write_json(out / RUN_FILE, run_record(the_plan, done, executor,
-                                          time.perf_counter() - start, command))
+    record = run_record(the_plan, done, executor, time.perf_counter() - start, command)
+    write_json(out / RUN_FILE, {**record, "earlier": earlier_runs(out / RUN_FILE, done)})
     return report
+
+
+def earlier_runs(run_file: Path, done: Sequence[Done]) -> list[dict[str, Any]]:
+    """The records of the earlier runs into the same folder whose stored results this run
+    reused (``run.json``'s ``earlier``, newest first): a run killed and resumed, or results
+    re-judged after a change of the judging code, keep the record of the runs that computed
+    them. Empty when this run reused nothing or there is no readable earlier record."""
+    if not any(d.section.n_reused for d in done):
+        return []
+    try:
+        before = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(before, dict):
+        return []
+    older = before.pop("earlier", [])
+    return [before, *(older if isinstance(older, list) else [])]
 
 
 def run_standalone(experiment: Experiment, config: Any, out: Path, *, progress: bool = True,

@@ -177,6 +177,14 @@ def render_findings(folder: Path, figures: Sequence[tuple[str, str]] = ()) -> st
     machine = run.get("machine") or {}
     verdicts = ", ".join(f"{n} {v}" for v, n in (run.get("verdicts") or {}).items())
     wall = float(run.get("wall_s") or 0.0)
+    earlier = [r for r in run.get("earlier") or [] if isinstance(r, Mapping)]
+    total = wall + sum(float(r.get("wall_s") or 0.0) for r in earlier)
+    history = ("" if not earlier else
+               f" This run reused results stored by {len(earlier)} earlier run(s) into the "
+               "same folder (" + "; ".join(
+                   f"commit `{str((r.get('commit') or {}).get('sha'))[:12]}`, "
+                   f"{float(r.get('wall_s') or 0.0) / 60:.1f} min" for r in earlier)
+               + f"): {total / 60:.1f} min of wall time in all.")
     out = [
         f"Profile **{run.get('profile')}**, commit `{commit.get('sha')}`"
         f"{' (with uncommitted changes)' if commit.get('dirty') else ''}, code fingerprint "
@@ -184,7 +192,7 @@ def render_findings(folder: Path, figures: Sequence[tuple[str, str]] = ()) -> st
         f"{machine.get('cpu cores', '?')} cores, {run.get('executor')}, "
         f"{run.get('threads_per_job')} thread per job; finished {machine.get('date (UTC)')} "
         f"UTC. Wall time {wall / 60:.1f} min, CPU time {_num(run.get('cpu_s'), 5)} s. "
-        f"Verdicts: {verdicts}. Command: `{run.get('command')}`.\n",
+        f"Verdicts: {verdicts}. Command: `{run.get('command')}`.{history}\n",
         "## The two questions\n", _answer("Q1", rows), _answer("Q2", rows), _q2_table(rows),
         "## The paper's figures, redrawn\n"]
     for k, (path, caption) in enumerate(figures, 1):
