@@ -76,3 +76,14 @@ def test_logrank_direction_and_null():
     p = [escapes_sooner(a, a < 40, b, b < 40)
          for a, b in (rng.exponential(10.0, (2, 200)) for _ in range(200))]
     assert 0.02 < np.mean(np.array(p) < 0.05) < 0.09  # level ≈ 5 % under the null
+
+
+def test_a_rule_without_data_reports_zero_power():
+    from advdyn.claims.core import Power
+
+    empty = Judgement(INCONCLUSIVE, "no certified start", {"cells": 0}).powered()
+    assert empty.verdict == INCONCLUSIVE and empty.power is not None
+    assert (empty.power.n, empty.power.adequate) == (0, False)
+    assert "no certified start" in empty.power.why
+    decided = Judgement(SUPPORTED, "clear", {}, Power(30, 1e-6, 0.1, True)).powered()
+    assert decided.verdict == SUPPORTED and decided.power.n == 30

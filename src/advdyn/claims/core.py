@@ -16,6 +16,7 @@ arm whose power is not adequate into *inconclusive* with the reason ``"underpowe
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -117,8 +118,14 @@ class Judgement:
 
     def powered(self) -> Judgement:
         """This judgement with an underpowered decisive verdict made "inconclusive": a rule
-        that could not have said "supported" at this size cannot say "not supported" either."""
+        that could not have said "supported" at this size cannot say "not supported" either.
+        An inconclusive judgement that states no power (the rule found no data it could use)
+        gets ``n = 0`` and ``adequate = False``."""
         p = self.power
+        if p is None and self.verdict == INCONCLUSIVE:  # the rule had no data it could use
+            return Judgement(INCONCLUSIVE, self.reason, self.values,
+                             Power(0, 1.0, math.inf, False, f"no usable data: {self.reason}"),
+                             self.effect)
         if p is None or p.adequate or self.verdict not in (SUPPORTED, NOT_SUPPORTED, PARTLY):
             return self
         return Judgement(INCONCLUSIVE, f"underpowered: {p.why or 'the rule could not pass'} "
