@@ -1,7 +1,6 @@
-"""The helpers shared by the command modules (argument types, flags made from configuration
-dataclasses, executor flags, JSON output, printing a finished experiment). No command module
-imports another: what two commands share lives here. Building a parser with these helpers
-imports neither torch nor numpy (they are imported by the functions that run a command)."""
+"""The helpers the command modules share (argument types, flags from configuration dataclasses,
+executor flags, JSON output, printing a finished experiment): no command imports another.
+Building a parser here imports neither torch nor numpy (the functions that run do)."""
 
 from __future__ import annotations
 
