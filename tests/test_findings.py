@@ -79,3 +79,20 @@ def test_the_figures_are_redrawn_from_the_results(name, draw, panels) -> None:
         assert ax.get_xlabel() == "attack step" and ax.get_ylabel()
         assert ax.get_title() and (ax.lines or ax.texts)
     assert "floor" in drawing.caption
+
+
+def test_the_readme_answers_agree_with_the_committed_run() -> None:
+    """The README's answers name claims as `` `id`: **verdict** ``; each must be the committed
+    reference run's verdict, and both questions' deciding rows must be among them."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## What the reference run found", 1)[1].split("\n## ", 1)[0]
+    stated = dict(re.findall(r"`([A-Za-z0-9._-]+)`: \*\*([a-z ]+)\*\*", section))
+    rows = _rows(RUN)
+    assert {"q1-cnn", "at-scale"} <= set(stated)
+    for cid, verdict in stated.items():
+        assert rows[cid]["verdict"] == verdict, cid
+    run = json.loads((RUN / "run.json").read_text())
+    minutes = sum(r["wall_s"] for r in [run, *run["earlier"]]) / 60
+    assert f"{minutes:.0f} min" in section
