@@ -5,8 +5,8 @@ claim's record in ``claims.json``.
 ``Δ_min`` in its own units (:attr:`Claim.min_effect`). A judge estimates the effect with an interval
 ``I = [lo, hi]`` (oriented so that the claimed direction is *larger*) and decides with
 :func:`three_way`: *supported* when ``lo > Δ_min``; *not supported* when ``hi < Δ_min`` (the
-effect is smaller than the minimum, or reversed when ``hi < 0 < Δ_min``: the reason says which;
-a minimum ``Δ_min ≤ 0`` is a floor, with no reversed side); *inconclusive* when ``I`` straddles
+effect is smaller than the minimum, or reversed when ``hi < 0 ≤ Δ_min``: the reason says which;
+a minimum ``Δ_min < 0`` is a floor, with no reversed side); *inconclusive* when ``I`` straddles
 ``Δ_min``. A claim read in several cells decides with :func:`three_way_cells`: every cell
 supported → supported; every cell not supported → not supported; where the rule allows
 "partly", some cells supported and every other not supported → partly supported (without it:
@@ -100,7 +100,7 @@ def three_way(effect: Effect) -> tuple[str, str]:
     if e.low > e.min_effect:
         return SUPPORTED, f"{text}: beyond it"
     if e.high < e.min_effect:
-        how = "reversed" if e.high < 0 < e.min_effect else "smaller than the minimum"
+        how = "reversed" if e.high < 0 <= e.min_effect else "smaller than the minimum"
         return NOT_SUPPORTED, f"{text}: {how}"
     return INCONCLUSIVE, f"{text}: the interval straddles it"
 
