@@ -243,6 +243,28 @@ def test_one_of_two_effects_supported_is_partly() -> None:
     assert scale.judge_minima(mixed).verdict == PARTLY
 
 
+def test_records_carry_the_effect_and_the_control_is_rejected() -> None:
+    """Through ``Claim.evaluate`` on results shaped as the experiments store them: the main arm
+    supported with its effect and power in the record, the control rejected by the same rule."""
+    from advdyn.claims import claim
+
+    results = {
+        "s5.1-escape": {"arms": {"main": _phase(True), "control": _phase(False)}},
+        "fig1-ratio": {"arms": {"main": _phase(True), "control": _phase(False)}},
+        "s5.1-minima": {"arms": {"main": _phase(True), "control": _phase(False)}},
+        "concentration": {"concentration": {"main": CASES["concentration"][1],
+                                            "control": CASES["concentration"][2]}},
+        "eps-only": {"eps_only": {"main": CASES["eps-only"][1], "control": CASES["eps-only"][2]}},
+        "angle": {"angle": {"main": CASES["angle"][1], "control": CASES["angle"][2]}},
+    }
+    for cid, result in results.items():
+        rec = claim(cid).evaluate(result)
+        assert rec.verdict == SUPPORTED, (cid, rec.reason)
+        assert rec.min_effect and rec.effect is not None and rec.power is not None
+        assert rec.effect["low"] > rec.effect["min_effect"]
+        assert rec.control["as_expected"] and rec.control["effect"] is not None, cid
+
+
 def _small_phase() -> dict:
     """One seed at two scales (two points per slope: fewer than 3), three runs per cell (fewer
     than the bootstrap's 5): too few for any of the phase rules."""
