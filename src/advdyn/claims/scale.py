@@ -3,7 +3,6 @@ declared once with its rule and negative control."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
@@ -14,11 +13,14 @@ from advdyn.claims.core import (
     NOT_SUPPORTED,
     SUPPORTED,
     Claim,
+    Effect,
     Judgement,
+    Power,
     main_and_control,
     three_way,
     three_way_cells,
 )
+from advdyn.claims.power import shift_interval
 from advdyn.claims.rule_power import (
     ALPHA,
     HIGH,
@@ -140,6 +142,23 @@ CONCENTRATION = Claim(
     judge=judge_concentration)
 
 
+def gap(a: Sequence[float], b: Sequence[float], min_effect: float, units: str, k: int,
+        unit: str) -> tuple[Effect, Power]:
+    """``mean(a) − mean(b)`` with its exact permutation interval at level ``1 − α/k``
+    (:func:`~advdyn.claims.power.shift_interval`) against ``min_effect``, and the power of an
+    equivalence margin on it (:func:`~advdyn.claims.calibrated.difference`'s detectable margin,
+    in the units of :data:`EPS_ONLY_BOUND`): adequate iff the Welch power is and the test's
+    floor can reach ``α/2k`` (Holm floor ``2k·floor`` ≤ α)."""
+    level = 1 - ALPHA / k
+    est, low, high, floor = shift_interval(a, b, level)
+    welch = difference(a, b, 0.0, units, EPS_ONLY_BOUND, unit, level)[1]
+    min_p = min(1.0, 2 * k * floor)
+    why = welch.why or (f"{welch.n} {unit}: smallest Holm p {min_p:.3g} over {k} two-sided "
+                        f"comparisons > α = {ALPHA}" if min_p > ALPHA else "")
+    return (Effect(est, low, high, min_effect, units, level),
+            Power(welch.n, min_p, welch.detectable_effect, not why, why))
+
+
 def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
     """Rule of eps-only (see :data:`EPS_ONLY`)."""
     rows, group, level = arm["rows"], arm["group"], arm["level"]
@@ -156,15 +175,15 @@ def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
     if not pairs:
         return Judgement(INCONCLUSIVE, f"no two {level} values at any fixed {group}", {})
     k = len(pairs)
-    judged = {f"{group} {g:g}, {level} {b:g} − {a:g}": difference(
-        fixed[g][b], fixed[g][a], 0.0, f"{units}: {level} {b:g} minus {a:g}", EPS_ONLY_BOUND,
-        f"seeds per ({group}, {level}) cell", 1 - ALPHA / k) for g, a, b in pairs}
+    judged = {f"{group} {g:g}, {level} {b:g} − {a:g}": gap(
+        fixed[g][b], fixed[g][a], 0.0, f"{units}: {level} {b:g} minus {a:g}", k,
+        f"seeds per ({group}, {level}) cell") for g, a, b in pairs}
     margins = {c: flat_margin(e, EPS_ONLY_BOUND) for c, (e, _) in judged.items()}
     verdict, phrase, effect = three_way_cells(margins, partly=False)
     other = cells(level, group)
-    seen = {f"{level} {v:g}": difference(c[max(c)], c[min(c)], EPS_ONLY_BOUND,
-                                         f"{units}: {group} {max(c):g} minus {min(c):g}",
-                                         math.inf, "seeds", 1 - ALPHA / len(other))[0]
+    seen = {f"{level} {v:g}": gap(c[max(c)], c[min(c)], EPS_ONLY_BOUND,
+                                  f"{units}: {group} {max(c):g} minus {min(c):g}", len(other),
+                                  f"seeds per ({level}, {group}) cell")[0]
             for v, c in other.items() if len(c) > 1}
     visible = [c for c, e in seen.items() if three_way(e)[0] == SUPPORTED]
     if verdict == SUPPORTED and not visible:
@@ -189,10 +208,12 @@ EPS_ONLY = Claim(
                 "(ratio = ε/scale), d = 2, m = 256.",
     rule="Three-way equivalence: at every fixed ε, for every pair of input scales, the "
          "margin bound − |difference of mean 1 − min cos| with the interval implied by the "
-         "Welch t interval at level 1 − α/k (k pairs over all ε, α = 0.05): supported if every "
+         "exact permutation interval of the difference (inverting the two-group permutation "
+         "test under a shift; Monte Carlo beyond 20000 relabellings) at level 1 − α/k (k pairs "
+         "over all ε, α = 0.05): supported if every "
          "pair's difference lies inside (−bound, bound), not supported if any lies wholly "
          "outside, else inconclusive; a supported equivalence also needs ε to change the "
-         "angle by more than the bound at some fixed scale (largest minus smallest ε, Welch "
+         "angle by more than the bound at some fixed scale (largest minus smallest ε, the same "
          "interval at level 1 − α/(number of scales) above the bound: the measurement can "
          "see an effect), else not supported.",
     min_effect=f"a margin of 0, i.e. every difference between input scales at one ε within "
