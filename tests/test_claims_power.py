@@ -25,6 +25,7 @@ from advdyn.claims.power import (
     holm_floor,
     paired_sign_flip,
     permutation_logrank,
+    shift_interval,
     sign_flip_floor,
     two_group_floor,
 )
@@ -148,3 +149,22 @@ def test_detectable_effect_finds_the_smallest_effect_the_rule_passes() -> None:
     found = detectable_effect(passes, [0.0, 0.25, 0.5, 1.0, 2.0], reps=60, seed=0)
     assert found in (0.5, 1.0)        # power 0.8 at n = 10 is reached near δ/σ ≈ 0.85
     assert detectable_effect(lambda e, r: False, [1.0], reps=5) == math.inf
+
+
+def test_shift_interval_inverts_the_exact_permutation_test() -> None:
+    """6 against 6 normal units: close to the t interval; at its ends the one-sided exact p of
+    the shifted test is the tail (1/924 resolution); 3 against 3 at 95 %: floor 1/20 > 0.025,
+    no shift is excluded."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1, 1, 6), rng.normal(0, 1, 6)
+    est, low, high, floor = shift_interval(a, b, 0.95)
+    ref = stats.ttest_ind(a, b).confidence_interval(0.95)
+    assert floor == pytest.approx(1 / 924) and est == pytest.approx(a.mean() - b.mean())
+    assert abs(low - ref.low) < 0.1 and abs(high - ref.high) < 0.15
+    for delta, side, inside in ((low - 1e-6, "greater", False), (low + 1e-3, "greater", True),
+                                (high + 1e-6, "less", False), (high - 1e-3, "less", True)):
+        p = stats.permutation_test((a - delta, b), lambda x, y: np.mean(x) - np.mean(y),
+                                   permutation_type="independent", alternative=side,
+                                   n_resamples=np.inf).pvalue
+        assert (p > 0.025) == inside, (delta, side, p)
+    assert shift_interval([1, 2, 3], [0, 1, 2], 0.95)[1:3] == (-math.inf, math.inf)

@@ -1,7 +1,10 @@
-r"""Intervals and power of the training claims' effects (experiment ``at_scale``).
+r"""Intervals and power of effects from t intervals (the training claims of experiment
+``at_scale``; slopes and nil effects of the two-layer claims).
 
 - **Two groups** (:func:`difference`): the mean of ``a`` minus the mean of ``b`` with a Welch
   t interval (``se² = s_a²/n_a + s_b²/n_b``, Welch–Satterthwaite degrees of freedom);
+- **Equivalence** (:func:`flat_margin`): an effect claimed to be nil, as the margin
+  ``bound − |effect|`` with the interval its own interval implies;
 - **Paired** (:func:`paired`): the mean of the differences with a t interval on ``n − 1``
   degrees of freedom;
 - **Detectable effect**: the true effect that puts the interval's low end beyond the minimum
@@ -26,10 +29,12 @@ MIN_UNITS = 3
 Z_POWER = float(stats.norm.ppf(0.8))
 
 
-def _power(n: int, se: float, df: float, min_effect: float, reach: float, unit: str,
-           level: float = LEVEL) -> Power:
+def t_power(n: int, se: float, df: float, min_effect: float, reach: float, unit: str,
+            level: float = LEVEL) -> Power:
+    """Power of the three-way decision on a t interval at ``level`` with standard error ``se``
+    and ``df`` degrees of freedom over ``n`` units (module docstring)."""
     if n < MIN_UNITS or not df > 0:
-        return Power(n, 1.0, math.inf, False, f"{n} {unit} per group: fewer than {MIN_UNITS}")
+        return Power(n, 1.0, math.inf, False, f"{n} {unit}: fewer than {MIN_UNITS}")
     t = float(stats.t.ppf(1 - (1 - level) / 2, df))
     detect = min_effect + (t + Z_POWER) * se
     ok = detect <= reach
@@ -38,8 +43,10 @@ def _power(n: int, se: float, df: float, min_effect: float, reach: float, unit: 
                                f"exceeds the largest possible {reach:g}")
 
 
-def _effect(estimate: float, se: float, df: float, min_effect: float, units: str,
-            level: float = LEVEL) -> Effect:
+def t_interval(estimate: float, se: float, df: float, min_effect: float, units: str,
+               level: float = LEVEL) -> Effect:
+    """``estimate ± t_{(1+level)/2, df}·se`` as an :class:`Effect` (infinite when ``se > 0``
+    and ``df ≤ 0``; the point itself when ``se = 0``)."""
     half = 0.0 if se == 0 or not df > 0 else float(stats.t.ppf(1 - (1 - level) / 2, df)) * se
     if se > 0 and not df > 0:
         half = math.inf
@@ -47,8 +54,10 @@ def _effect(estimate: float, se: float, df: float, min_effect: float, units: str
 
 
 def difference(a: Sequence[float], b: Sequence[float], min_effect: float, units: str,
-               reach: float, unit: str = "seeds") -> tuple[Effect, Power]:
-    """``mean(a) − mean(b)`` with its Welch interval, and the power at these sizes."""
+               reach: float, unit: str = "seeds per group", level: float = LEVEL
+               ) -> tuple[Effect, Power]:
+    """``mean(a) − mean(b)`` with its Welch interval at ``level``, and the power at these
+    sizes."""
     x, y = np.asarray(a, float), np.asarray(b, float)
     va = x.var(ddof=1) / x.size if x.size > 1 else 0.0
     vb = y.var(ddof=1) / y.size if y.size > 1 else 0.0
@@ -58,8 +67,8 @@ def difference(a: Sequence[float], b: Sequence[float], min_effect: float, units:
     else:
         df = float(min(x.size, y.size) - 1)
     est = float(x.mean() - y.mean())
-    return (_effect(est, se, df, min_effect, units),
-            _power(int(min(x.size, y.size)), se, df, min_effect, reach, unit))
+    return (t_interval(est, se, df, min_effect, units, level),
+            t_power(int(min(x.size, y.size)), se, df, min_effect, reach, unit, level))
 
 
 def paired(d: Sequence[float], min_effect: float, units: str, reach: float,
@@ -72,5 +81,17 @@ def paired(d: Sequence[float], min_effect: float, units: str, reach: float,
                 Power(0, 1.0, math.inf, False, f"no {unit} usable in every arm"))
     se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else 0.0
     df = float(x.size - 1)
-    return (_effect(float(x.mean()), se, df, min_effect, units, level),
-            _power(int(x.size), se, df, min_effect, reach, unit, level))
+    return (t_interval(float(x.mean()), se, df, min_effect, units, level),
+            t_power(int(x.size), se, df, min_effect, reach, unit, level))
+
+
+def flat_margin(effect: Effect, bound: float) -> Effect:
+    """How far inside ``(−bound, bound)`` an effect ``b`` (a slope, a difference) lies,
+    ``bound − |b|``, with the interval that ``b``'s interval ``[lo, hi]`` implies:
+    ``[bound − max(|lo|, |hi|), bound − min_{b ∈ [lo, hi]} |b|]``, against the minimum 0 (the
+    claimed direction — nil — larger): supported iff ``b``'s interval lies inside
+    ``(−bound, bound)`` (an equivalence test), not supported iff it lies wholly outside."""
+    lo, hi = effect.low, effect.high
+    nearest = 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))
+    return Effect(bound - abs(effect.estimate), bound - max(abs(lo), abs(hi)), bound - nearest,
+                  0.0, f"{bound:g} − |{effect.units}|", effect.level)

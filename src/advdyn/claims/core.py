@@ -5,8 +5,12 @@ claim's record in ``claims.json``.
 ``Δ_min`` in its own units (:attr:`Claim.min_effect`). A judge estimates the effect with an interval
 ``I = [lo, hi]`` (oriented so that the claimed direction is *larger*) and decides with
 :func:`three_way`: *supported* when ``lo > Δ_min``; *not supported* when ``hi < Δ_min`` (the
-effect is smaller than the minimum, or reversed when ``hi < 0``: the reason says which);
-*inconclusive* when ``I`` straddles ``Δ_min``.
+effect is smaller than the minimum, or reversed when ``hi < 0 ≤ Δ_min``: the reason says which;
+a minimum ``Δ_min < 0`` is a floor, with no reversed side); *inconclusive* when ``I`` straddles
+``Δ_min``. A claim read in several cells decides with :func:`three_way_cells`: every cell
+supported → supported; every cell not supported → not supported; where the rule allows
+"partly", some cells supported and every other not supported → partly supported (without it:
+any cell not supported → not supported); otherwise inconclusive.
 
 **Power.** Each judgement carries a :class:`Power`: the size it ran at, the smallest p its test
 can reach there, the smallest effect it could detect, and whether the rule could have said
@@ -96,9 +100,33 @@ def three_way(effect: Effect) -> tuple[str, str]:
     if e.low > e.min_effect:
         return SUPPORTED, f"{text}: beyond it"
     if e.high < e.min_effect:
-        how = "reversed" if e.high < 0 else "smaller than the minimum"
+        how = "reversed" if e.high < 0 <= e.min_effect else "smaller than the minimum"
         return NOT_SUPPORTED, f"{text}: {how}"
     return INCONCLUSIVE, f"{text}: the interval straddles it"
+
+
+def three_way_cells(effects: Mapping[str, Effect], *, partly: bool) -> tuple[str, str, Effect]:
+    """The decision over a claim's cells (module docstring): ``(verdict, phrase, deciding
+    effect)``, the deciding effect being the weakest cell's (not supported before inconclusive
+    before supported; then the lowest ``low − min_effect``), the phrase every cell's."""
+    if not effects:
+        raise fail("effects", "no cell to decide", "give at least one cell's effect")
+    seen = {k: three_way(e) for k, e in effects.items()}
+    verdicts = [v for v, _ in seen.values()]
+    rank = {NOT_SUPPORTED: 0, INCONCLUSIVE: 1, SUPPORTED: 2}
+    weakest = min(effects, key=lambda k: (rank[seen[k][0]],
+                                          effects[k].low - effects[k].min_effect))
+    passed, failed = verdicts.count(SUPPORTED), verdicts.count(NOT_SUPPORTED)
+    if passed == len(verdicts):
+        verdict = SUPPORTED
+    elif failed == len(verdicts) or (failed and not partly):
+        verdict = NOT_SUPPORTED
+    elif partly and passed and passed + failed == len(verdicts):
+        verdict = PARTLY
+    else:
+        verdict = INCONCLUSIVE
+    phrase = "; ".join(f"{k}: {p}" for k, (_, p) in seen.items())
+    return verdict, phrase, effects[weakest]
 
 
 @dataclass(frozen=True)

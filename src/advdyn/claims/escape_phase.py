@@ -1,54 +1,38 @@
 r"""The escape claims of the phase diagram (§5.1.2 and the Figure 1 caption, two-layer model):
-escape times from the local maxima of L compared by the one-sided **permutation** log-rank test
-(:func:`advdyn.claims.power.permutation_logrank`: exact or Monte Carlo relabelling, valid at the
-few runs per cell of a quick run, unlike the asymptotic test), Holm across comparisons; the power
-of each rule is the Holm floor of those tests and the hazard ratio they detect
-(:mod:`advdyn.claims.rule_power`)."""
+escape times from the local maxima of L compared by the difference of their restricted mean
+survival times (Kaplan–Meier areas: censored runs stay censored) with a percentile-bootstrap
+interval at level ``1 − α/k`` over the claim's ``k`` comparisons, decided three-way against
+:data:`~advdyn.claims.fig2_floor.MIN_STEPS` escape steps (:func:`advdyn.claims.survival.
+rmst_difference`, :func:`advdyn.claims.core.three_way_cells`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from advdyn.claims.core import (
-    NOT_SUPPORTED,
-    PARTLY,
-    SUPPORTED,
-    Claim,
-    Judgement,
-    Power,
-    main_and_control,
-)
-from advdyn.claims.power import permutation_logrank
-from advdyn.claims.rule_power import ALPHA, floor_power, logrank_detectable
-from advdyn.claims.scale import verdict_of
-from advdyn.claims.stats import holm, kaplan_meier
-from advdyn.claims.trends import rank_trend
+from advdyn.claims.core import Claim, Effect, Judgement, Power, main_and_control, three_way_cells
+from advdyn.claims.fig2_floor import MIN_STEPS
+from advdyn.claims.rule_power import ALPHA, slope_effect
+from advdyn.claims.stats import kaplan_meier
+from advdyn.claims.survival import rmst_difference
+from advdyn.claims.trends import slope_test
+
+#: The fewest extra local minima per decade of the ratio (fig1-ratio).
+MIN_MINIMA_PER_DECADE = 0.5
 
 
 def _runs(arm: Mapping[str, Any], conv: str, scale: float, ratio: float) -> Mapping[str, Any]:
     return next(c for c in arm["escape"][conv] if c["scale"] == scale and c["ratio"] == ratio)
 
 
-def _sooner(arm: Mapping[str, Any], conv: str, a: tuple[float, float],
-            b: tuple[float, float]) -> dict[str, float]:
-    """``{"p", "min_p", "n_a", "n_b"}`` of the permutation log-rank "cell a escapes sooner than
-    cell b" (p = 1, floor 1 when a cell has no runs or no run escapes)."""
-    ra, rb = _runs(arm, conv, *a), _runs(arm, conv, *b)
-    n_a, n_b = len(ra["times"]), len(rb["times"])
-    if not n_a or not n_b:
-        return {"p": 1.0, "min_p": 1.0, "n_a": n_a, "n_b": n_b}
-    res = permutation_logrank(ra["times"], ra["escaped"], rb["times"], rb["escaped"])
-    p = res["p"] if any(ra["escaped"]) or any(rb["escaped"]) else 1.0
-    return {"p": p, "min_p": res["min_p"], "n_a": n_a, "n_b": n_b}
-
-
-def _logrank_power(tests: list[dict[str, float]], k: int, unit: str) -> Power:
-    """Power of "every one of these log-rank tests passes after Holm over ``k``"."""
-    n_a, n_b = int(min(t["n_a"] for t in tests)), int(min(t["n_b"] for t in tests))
-    detect = logrank_detectable(n_a, n_b, k) if n_a and n_b else math.inf
-    return floor_power(min(n_a, n_b), max(t["min_p"] for t in tests), k, detect, unit)
+def _later(arm: Mapping[str, Any], conv: str, slow: tuple[float, float],
+           fast: tuple[float, float], k: int) -> tuple[Effect, Power]:
+    """RMST of cell ``slow`` minus cell ``fast`` (scale, ratio) under ``conv``, interval at
+    level ``1 − α/k``, against :data:`MIN_STEPS`."""
+    return rmst_difference(_runs(arm, conv, *slow), _runs(arm, conv, *fast), MIN_STEPS,
+                           f"escape steps (RMST) at scale {slow[0]:g}, ratio {slow[1]:g} minus "
+                           f"at scale {fast[0]:g}, ratio {fast[1]:g}", "runs per cell",
+                           level=1 - ALPHA / k)
 
 
 def km_medians(arm: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -71,19 +55,21 @@ def judge_escape(arm: Mapping[str, Any]) -> Judgement:
     """Rule of §5.1 (escape) (see :data:`ESCAPE`)."""
     scales = sorted({c["scale"] for c in arm["escape"]["normalized"]})
     ratios = sorted({c["ratio"] for c in arm["escape"]["normalized"]})
-    per_conv, tests = {}, {}
-    for conv in arm["escape"]:
-        tests[conv] = [_sooner(arm, conv, (scales[0], r), (scales[-1], r)) for r in ratios]
-        per_conv[conv] = {str(r): p for r, p in
-                          zip(ratios, holm([t["p"] for t in tests[conv]]), strict=True)}
-    main = {r: {"rho": 0.0, "holm_p": p} for r, p in per_conv["normalized"].items()}
-    values = {"holm_p_smallest_scale_escapes_sooner": per_conv, "km_medians": km_medians(arm)}
-    reason = (f"log-rank, scale {scales[0]:g} escapes sooner than {scales[-1]:g}, Holm across "
-              "ratios — " + "; ".join(
-                  f"{conv}: " + ", ".join(f"r {r}: {p:.2g}" for r, p in ps.items())
-                  for conv, ps in per_conv.items()))
-    return Judgement(verdict_of(main), reason, values,
-                     _logrank_power(tests["normalized"], len(ratios), "runs per cell"))
+    judged = {conv: {f"ratio {r:g}": _later(arm, conv, (scales[-1], r), (scales[0], r),
+                                            len(ratios)) for r in ratios}
+              for conv in arm["escape"]}
+    decided = {conv: three_way_cells({c: e for c, (e, _) in cs.items()}, partly=True)
+               for conv, cs in judged.items()}
+    verdict, phrase, effect = decided["normalized"]
+    effects = {conv: {c: e.to_json() for c, (e, _) in cs.items()} for conv, cs in judged.items()}
+    values = {"rmst_difference_largest_minus_smallest_scale": effects,
+              "verdict_per_convention": {conv: d[0] for conv, d in decided.items()},
+              "km_medians": km_medians(arm)}
+    others = "; ".join(f"{conv}: {d[0]}" for conv, d in decided.items() if conv != "normalized")
+    power = max((pw for _, pw in judged["normalized"].values()),
+                key=lambda pw: pw.detectable_effect)
+    return Judgement(verdict, f"normalised steps, scale {scales[-1]:g} minus {scales[0]:g} — "
+                     f"{phrase} [{others}]", values, power, effect)
 
 
 ESCAPE = Claim(
@@ -96,10 +82,16 @@ ESCAPE = Claim(
                 "to the deepest census minimum's (leaving the maximum, as in Figure 2; censored "
                 "at the budget), under normalised steps ρε (the verdict), raw fixed η and raw "
                 "η = ρε² (side by side in the values).",
-    rule="Per ratio, one-sided permutation log-rank test that runs at the smallest input scale "
-         "escape sooner than at the largest (censored times, never the budget as a time), Holm "
-         "across ratios, α = 0.05; normalised steps decide: supported if significant at every "
-         "ratio, partly if at some, not supported if at none.",
+    rule="Per ratio, the restricted mean escape time (Kaplan–Meier area up to the longer "
+         "cell's last time; censored runs stay censored, never the budget as a time) at the "
+         "largest input scale minus at the smallest, with its percentile-bootstrap interval at "
+         "level 1 − α/k over the k ratios (α = 0.05); normalised steps decide three-way against "
+         "the minimum effect: supported if every ratio's interval lies above it, not supported "
+         "if every one lies below, partly if some lie above and the rest below, else "
+         "inconclusive.",
+    min_effect=f"{MIN_STEPS:g} normalised escape steps sooner at the smallest scale (the "
+               "minimum of the Figure 2 claims: fewer steps are within a few PGD iterations of "
+               "any run's jitter and would not make escaping 'easy' in practice)",
     control="A linear network f = γ_c wᵀz with γ_c small enough that the loss never saturates: "
             "the escape crosses the disk in the same number of normalised steps at every scale, "
             "so the rule must reject.",
@@ -112,21 +104,17 @@ def judge_fig1_ratio(arm: Mapping[str, Any]) -> Judgement:
     big = max(r["scale"] for r in arm["minima"])
     rows = [r for r in arm["minima"] if r["scale"] == big]
     ratios = sorted({r["ratio"] for r in rows})
-    trend = rank_trend([r["ratio"] for r in rows], [r["minima"] for r in rows], alpha=ALPHA / 2)
-    esc = _sooner(arm, "normalized", (big, ratios[0]), (big, ratios[-1]))
-    adjusted = holm([trend["p"], esc["p"]])
-    values = {"scale": big, "spearman_rho_minima_vs_ratio": trend["rho"],
-              "holm_p_minima": adjusted[0], "holm_p_smaller_ratio_escapes_sooner": adjusted[1]}
-    hits = sum(p <= ALPHA for p in adjusted)
-    verdict = SUPPORTED if hits == 2 else PARTLY if hits else NOT_SUPPORTED
-    minima_power = floor_power(trend["n"], trend["min_p"], 2, trend["critical"], "seeds")
-    power = _logrank_power([esc], 2, "runs per cell (fewer of the two)")
-    if not minima_power.adequate:
-        power = minima_power
-    return Judgement(verdict, f"at input scale {big:g}: minima rise with the ratio (ρ = "
-                     f"{trend['rho']:.2f}, Holm p = {adjusted[0]:.2g}); ratio {ratios[0]:g} "
-                     f"escapes sooner than {ratios[-1]:g} (log-rank, Holm p = {adjusted[1]:.2g})",
-                     values, power)
+    fit = slope_test([r["ratio"] for r in rows], [r["minima"] for r in rows], 0.0, log_y=False)
+    judged = {"minima": slope_effect(fit, MIN_MINIMA_PER_DECADE, 2,
+                                     "local minima per decade of the ratio", "seeds"),
+              "escape": _later(arm, "normalized", (big, ratios[-1]), (big, ratios[0]), 2)}
+    verdict, phrase, effect = three_way_cells({c: e for c, (e, _) in judged.items()},
+                                              partly=True)
+    powers = [pw for _, pw in judged.values()]
+    power = next((pw for pw in powers if not pw.adequate),
+                 next(pw for e, pw in judged.values() if e is effect))
+    values = {"scale": big, **{f"{c}_effect": e.to_json() for c, (e, _) in judged.items()}}
+    return Judgement(verdict, f"at input scale {big:g}: {phrase}", values, power, effect)
 
 
 FIG1_RATIO = Claim(
@@ -136,9 +124,16 @@ FIG1_RATIO = Claim(
     measurement="At the largest input scale of the phase diagram: the number of local minima "
                 "per seed against the ratio, and the normalised-step escape times at the "
                 "smallest and the largest ratio.",
-    rule="Two one-sided tests, Holm over the two, α = 0.05: Spearman's ρ(ratio, minima) > 0 "
-         "and permutation log-rank 'smallest ratio escapes sooner than largest'; supported if "
-         "both, partly if one, not supported if neither.",
+    rule="Two effects, each with its interval at level 1 − α/2 (α = 0.05), decided three-way: "
+         "the least-squares slope of the count of minima per seed on log₁₀ ratio (t interval) "
+         "and the restricted mean escape time at the largest ratio minus at the smallest "
+         "(normalised steps, censored runs kept censored, percentile bootstrap); supported if "
+         "both lie above their minima, partly if one does and the other lies below, not "
+         "supported if both lie below, else inconclusive.",
+    min_effect=f"{MIN_MINIMA_PER_DECADE:g} more local minima per decade of the ratio (one more "
+               f"over the two decades 0.1 → 10 would be a single extra minimum, within one "
+               f"seed's census spread) and {MIN_STEPS:g} normalised escape steps sooner at the "
+               "smallest ratio (the Figure 2 claims' minimum)",
     control="The linear network of the phase diagram's control: one minimum and the same "
             "escape at every ratio; the rule must reject.",
     experiment="phase",

@@ -10,41 +10,31 @@ Power`), one function per kind of rule.
   ``P(Binom(n, f) ≥ k*) ≥ 0.8``, ``k*`` the fewest successes that pass (exact).
 - **Fractions as effects** (:func:`fraction_effect`): ``k/n`` with its Clopper–Pearson interval
   against the minimum effect ``HIGH``, for the three-way decision.
-- **Permutation tests** (:func:`floor_power`): the smallest Holm-adjusted p when all ``k``
-  comparisons must pass is ``k`` times the test's floor (:func:`~advdyn.claims.power.
-  holm_floor`); the rule can pass only when that is ≤ α.
-- **Slope t-tests** (:func:`slope_power`): continuous p (``min_p = 0``); the smallest excess of
-  the slope over its bound the test detects with probability 0.8 is
-  ``(t_{1−α/k, n−2} + t_{0.8, n−2})·se``; fewer than 3 points: the test cannot run.
-- **Log-rank** (:func:`logrank_detectable`): the smallest hazard ratio on a grid at which the
-  permutation log-rank (:func:`~advdyn.claims.power.permutation_logrank`) passes at α/k in 80 %
-  of simulated exponential runs of these group sizes (:func:`~advdyn.claims.power.
-  detectable_effect`).
+- **Slopes as effects** (:func:`slope_effect`): a least-squares slope
+  (:func:`~advdyn.claims.trends.slope_test`) with its two-sided t interval at level ``1 − α/k``
+  (``k`` slopes in the claim, each end at ``α/2k``: the first Holm step) on ``n − 2`` degrees of
+  freedom, against the claim's minimum slope; power as for any t interval
+  (:func:`~advdyn.claims.calibrated.t_power`): detectable slope ``Δ_min + (t + z_{0.8})·se``,
+  adequate from 3 points; fewer, or no spread in x: the interval is the whole line.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from collections.abc import Mapping
+from typing import Any
 
-import numpy as np
 from scipy import optimize, stats
 
+from advdyn.claims.calibrated import t_interval, t_power
 from advdyn.claims.core import Effect, Power
-from advdyn.claims.power import (
-    DETECTION_POWER,
-    detectable_effect,
-    holm_floor,
-    permutation_logrank,
-)
+from advdyn.claims.power import DETECTION_POWER
 from advdyn.claims.trends import fraction_at_least
 
 #: The family-wise error rate of every two-layer rule.
 ALPHA = 0.05
 #: "with high probability": the lower 95 % confidence bound of the success fraction.
 HIGH = 0.9
-#: Hazard ratios tried by :func:`logrank_detectable`.
-HAZARD_RATIOS = (1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 
 
 def binomial_power(n: int, unit: str, *, all_pass: bool = False) -> Power:
@@ -73,35 +63,16 @@ def fraction_effect(successes: int, trials: int, units: str) -> Effect:
     return Effect(successes / trials, float(ci.low), float(ci.high), HIGH, units)
 
 
-def floor_power(n: int, floor: float, k: int, detectable: float, unit: str) -> Power:
-    """Power of ``k`` permutation tests that must all pass, each with smallest p ``floor``."""
-    min_p = holm_floor(floor, k)
-    ok = min_p <= ALPHA
-    return Power(n, min_p, detectable if ok else math.inf, ok,
-                 "" if ok else f"{n} {unit}: smallest Holm p {min_p:.3g} over {k} "
-                               f"comparison(s) > α = {ALPHA}")
-
-
-def slope_power(n: int, stderr: float | None, k: int, unit: str) -> Power:
-    """Power of ``k`` one-sided slope t-tests on ``n`` points (module docstring)."""
-    if n < 3 or stderr is None or not math.isfinite(stderr):
-        return Power(n, 1.0, math.inf, False, f"{n} {unit}: fewer than 3 points to fit a slope")
-    df = n - 2
-    detect = (float(stats.t.ppf(1 - ALPHA / k, df)) + float(stats.t.ppf(DETECTION_POWER, df))
-              ) * stderr
-    return Power(n, 0.0, detect, True)
-
-
-@lru_cache(maxsize=64)
-def logrank_detectable(n_a: int, n_b: int, k: int) -> float:
-    """The smallest hazard ratio of :data:`HAZARD_RATIOS` the permutation log-rank detects at
-    α/k with probability 0.8 for groups of ``n_a`` and ``n_b`` uncensored exponential runs
-    (``inf`` when none)."""
-
-    def passes(ratio: float, rng: np.random.Generator) -> bool:
-        a, b = rng.exponential(1 / ratio, n_a), rng.exponential(1.0, n_b)
-        res = permutation_logrank(a.tolist(), [True] * n_a, b.tolist(), [True] * n_b,
-                                  n_resamples=400, seed=int(rng.integers(1 << 31)))
-        return res["p"] <= ALPHA / k
-
-    return detectable_effect(passes, HAZARD_RATIOS, reps=60, seed=n_a * 1000 + n_b)
+def slope_effect(fit: Mapping[str, Any], min_effect: float, k: int, units: str, unit: str,
+                 reach: float = math.inf) -> tuple[Effect, Power]:
+    """The slope of ``fit`` (:func:`~advdyn.claims.trends.slope_test`) with its t interval at
+    level ``1 − α/k`` against ``min_effect``, and the power at its size (module docstring);
+    ``reach`` is the largest slope the units allow."""
+    level = 1 - ALPHA / k
+    n = int(fit["n"])
+    if fit["slope"] is None:
+        return (Effect(0.0, -math.inf, math.inf, min_effect, units, level),
+                Power(n, 1.0, math.inf, False, f"{n} {unit}: fewer than 3 points to fit a slope"))
+    se, df = float(fit["stderr"]), float(n - 2)
+    return (t_interval(float(fit["slope"]), se, df, min_effect, units, level),
+            t_power(n, se, df, min_effect, reach, unit, level))
