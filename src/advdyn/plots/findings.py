@@ -9,8 +9,9 @@ picture, already in the paper's 3×3 layout).
   on the arms with a single maximum (affine, linearised) — the floor any smooth landscape
   reaches under the same step rule.
 - **Figure 3** (paper: "the same setting as Figure 2 at input scale 0.1", epochs 0, 10, 100):
-  one panel per probe epoch (first, middle, last) at the smallest input scale; the mean
-  ``log ℓ`` along the attack; solid the CNN, dashed the affine arm.
+  one panel per probe epoch (first, middle, last), the paper's row at the smallest input scale
+  and one row per other scale; the mean ``log ℓ`` along the attack; solid the CNN, dashed the
+  affine arm.
 
 Each curve is shown as the share of its own rise covered (:func:`risen`).
 
@@ -138,28 +139,40 @@ def _epochs(rows: Sequence[Mapping[str, Any]]) -> list[int]:
 
 
 def figure3(result: Mapping[str, Any]) -> Drawing:
-    """Figure 3 redrawn (module docstring) from the ``at_scale`` experiment's result."""
+    """Figure 3 redrawn (module docstring) from the ``at_scale`` experiment's result: the
+    paper's row (the smallest input scale) on top, and below it the same panels at every other
+    scale of the run."""
     escape = list(result.get("escape") or [])
-    scale = min((r["scale"] for r in escape), default=float("nan"))
-    mine = [r for r in escape if r["scale"] == scale]
-    epochs = _epochs(mine)
-    fig = Figure(figsize=(4.4 * max(len(epochs), 1), 4.0), layout="constrained")
-    axes = fig.subplots(1, max(len(epochs), 1), squeeze=False, sharey=True)[0]
-    arms = sorted({r["arm"] for r in mine})
-    for ax, epoch in zip(axes, epochs, strict=False):
-        drawn = 0
-        for r in (r for r in mine if r["epoch"] == epoch):
-            style = ({"color": "C0", "lw": 1.6} if r["arm"] in MAIN_ARMS else
-                     {"color": "C0", "lw": 1.0, "ls": FLOOR_STYLES.get(r["arm"], "-.")})
-            drawn += _curve(ax, r.get("curve"), **style)
-        ax.set_title(f"epoch {epoch}, input scale {scale:g}", fontsize=10)
-        _finish(ax, drawn)
-    _legend(fig, axes[0], None, [a for a in arms if a in FLOOR_STYLES], "CNN")
+    scales = sorted({r["scale"] for r in escape})
+    epochs = _epochs(escape)
+    rows, cols = max(len(scales), 1), max(len(epochs), 1)
+    fig = Figure(figsize=(4.0 * cols, 2.9 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    arms = sorted({r["arm"] for r in escape})
+    for i, scale in enumerate(scales):
+        for j, epoch in enumerate(epochs):
+            ax, drawn, main = axes[i, j], 0, 0
+            for r in (r for r in escape if r["scale"] == scale and r["epoch"] == epoch):
+                if r["arm"] in MAIN_ARMS:
+                    if any(r.get("usable") or []):
+                        main += _curve(ax, r.get("curve"), color="C0", lw=1.6)
+                else:
+                    drawn += _curve(ax, r.get("curve"), color="C0", lw=1.0,
+                                    ls=FLOOR_STYLES.get(r["arm"], "-."))
+            ax.set_title(f"input scale {scale:g}, epoch {epoch}", fontsize=10)
+            _finish(ax, drawn + main)
+            if drawn and not main:
+                ax.text(0.97, 0.05, "CNN: no certified start", transform=ax.transAxes,
+                        ha="right", va="bottom", color="0.3", fontsize=8)
+            ax.set_xlabel("attack step" if i == rows - 1 else "")
+            ax.set_ylabel("share of the rise of log ℓ covered" if j == 0 else "")
+    _legend(fig, axes[0, 0], None, [a for a in arms if a in FLOOR_STYLES], "CNN")
     fig.suptitle("Figure 3 (redrawn): trajectories from certified local maxima during "
-                 "adversarial training", fontsize=11)
-    caption = (f"At input scale {scale:g} (the smallest of the run), epochs {epochs} (first, "
-               "middle, last probe): the mean log ℓ over the certified starts along "
-               f"{result.get('budget', '?')} normalised PGD steps, as the share of its own "
-               "rise covered. Solid: the CNN at its selected learning rate (first seed); "
+                 "adversarial training (top row: the paper's scale)", fontsize=11)
+    caption = (f"Input scales {', '.join(f'{s:g}' for s in scales)} (rows; the paper's "
+               f"Figure 3 is the top row), probe epochs {epochs} (columns): the mean log ℓ "
+               f"over the certified starts along {result.get('budget', '?')} normalised PGD "
+               "steps, as the share of its own rise covered. Solid: the CNN at its selected "
+               "learning rate (first seed; a panel says so where no start was certified); "
                "dashed: the affine model trained the same way (the calibration floor).")
     return Drawing("findings_figure3", fig, "Figure 3 redrawn with the floor", caption)
