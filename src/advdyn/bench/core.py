@@ -24,7 +24,8 @@ class BenchSizes:
     """Every size of the bench (defaults: the full bench; :data:`QUICK` is a short run).
 
     ``record_fresh_processes``: measure case 5's peak memory in a fresh process per run (the
-    default: no run reuses another's freed heap) or in this process (fast, for tests)."""
+    default: no run reuses another's freed heap) or in this process (fast, for tests).
+    ``ensemble_size``: the models of case 7 (case 6's images, batch, steps and repetitions)."""
 
     reps: int = 5
     twolayer_dim: int = 784
@@ -48,6 +49,7 @@ class BenchSizes:
     advtrain_batch: int = 128
     advtrain_steps: int = 10
     advtrain_reps: int = 3
+    ensemble_size: int = 8
     seed: int = 0
 
 
@@ -62,7 +64,9 @@ QUICK = BenchSizes(reps=3, twolayer_steps=10, cnn_steps=8, fig1_steps=400, fig1_
 @dataclass
 class CaseResult:
     """One row of the bench. Times are medians in ``unit``; ``peers`` maps a peer's name to
-    ``{"attack", "time", "ratio"}`` (``ratio`` = ours ÷ theirs) or ``{"skipped": note}``."""
+    ``{"attack", "time", "ratio"}`` (``ratio`` = ours ÷ theirs) or ``{"skipped": note}``;
+    ``baselines`` maps the name of a further baseline of ours to ours ÷ it, written to JSON as
+    ``ratio_to_<name>`` (case 7: ``ratio_to_sequential``)."""
 
     case: str
     title: str
@@ -75,6 +79,7 @@ class CaseResult:
     peers: dict[str, dict[str, Any]] = field(default_factory=dict)
     spread: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio_to_floor(self) -> float:
@@ -92,6 +97,7 @@ class CaseResult:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out.update({f"ratio_to_{name}": ratio for name, ratio in out.pop("baselines").items()})
         out.update(ratio_to_floor=self.ratio_to_floor, best_peer=self.best_peer,
                    ratio_to_best_peer=self.ratio_to_best_peer)
         return out
