@@ -1,5 +1,6 @@
 r"""The bench's CNN cases: 2 (PGD on the MNIST CNN), 5 (recording every step), 6 (adversarial
-training throughput) and 7 (an ensemble's adversarial training). Images are uniform random in ``[0, 1]`` (timing does not need MNIST).
+training throughput) and 7 (an ensemble's adversarial training). Images are uniform random in
+``[0, 1]`` (timing does not need MNIST).
 
 The floors are eager NCHW passes of the user's module (the layout :class:`ModuleObjective`
 chooses is part of our gain, not of the floor).
