@@ -19,9 +19,17 @@ import torch
 from advdyn import pipeline
 from advdyn.claims import all_claims
 from advdyn.cli.main import build_parser
-from advdyn.cli.names import CLAIMS, DTYPE_NAMES, EXECUTOR_NAMES, PGD_RULES, PROFILES
+from advdyn.cli.names import (
+    CLAIMS,
+    DEVICE_NAMES,
+    DTYPE_NAMES,
+    EXECUTOR_NAMES,
+    PGD_RULES,
+    PROFILES,
+)
 from advdyn.errors import AdvdynError
 from advdyn.geometry import DTYPES
+from advdyn.models.checks import DEVICES
 from advdyn.pgd import RULES
 from advdyn.runner import EXECUTORS
 
@@ -90,6 +98,7 @@ def test_torch_free_vocabularies_match_the_library() -> None:
     assert sorted(PGD_RULES) == sorted(RULES)
     assert list(EXECUTOR_NAMES) == list(EXECUTORS)
     assert list(PROFILES) == list(pipeline.PROFILES)
+    assert list(DEVICE_NAMES) == list(DEVICES)
 
 
 def shipped_texts() -> dict[str, str]:

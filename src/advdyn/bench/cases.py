@@ -2,8 +2,8 @@ r"""The seven cases of ``advdyn bench``: what each one times, against which floo
 
 Every case builds its contenders (ours, a floor, the peers that apply), times them interleaved
 (:func:`advdyn.bench.timing.interleaved`) and reports medians and ratios of medians (ours ÷
-other; below 1 is faster). All runs are float32 on the CPU (the census float64), with the
-threads torch chooses.
+other; below 1 is faster). All runs are float32 on the CPU (the census float64; cases 6 and 7
+on ``--device``), with the threads torch chooses.
 
 1. ``twolayer`` — compute bound (:mod:`advdyn.bench.twolayer_cases`): d = 784, m = 4096,
    batch 256. Floor: the two GEMMs of one step.

@@ -1,7 +1,8 @@
 """What every case of ``advdyn bench`` shares: the sizes, the report row, the peers' contenders,
 medians and ratios, and the floors built from the kernels a step must run.
 
-All runs are float32 on the CPU, with the threads torch chooses (``--threads`` to change).
+All runs are float32 on the CPU (cases 6 and 7 on ``--device``), with the threads torch
+chooses (``--threads`` to change).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ class BenchSizes:
 
     ``record_fresh_processes``: measure case 5's peak memory in a fresh process per run (the
     default: no run reuses another's freed heap) or in this process (fast, for tests).
-    ``ensemble_size``: the models of case 7 (case 6's images, batch, steps and repetitions)."""
+    ``ensemble_size``: the models of case 7 (case 6's images, batch, steps and repetitions).
+    ``device``: where cases 6 and 7 (adversarial training) run; the other cases time CPU work
+    against CPU floors and stay on the CPU."""
 
     reps: int = 5
     twolayer_dim: int = 784
@@ -51,6 +54,7 @@ class BenchSizes:
     advtrain_reps: int = 3
     ensemble_size: int = 8
     seed: int = 0
+    device: str = "cpu"
 
 
 # Short run: fewer steps, images and repetitions, never smaller batches, so every per-step and
@@ -106,6 +110,20 @@ class CaseResult:
 def generator(seed: int) -> torch.Generator:
     """A CPU generator seeded with ``seed``."""
     return torch.Generator().manual_seed(seed)
+
+
+def synchronised(fn: Callable[[], object], device: str) -> Callable[[], object]:
+    """``fn``, then a wait for the kernels it queued on ``device`` (CUDA runs asynchronously,
+    so a timing must include them); ``fn`` itself on the CPU."""
+    if torch.device(device).type != "cuda":
+        return fn
+
+    def run() -> object:
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out
+
+    return run
 
 
 def usable_peers(peers: tuple[Peer, ...] = PEERS) -> tuple[list[Peer], dict[str, dict[str, Any]]]:

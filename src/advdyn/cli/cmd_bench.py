@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from advdyn.cli.common import add_command, emit_json, positive_int
+from advdyn.cli.common import add_command, add_device_flag, device_of, emit_json, positive_int
 from advdyn.errors import fail
 
 COLUMNS = ("case", "unit", "ours", "floor", "ratio_to_floor", "best_peer", "ratio_to_best_peer",
@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_device_flag(p, "cases 6 and 7 (adversarial training; the other cases time CPU work "
+                    "against CPU floors)")
     p.set_defaults(run=run)
 
 
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in cases if c not in CASES]
     if unknown or not cases:
         raise fail("--cases", f"unknown case(s) {unknown}", f"choose from {','.join(CASES)}")
-    sizes = QUICK if args.quick else BenchSizes()
+    sizes = dataclasses.replace(QUICK if args.quick else BenchSizes(), device=device_of(args))
     if args.reps is not None:
         sizes = dataclasses.replace(sizes, reps=args.reps)
     if args.threads is not None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advdyn.cli.names import COMMANDS, DTYPE_NAMES, EXECUTOR_NAMES
+from advdyn.cli.names import COMMANDS, DEVICE_NAMES, DTYPE_NAMES, EXECUTOR_NAMES
 from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
 
@@ -310,6 +310,21 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_device_flag(p: argparse.ArgumentParser, what: str) -> None:
+    """``--device cpu|cuda|auto`` (default cpu) for ``what``."""
+    p.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
+                   help=f"where {what} runs: cpu (default), cuda, or auto (cuda when a GPU is "
+                        "visible, else cpu)")
+
+
+def device_of(args: argparse.Namespace, local: bool = True) -> str:
+    """The device ``--device`` names, checked before anything is written (``auto`` resolved
+    here; ``cuda`` must be usable here unless the work runs elsewhere, ``local=False``)."""
+    from advdyn.models.checks import resolve_device
+
+    return resolve_device(args.device, "--device", local=local)
+
+
 def prepare(args: argparse.Namespace) -> Path:
     """Validate ``--out`` and apply ``--threads``; returns the output folder."""
     import torch
@@ -335,7 +350,7 @@ def run_experiment_command(args: argparse.Namespace, experiment: Any, config: ty
     ``--threads``), then run ``experiment`` through the composition layer, its files into
     ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives. A command with
     ``--quick`` starts from the experiment's quick overrides (when asked), then the flags given,
-    validated as ``flags``."""
+    validated as ``flags``; a command with ``--device`` runs the jobs there (checked first)."""
     from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
 
     values = config_values(config, args)
@@ -344,9 +359,10 @@ def run_experiment_command(args: argparse.Namespace, experiment: Any, config: ty
                                      where="flags")
     else:
         cfg = config(**values)
+    device = device_of(args) if hasattr(args, "device") else "cpu"
     out = prepare(args)
     return run_standalone(experiment, cfg, out, progress=not args.no_progress,
-                          threads=args.threads)
+                          threads=args.threads, device=device)
 
 
 def add_problem_output(p: argparse.ArgumentParser) -> None:

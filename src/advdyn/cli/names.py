@@ -4,7 +4,8 @@ the claims ``advdyn check`` takes, and the small vocabularies of the flags' choi
 This module imports nothing heavy, so ``advdyn --help``, ``advdyn check --help`` and an argument
 error answer without loading torch. Each vocabulary here mirrors the library's own (the claims
 registry, :data:`advdyn.geometry.DTYPES`, :data:`advdyn.pgd.RULES`,
-:data:`advdyn.runner.EXECUTORS`, :data:`advdyn.pipeline.PROFILES`); ``tests/test_cli_fast.py``
+:data:`advdyn.runner.EXECUTORS`, :data:`advdyn.pipeline.PROFILES`,
+:data:`advdyn.models.checks.DEVICES`); ``tests/test_cli_fast.py``
 checks that they agree.
 """
 
@@ -59,3 +60,5 @@ PGD_RULES = ("normalized", "raw", "sign")
 EXECUTOR_NAMES = ("local", "inline", "dask")
 #: ``advdyn reproduce --profile`` choices (:data:`advdyn.pipeline.PROFILES`).
 PROFILES = ("quick", "full", "reference")
+#: ``--device`` choices (:data:`advdyn.models.checks.DEVICES`).
+DEVICE_NAMES = ("cpu", "cuda", "auto")

@@ -21,6 +21,7 @@ from advdyn.errors import check_choice, check_number, fail
 from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP, DataChoices, check_data_fields
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import PROBE_HELP, ProbeConfig, probe, survival
+from advdyn.models.checks import check_device
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
 
 ARMS = ("plain", "invisible")
@@ -92,13 +93,17 @@ def plain_record(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in r.items()}
 
 
-def probe_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
-    """One job: the probe of one arm at one input scale (JSON in, JSON out)."""
+def probe_job(arm: str, scale: float, device: str = "cpu", **parameters: Any
+              ) -> dict[str, Any]:
+    """One job: the probe of one arm at one input scale (JSON in, JSON out), the network and
+    images on ``device`` (checked where the job runs)."""
+    device = str(check_device("device", device))
     cfg = Fig2Config(**tuple_lists(parameters))
     check_choice("arm", arm, ARMS)
     data = load_data(cfg)
-    images, labels = probe_images(data, cfg.images, cfg.seed)
-    net = build_cnn(cfg.arch, activation=cfg.activation, pool=cfg.pool, seed=cfg.model_seed)
+    images, labels = (t.to(device) for t in probe_images(data, cfg.images, cfg.seed))
+    net = build_cnn(cfg.arch, activation=cfg.activation, pool=cfg.pool,
+                    seed=cfg.model_seed).to(device)
     model = scale_invisible(net, scale) if arm == "invisible" else net
     records = probe(model, images, labels, scale, unit_norm(data), cfg.probe_config())
     return {"arm": arm, "scale": scale, "source": data.source,
@@ -174,7 +179,7 @@ def fig2_collect(config: Fig2Config, values: list[dict[str, Any]]) -> dict[str, 
 
 EXPERIMENT = Experiment(
     name="fig2", title="Figure 2: escape from certified local maxima of L across input scales",
-    config=Fig2Config, jobs=fig2_jobs, collect=fig2_collect,
+    config=Fig2Config, jobs=fig2_jobs, collect=fig2_collect, devices=True,
     quick={"images": 6, "ratios": (0.001, 0.1, 10.0), "steps": 60, "ascent_steps": 150,
            "reference_steps": 60, "arch": "tiny"},
     description="A CNN at standard initialisation on MNIST: for each held-out image, input "
