@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advdyn.cli.names import COMMANDS, DEVICE_NAMES, DTYPE_NAMES, EXECUTOR_NAMES
+from advdyn.cli.names import COMMANDS, DEVICE_NAMES, DTYPE_NAMES, EXECUTOR_NAMES, FIELD_HELP
 from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
 
@@ -247,44 +247,15 @@ def config_values(config: type, args: argparse.Namespace) -> dict[str, Any]:
                         if getattr(args, f.name) is not None})
 
 
-HELP = {
-    "scales": "input scales ‖x‖ (rows of the grid)",
-    "ratios": "ratios r, ε = r‖x‖ (columns of the grid)",
-    "seed": "seed of the network, the direction of x and the random starts",
-    "seeds": "number of seeds (networks and directions): seed, seed+1, ...",
-    "dim": "input dimension d (d > 2 uses the multistart census)",
-    "width": "hidden width m of the two-layer network",
-    "loss": "adversarial loss ℓ (bce: critical points of L are exactly those of f)",
-    "label": "label y",
-    "kappa": "Xavier weight scale κ (w_r ~ N(0, κ²I); default d^-1/2)",
-    "gamma": "output weight γ (a_r = ±γ; default m^-1/2)",
-    "rule": "PGD step rule: normalized δ - ρε∇L/‖∇L‖, raw δ - ρε²∇L",
-    "rho": "relative step ρ",
-    "raw_eta": "phase diagram, raw-fixed convention: one step η at every scale and ratio",
-    "raw_rho": "phase diagram, raw-ε² convention: η = raw_rho·ε²",
-    "control_gamma": "phase diagram's control arm: output weight γ_c of its linear network "
-                     "f(z) = γ_c wᵀz (a landscape with one minimum at every scale)",
-    "steps": "PGD step budget per trajectory",
-    "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
-    "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",
-    "perturb": "kick off each local maximum: δ₀ = P_B(δ* + perturb·ε·v), v uniform unit",
-    "angle_density": "circle scan: grid points per softplus transition width 1/(ε max‖w_r‖)",
-    "min_angles": "circle scan: fewest angles",
-    "max_angles": "circle scan: most angles",
-    "grid": "contour grid points per axis",
-    "census_starts": "multistart census (d > 2): uniform starts (default: the census's own)",
-}
-
-
 def add_config_flags(p: argparse.ArgumentParser, config: type, title: str,
                      help_texts: Mapping[str, str] | None = None) -> None:
     """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's);
-    ``help_texts``: the fields' help where :data:`HELP` has none."""
+    ``help_texts``: the fields' help where :data:`~advdyn.cli.names.FIELD_HELP` has none."""
     from advdyn.experiments.simulated import STEP_RULES
     from advdyn.losses import SCALAR_LOSSES
 
     choices = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
-    texts = {**HELP, **(help_texts or {})}
+    texts = {**FIELD_HELP, **(help_texts or {})}
     g = p.add_argument_group(title)
     hints = typing.get_type_hints(config)
     default = config()

@@ -13,10 +13,12 @@ order, ``z = [z_0; z_1; …; z_{K-1}]`` with ``B`` rows per member, and returns
 Why grouped convolutions rather than ``torch.func.stack_module_state`` + ``vmap``: one forward
 + backward to the input of K = 8 ``small`` CNNs on 128 images each took 1.41 s grouped in
 channels-last layout, 1.53 s grouped in NCHW, 1.91 s with ``vmap`` over ``functional_call`` and
-2.23 s for the 8 networks one after the other in channels-last layout (the sequential training's
-layout), medians of 5, interleaved, on 2 cores at load average 8–9; ``tiny`` CNNs: 0.77 s
-grouped, 0.77 s ``vmap``, 1.24 s sequential. On the CPU in float32 the convolution weights run
-in channels-last layout, as :class:`~advdyn.models.ModuleObjective` does.
+2.23 s for the 8 networks one after the other in channels-last layout (the layout of the
+sequential training), medians of 5 rounds, interleaved, 2 cores at load average 8–9.5; for
+``tiny`` CNNs 0.77 s grouped (NCHW), 0.77 s ``vmap`` and 1.24 s sequential (load 6–8). Grouped
+convolutions win where the convolutions dominate and are never slower. On the CPU in float32
+the convolution weights run in channels-last layout, as :class:`~advdyn.models.ModuleObjective`
+does.
 
 Supported layers (nested ``nn.Sequential`` is flattened): ``Conv2d`` (``groups = 1``, zero
 padding), ``Linear``, ``Flatten`` (from dim 1), ``InputScaling``, and the pointwise or pooling
@@ -135,7 +137,7 @@ class GroupedNet:
                 h, spatial = (h.reshape(b, k, -1).transpose(0, 1) if spatial else
                               h.reshape(k, b, -1)), False
             elif isinstance(layer, InputScaling):
-                s = next(scales).to(h.dtype).to(h.device)
+                s = next(scales).to(h.device, h.dtype)
                 h = h / (s.repeat_interleave(h.shape[1] // k)[None, :, None, None] if spatial
                          else s.reshape(k, *[1] * (h.ndim - 1)))
             else:
