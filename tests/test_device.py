@@ -5,7 +5,9 @@ configuration — hence its cache key and result — is what it was before the d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -86,7 +88,7 @@ def test_jobs_carry_a_device_other_than_the_cpu_and_cpu_jobs_keep_their_keys() -
 
 @NO_GPU
 @pytest.mark.parametrize("job", [probe_job, train_job])
-def test_a_job_checks_its_device_where_it_runs(job) -> None:
+def test_a_job_checks_its_device_where_it_runs(job: Callable[..., dict[str, Any]]) -> None:
     """A job sent to a worker without the device fails there at once, naming the field."""
     with pytest.raises(AdvdynError, match="device"):
         job("plain", 1.0, device="cuda")
