@@ -39,8 +39,10 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
             torch.randint(0, 10, (48,), generator=g))
 
 
-def _members(kind: str) -> list[Member]:
-    return [Member(Recipe(InnerPGD(eps, 3, rho=rho), Optimiser(kind, lr), 16, seed), scale)
+def _members(kind: str, rule: str = "normalized", box: tuple[float, float] | None = None
+             ) -> list[Member]:
+    return [Member(Recipe(InnerPGD(eps, 3, rho=rho, rule=rule, box=box), Optimiser(kind, lr),
+                          16, seed), scale)
             for scale, lr, eps, rho, seed in SETTINGS]
 
 
@@ -57,12 +59,16 @@ class Steps(Callback):
         return {"steps_seen": len(self.seen)}
 
 
-@pytest.mark.parametrize("kind, invisible", [("adam", False), ("sgd", True)])
-def test_ensemble_equals_separate_runs(kind: str, invisible: bool) -> None:
+@pytest.mark.parametrize("kind, invisible, rule, box", [
+    ("adam", False, "normalized", None), ("sgd", True, "normalized", None),
+    ("sgd", False, "raw", (0.0, 10.0))])
+def test_ensemble_equals_separate_runs(kind: str, invisible: bool, rule: str,
+                                       box: tuple[float, float] | None) -> None:
     """Adam on plain softplus CNNs; SGD on the scale-invisible arm (each member behind its own
-    ``x/scale``). Accuracies are counts, so they must agree exactly."""
+    ``x/scale``); SGD with raw steps (ℓ itself, step ρε²) in a shared pixel box. Accuracies are
+    counts, so they must agree exactly."""
     x, y = _data()
-    members = _members(kind)
+    members = _members(kind, rule, box)
     models = [build_cnn("tiny", seed=k, activation="softplus", pool="avg") for k in range(3)]
     if invisible:
         models = [scale_invisible(m, s) for m, (s, *_) in zip(models, SETTINGS, strict=True)]
