@@ -8,7 +8,7 @@ import torch
 from advdyn import AdvdynError
 from advdyn.losses import LogCrossEntropy
 from advdyn.models import ModuleObjective
-from advdyn.models.calibration import Linearised, affine_classifier
+from advdyn.models.calibration import JacobianLinearised, Linearised, affine_classifier
 from advdyn.models.cnn import build_cnn
 
 
@@ -71,3 +71,21 @@ def test_both_arms_work_as_objectives() -> None:
         assert ev.grad is not None and torch.isfinite(ev.grad).all()
     with pytest.raises(AdvdynError, match="classes"):
         affine_classifier(classes=1)
+
+
+def test_jacobian_linearised_is_the_same_model_and_selects_rows() -> None:
+    """The Jacobian formed once gives the jvp model's logits (to rounding) and its gradient in
+    the input; ``rows`` re-selects anchors (repeats included) without recomputing."""
+    gen = torch.Generator().manual_seed(3)
+    net, x0 = _net(), 10 * torch.rand(3, 1, 28, 28, dtype=torch.float64, generator=gen)
+    z = x0 + torch.randn(x0.shape, dtype=torch.float64, generator=gen)
+    lin, jac = Linearised(net, x0), JacobianLinearised.of(net, x0)
+    torch.testing.assert_close(jac(z), lin(z), rtol=1e-12, atol=1e-12)
+    y = torch.tensor([1, 4, 9])
+    grads = [ModuleObjective(m, LogCrossEntropy, x0, y).evaluate(z - x0).grad
+             for m in (lin, jac)]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-14)
+    pick = torch.tensor([2, 0, 2])
+    torch.testing.assert_close(jac.rows(pick)(z[pick]), lin(z)[pick], rtol=1e-12, atol=1e-12)
+    with pytest.raises(AdvdynError, match="anchors"):
+        jac(z[:2])

@@ -1,6 +1,7 @@
 """The Figure 1 claim's judge (advdyn.claims.landscape): failing counts → not supported, passing
 counts → supported, one half → partly supported, and the scale-swapped control of a
-scale-dependent landscape → not supported (so the main verdict stands)."""
+scale-dependent landscape → not supported (so the main verdict stands); the power of exact
+counts, and an empty row → inconclusive (underpowered)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,16 @@ def test_a_scale_free_landscape_makes_the_claim_inconclusive() -> None:
     assert fig1_judge(main).verdict == fig1_judge(control).verdict == PARTLY
     rec = claim("fig1").evaluate(flat)
     assert rec.verdict == INCONCLUSIVE and "does not discriminate" in rec.reason
+
+
+def test_power_of_the_exact_counts() -> None:
+    """Exact counts of one network: no p-value, a difference of one minimum is seen, over the
+    row's panels and the corner; a run with no panel in the row could not pass (underpowered)."""
+    rec = claim("fig1").evaluate(PAPER)
+    assert rec.power == {"n": len(RATIOS) + 1, "min_p": 0.0, "detectable_effect": 1.0,
+                         "adequate": True, "why": ""}
+    main, _ = fig1_arms(PAPER)
+    empty = fig1_judge({**main, "row_minima": {}, "corner_minima": 9})
+    assert empty.power is not None and not empty.power.adequate
+    powered = empty.powered()
+    assert powered.verdict == INCONCLUSIVE and "underpowered: no panel in the row" in powered.reason

@@ -17,13 +17,14 @@ import pytest
 import torch
 
 from advdyn import pipeline
-from advdyn.claims import all_claims
-from advdyn.cli.main import build_parser
+from advdyn.claims import all_claims, claim, registry
+from advdyn.cli.main import build_parser, main
 from advdyn.cli.names import (
     CLAIMS,
     DEVICE_NAMES,
     DTYPE_NAMES,
     EXECUTOR_NAMES,
+    OLD_CLAIM_IDS,
     PGD_RULES,
     PROFILES,
 )
@@ -102,10 +103,12 @@ def test_torch_free_vocabularies_match_the_library() -> None:
 
 
 def shipped_texts() -> dict[str, str]:
-    """The README, every docs page and every help text."""
+    """The README, every docs page, the examples, the package's sources (their docstrings are
+    the API pages; result notes are written into reports) and every help text."""
     texts = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
-    texts |= {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
-              for p in (ROOT / "docs").rglob("*.md")}
+    for folder, pattern in (("docs", "*.md"), ("examples", "*"), ("src/advdyn", "*.py")):
+        texts |= {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+                  for p in (ROOT / folder).rglob(pattern) if p.is_file()}
     texts |= {f"advdyn {words} --help": text for words, text in help_texts().items()}
     return texts
 
@@ -127,6 +130,39 @@ def test_config_error_names_the_flag_and_echoes_the_text(tmp_path: Path) -> None
     assert done.returncode == 2
     assert done.stderr.strip() == "advdyn fig1: error: --steps: must be > 0, got '-3'"
     assert not (tmp_path / "o").exists()
+
+
+def test_a_prefixed_config_error_names_the_flag(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The experiment's validation says ``phase full configuration: steps: ... got -3.0``; the
+    user reads the flag and what they typed."""
+    rc = main(["check", "s5.1-minima", "--out", str(tmp_path / "o"), "--steps", "-3"])
+    assert rc == 2 and not (tmp_path / "o").exists()
+    assert capsys.readouterr().err == "advdyn check: error: --steps: must be > 0, got '-3'\n"
+
+
+def test_claim_ids_are_typable_and_old_ids_are_aliases_with_a_note(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", claim_id) for claim_id, _ in CLAIMS)
+    assert OLD_CLAIM_IDS == registry.OLD_IDS
+    for old, new in OLD_CLAIM_IDS.items():
+        with pytest.warns(FutureWarning, match=f"old id of '{re.escape(new)}'"):
+            assert claim(old).id == new
+    ran: list[str] = []
+
+    def check(claim_id: str, *args: object, **kwargs: object) -> None:
+        ran.append(claim_id)
+        raise KeyboardInterrupt  # stop before the experiment runs
+
+    monkeypatch.setattr(pipeline, "check", check)
+    assert main(["check", "§5.1 (escape)", "--out", str(tmp_path / "o"), "--quick"]) == 130
+    assert ran == ["s5.1-escape"]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("advdyn check: note: '§5.1 (escape)' is the old id of s5.1-escape; type "
+                      "s5.1-escape (old ids are accepted until the next release)")
+    usage = advdyn("check", "Fig. 1", "--help").stdout
+    assert usage.startswith("usage: advdyn check fig1 --out DIR")
 
 
 def test_eta_is_one_rule(problem_file: Path) -> None:

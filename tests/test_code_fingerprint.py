@@ -18,7 +18,7 @@ from advdyn.experiments.base import Job
 from advdyn.runner import ResultStore, job_key, key_of, run_jobs
 from advdyn.runner import store as store_module
 from advdyn.runner.executors import InlineExecutor
-from advdyn.runner.store import PACKAGE_ROOT, code_fingerprint
+from advdyn.runner.store import PACKAGE_ROOT, code_fingerprint, job_code_fingerprint
 
 OLD, NEW = "0" * 64, "1" * 64
 
@@ -31,7 +31,7 @@ def test_key_holds_the_code_fingerprint() -> None:
     config = {"x": 1.0, "seed": 3}
     keys = {job_key("toy_experiments:toy_job", config, code=c) for c in (OLD, NEW)}
     assert len(keys) == 2
-    here = job_key("toy_experiments:toy_job", config, code=code_fingerprint())
+    here = job_key("toy_experiments:toy_job", config, code=job_code_fingerprint())
     assert key_of(Job("toy_experiments:toy_job", config)) == here == job_key(
         "toy_experiments:toy_job", config)
     assert here not in keys
@@ -63,7 +63,7 @@ def test_edited_code_recomputes_and_unedited_code_reuses(
     store = ResultStore(tmp_path / "cache")
 
     def run_under(fingerprint: str) -> list[bool]:
-        monkeypatch.setattr(store_module, "code_fingerprint", lambda: fingerprint)
+        monkeypatch.setattr(store_module, "job_code_fingerprint", lambda: fingerprint)
         key_of.cache_clear()  # keys are memoised per process, where the code cannot change
         results = run_jobs(toy_jobs(), store, InlineExecutor(), progress=False)
         for r in results:
@@ -93,3 +93,33 @@ def test_reproduce_with_the_same_out_reuses_and_reports_the_fingerprint(
             for p in (out / "cache").iterdir()} == entries
     assert code_fingerprint() in (out / "report.md").read_text()
     capsys.readouterr()
+
+
+def test_judging_code_does_not_key_the_jobs(tmp_path: Path) -> None:
+    """An edit in a layer above ``experiments`` (claims, plots, report, pipeline, cli) changes
+    the package's fingerprint but not the jobs' (so stored results are re-judged, not
+    recomputed); an edit in the runner, which executes jobs, changes both. The excluded
+    packages are exactly the layers above ``experiments`` except the runner (pyproject.toml)."""
+    import tomllib
+
+    from advdyn.runner.store import JUDGING_PACKAGES
+
+    layers = tomllib.loads((PACKAGE_ROOT.parents[1] / "pyproject.toml").read_text())[
+        "tool"]["importlinter"]["contracts"][0]["layers"]
+    above = layers[:layers.index("advdyn.experiments")]
+    names = {n.strip(" ()").removeprefix("advdyn.") for layer in above
+             for n in layer.replace(":", "|").split("|")}
+    assert set(JUDGING_PACKAGES) == names - {"runner"}
+    copies = {}
+    for name in ("claims", "runner", "experiments"):
+        copies[name] = tmp_path / name / "advdyn"
+        shutil.copytree(PACKAGE_ROOT, copies[name],
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        edited = copies[name] / name / "__init__.py"
+        edited.write_text(edited.read_text() + "# an edit\n")
+    here, jobs = code_fingerprint(), job_code_fingerprint()
+    assert jobs != here
+    assert code_fingerprint(copies["claims"]) != here
+    assert job_code_fingerprint(copies["claims"]) == jobs
+    for name in ("runner", "experiments"):
+        assert job_code_fingerprint(copies[name]) != jobs

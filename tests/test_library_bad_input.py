@@ -9,7 +9,7 @@ from torch import nn
 
 from advdyn import AdvdynError
 from advdyn.losses import CrossEntropy
-from advdyn.models import ModuleObjective
+from advdyn.models import ModuleObjective, TwoLayerNet
 from advdyn.models.checks import check_device
 from advdyn.sphere import diagnose
 
@@ -57,6 +57,8 @@ def test_cuda_on_a_cpu_only_install_says_so() -> None:
     with pytest.raises(AdvdynError, match=r"device: cuda asked for, .*no CUDA.*install a CUDA "
                        r"build of torch"):
         check_device("device", "cuda")
+    with pytest.raises(AdvdynError, match=r"device: cuda:0 asked for, .*no CUDA"):
+        TwoLayerNet.xavier(3, 5).to(device="cuda:0")
     with pytest.raises(AdvdynError, match="device: unknown device"):
         check_device("device", "gpu0")
 

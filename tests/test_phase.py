@@ -14,6 +14,7 @@ from advdyn.claims import VERDICTS, claims_of
 from advdyn.errors import AdvdynError
 from advdyn.experiments.phase import EXPERIMENT, PhaseConfig, phase_seed
 from advdyn.experiments.phase_escape import CONVENTIONS, cell_runs
+from advdyn.jsondata import plain
 from advdyn.sphere import scan_circle
 from inline_experiments import run_inline
 
@@ -46,10 +47,10 @@ def test_per_seed_counts_match_an_independent_dense_scan() -> None:
                                                                     for c in dense]
     for conv in CONVENTIONS:
         assert res[f"steps_{conv}"].shape == res["start_cell"].shape
-    # at the smallest scale the landscape is nearly linear: normalised steps cross the disk in
-    # about 2/ρ = 40 steps
+    # at the smallest scale the landscape is nearly linear: ℓ is linear along the crossing, so
+    # half of its gap is covered at the centre, after about 1/ρ = 20 normalised steps
     tiny = res["steps_normalized"][res["start_cell"] < 2]
-    assert np.all((tiny >= 30) & (tiny <= 45))
+    assert np.all((tiny >= 15) & (tiny <= 23))
 
 
 def test_control_is_linear_one_minimum_everywhere(small: dict) -> None:
@@ -75,8 +76,15 @@ def test_result_shapes_and_claims(small: dict) -> None:
     records = [c.evaluate(small) for c in claims_of("phase")]
     assert [r.id for r in records] == ["s5.1-minima", "s5.1-escape", "fig1-ratio"]
     for r in records:
-        assert r.verdict in VERDICTS and r.control["verdict"] == "not supported"
-    json.dumps([r.to_json() for r in records], allow_nan=False)
+        assert r.verdict in VERDICTS and r.power is not None
+        # a control rejects where its rule has the power to; else it is underpowered, said so
+        if r.control["power"]["adequate"]:
+            assert r.control["verdict"] == "not supported", r.id
+        else:
+            assert r.control["verdict"] == "inconclusive" and "underpowered" in r.control["reason"]
+    # as claims.json is written: the project's one conversion (an undetectable effect, inf,
+    # becomes null)
+    json.dumps(plain([r.to_json() for r in records]), allow_nan=False)
 
 
 def test_deterministic(small: dict) -> None:
@@ -88,7 +96,8 @@ def test_deterministic(small: dict) -> None:
 @pytest.mark.parametrize("field, value", [("scales", (0.1, -1.0)), ("ratios", (1.0, 1.0)),
                                           ("seeds", 0), ("dim", 1), ("perturb", -1e-3),
                                           ("census_starts", 0), ("label", 2.0),
-                                          ("raw_eta", 0.0), ("control_gamma", -1.0)])
+                                          ("raw_eta", 0.0), ("control_gamma", -1.0),
+                                          ("gap_fraction", 1.0)])
 def test_bad_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(AdvdynError, match=field):
         PhaseConfig(**{field: value})

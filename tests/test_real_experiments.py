@@ -47,12 +47,15 @@ def test_fig2_on_idx_files(mnist_dir):
         "steps": 8, "ascent_steps": 20, "reference_steps": 8, "arch": "tiny"})
     checks = result["checks"]
     assert checks["rows_with_zero_ell"] == 0 and math.isfinite(checks["smallest_log_ell"])
-    assert checks["certified"] + checks["rejected"] == checks["starts"] == 2 * 2 * 2 * 2
+    assert checks["certified"] + checks["rejected"] == checks["starts"] == 2 * 2 * 2  # CNN
     assert "IDX files" in result["text"]
-    assert len(result["groups"]) == 2 * 4 * 2 * 2  # arms × conventions × scales × ratios
+    assert len(result["groups"]) == 3 * 4 * 2 * 2  # arms × conventions × scales × ratios
+    assert {g["arm"] for g in result["groups"]} == {"plain", "affine", "linearised"}
+    assert len(result["calibration"]) == 4 * 2 * 2 and all(
+        {"plain", "affine", "linearised"} <= set(c) for c in result["calibration"])
     records = _check_records("fig2", result, ["fig2a", "fig2b", "fig2c", "fig2-scale"])
     stems = [d.stem for d in draw(result, records)]
-    assert stems == ["fig2", "fig2_loss"]
+    assert stems == ["fig2", "fig2_loss", "fig2_floor"]
 
 
 def test_at_scale_on_idx_files(mnist_dir):

@@ -285,3 +285,14 @@ def test_a_rerun_reuses_the_drawings(tmp_path: Path, monkeypatch: pytest.MonkeyP
     png.unlink()
     reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
     assert calls == ["drawn", "drawn"] and png.is_file()
+
+
+def test_the_papers_label_is_shown_beside_the_typable_id(tmp_path: Path) -> None:
+    rec = dataclasses.replace(record("s5.1-minima", "minima at small scale", "3 minima",
+                                     "supported", "not supported"), label="§5.1 (minima)")
+    assert rec.place == "§5.1 (minima); §4" and record("x", "", "", "", "").place == "§4"
+    section = Section("phase", "Phase", "", {}, 0.0, 0.0, 1, 0, Outcome(claims=[rec]))
+    report = Report("r", [section], {}, environment())
+    assert "<td>s5.1-minima<br><span class=\"meta\">§5.1 (minima); §4</span>" in \
+        render_html(report)
+    assert "| s5.1-minima (§5.1 (minima); §4) |" in render_markdown(report, tmp_path)

@@ -1,7 +1,12 @@
-"""Every two-layer claim's judge on synthetic data: passing data → supported, failing data →
-not supported; the claims are registered once; C3.1 counts trajectories that never switch."""
+"""Every two-layer claim's judge on synthetic data: passing data at an adequate size →
+supported, data that keeps the artifact without the mechanism → not supported, a size where the
+rule cannot pass → inconclusive (underpowered); the power computations at their edges (36 units
+for a counting rule, the exact Spearman critical ρ, the log-rank floor); the claims are
+registered once; C3.1 counts trajectories that never switch."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -12,13 +17,19 @@ from advdyn.claims import (
     NOT_SUPPORTED,
     SUPPORTED,
     all_claims,
+    escape_phase,
     lemmas,
+    rule_power,
     scale,
     theorems,
 )
+from advdyn.claims.rule_power import binomial_power
+from advdyn.claims.trends import rank_trend
 from advdyn.claims.two_layer import CLAIMS as TWO_LAYER
 
 RNG = np.random.default_rng(0)
+#: A T5.1 problem with exactly one minimum, counted by a complete census.
+ONE = {"one_minimum": True, "unseen_mass": 0.0}
 WIDTHS = (32, 128, 512, 2048)
 
 
@@ -33,19 +44,20 @@ def _l41(power: float) -> list[dict]:
 
 
 def _l44(margin: float) -> list[dict]:
-    return [{"seed": s, "phi": p, "points": 5, "margin": margin, "margin_unit": margin,
+    return [{"seed": s, "phi": p, "points": 20, "margin": margin, "margin_unit": margin,
              "saddles": 0} for s in range(3) for p in (0.5, 0.9)]
 
 
 def _t31(close: bool) -> list[dict]:
     return [{"seed": 0, "eps": 0.03, "eta": eta, "reached": close,
              "t_reach": int(10 / eta) if close else 10**6, "dist_end": 0.001 if close else 1.0,
-             "close_end": close} for eta in (1e-3, 5e-4, 2.5e-4) for _ in range(20)]
+             "close_end": close, "unseen_mass": 0.0} for eta in (1e-3, 5e-4, 2.5e-4)
+            for _ in range(20)]
 
 
 def _c31(slope: float, end: float) -> dict:
     rows = [{"switched": True, "slope": slope, "DS_over_D0": end, "z_over_z_plus_S": 0.1,
-             "rate_per_step": -1e-3} for _ in range(4)]
+             "rate_per_step": -1e-3} for _ in range(40)]
     return {"rows": rows, "constant": rows}
 
 
@@ -79,23 +91,26 @@ def _phase(effect: bool) -> dict:
 
 CASES = {
     "L4.1": (lemmas.judge_l41, _l41(0.0), _l41(-1.0)),
-    "L4.2": (lemmas.judge_l42, [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
-             [{"directions": 5, "max_ratio": 50.0, "max_error_over_eta": 1.0}]),
+    "L4.2": (lemmas.judge_l42, [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
+             [{"directions": 50, "max_ratio": 50.0, "max_error_over_eta": 1.0}]),
+    "L4.2-literal": (lemmas.judge_l42,
+                     [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1}] * 2,
+                     [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1},
+                      {"directions": 50, "max_ratio": 250.0, "max_error_over_eta": 1.0}]),
     "L4.3": (lemmas.judge_l43, _width_rows(0.0, "B_l", {"L_times_B_l": 0.1}),
              _width_rows(-0.5, "B_l", {"L_times_B_l": 0.1})),
     "L4.3-literal": (lemmas.judge_l43_literal,
-                     [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4}],
-                     [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99}]),
+                     [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4, "points": 50}],
+                     [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99, "points": 50}]),
     "L4.4": (lemmas.judge_l44, _l44(0.5), _l44(-3.0)),
     "L4.5": (lemmas.judge_l45,
-             [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
+             [{"cond6": True, "reached_sphere": 4, "trajectories": 40, "entered_minus": 0,
                "left_plus": 0}],
-             [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 2,
+             [{"cond6": True, "reached_sphere": 4, "trajectories": 40, "entered_minus": 2,
                "left_plus": 0}]),
     "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
     "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
-    "T5.1": (theorems.judge_t51, [{"one_minimum": True}] * 10,
-             [{"one_minimum": False}] * 8 + [{"one_minimum": True}] * 2),
+    "T5.1": (theorems.judge_t51, [ONE] * 40, [{**ONE, "one_minimum": False}] * 20 + [ONE] * 20),
     "on-sphere": (scale.judge_on_sphere,
                   [{"rule": "normalized", "runs": 100, "on_sphere": 100, "seed": s, "scale": 1,
                     "ratio": 1} for s in range(5)],
@@ -110,17 +125,130 @@ CASES = {
               [{"eps": e, "turn": 2.0 - 1e-3 * s, "seed": s} for e in (1e-3, 1e-2, 1e-1, 1.0)
                for s in range(4)]),
     "s5.1-minima": (scale.judge_minima, _phase(True), _phase(False)),
-    "s5.1-escape": (scale.judge_escape, _phase(True), _phase(False)),
-    "fig1-ratio": (scale.judge_fig1_ratio, _phase(True), _phase(False)),
+    "s5.1-escape": (escape_phase.judge_escape, _phase(True), _phase(False)),
+    "fig1-ratio": (escape_phase.judge_fig1_ratio, _phase(True), _phase(False)),
 }
 
 
 @pytest.mark.parametrize("cid", list(CASES))
 def test_judge_passes_good_data_and_rejects_bad(cid: str) -> None:
+    """Good data at an adequate size: supported, with its power; data built to keep the
+    measurement's artifact without the mechanism (the control's kind): not supported."""
     judge, good, bad = CASES[cid]
-    seen, rejected = judge(good), judge(bad)
+    seen, rejected = judge(good).powered(), judge(bad).powered()
     assert seen.verdict == SUPPORTED, seen.reason
+    assert seen.power is not None and seen.power.adequate and seen.power.n > 0
     assert rejected.verdict == NOT_SUPPORTED, rejected.reason
+    assert rejected.power is not None and rejected.power.adequate
+
+
+def _small_phase() -> dict:
+    """One seed, three runs per cell: too few for any of the phase rules."""
+    out = _phase(True)
+    out["minima"] = [r for r in out["minima"] if r["seed"] == 0]
+    for cells in out["escape"].values():
+        for c in cells:
+            c["times"], c["escaped"] = c["times"][:3], c["escaped"][:3]
+    return out
+
+
+#: Each judge's good data cut to a size where its rule cannot pass.
+UNDERPOWERED = {
+    "L4.1": _l41(0.0)[:2],
+    "L4.2": [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
+    "L4.3": _width_rows(0.0, "B_l", {"L_times_B_l": 0.1})[:2],
+    "L4.3-literal": [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4, "points": 10}],
+    "L4.4": [{**r, "points": 2} for r in _l44(0.5)],
+    "L4.5": [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
+              "left_plus": 0}],
+    "T3.1": _t31(True)[:2] + _t31(True)[20:22],
+    "C3.1": {"rows": _c31(-2.0, 0.01)["rows"][:4], "constant": _c31(-2.0, 0.01)["rows"][:4]},
+    "T5.1": [ONE] * 20,
+    "on-sphere": [{"rule": "normalized", "runs": 20, "on_sphere": 20, "seed": 0, "scale": 1,
+                   "ratio": 1}],
+    "concentration": {"rows": [r for r in _trend(lambda c: np.log10(c) + 2)["rows"]][::5],
+                      "cells": []},
+    "eps-only": {**_eps_only(False), "rows": [r for r in _eps_only(False)["rows"]
+                                              if r["seed"] == 0]},
+    "angle": [{"eps": e, "turn": e * 1e-3, "seed": 0} for e in (1e-3, 1e-2, 1e-1)],
+    "s5.1-minima": _small_phase(),
+    "s5.1-escape": _small_phase(),
+    "fig1-ratio": _small_phase(),
+}
+
+
+@pytest.mark.parametrize("cid", [c for c in CASES if c in UNDERPOWERED])
+def test_underpowered_size_is_inconclusive(cid: str) -> None:
+    judge = CASES[cid][0]
+    seen = judge(UNDERPOWERED[cid])
+    assert seen.power is not None and not seen.power.adequate and seen.power.why
+    powered = seen.powered()
+    assert powered.verdict == INCONCLUSIVE
+    if seen.verdict != INCONCLUSIVE:
+        assert "underpowered" in powered.reason
+
+
+def test_counting_rules_pass_from_36_units_as_the_binomial_predicts() -> None:
+    """0.025^(1/n) ≥ 0.9 first at n = 36: 36/36 is supported, 35/35 underpowered."""
+    assert theorems.judge_t51([ONE] * 36).powered().verdict == SUPPORTED
+    assert theorems.judge_t51([ONE] * 35).powered().verdict == INCONCLUSIVE
+    for n in (35, 36):
+        power = binomial_power(n, "units", all_pass=True)
+        assert power.adequate == (n == 36)
+        assert power.min_p == pytest.approx(0.9 ** n)
+    edge = binomial_power(36, "units", all_pass=True)
+    assert edge.detectable_effect == pytest.approx(0.8 ** (1 / 36))
+
+
+def test_fractions_are_decided_three_way_against_0_9() -> None:
+    """k/n with its Clopper–Pearson interval against the minimum effect 0.9: 40/40 ([0.912, 1])
+    supported, 36/40 ([0.763, 0.972]) straddles it: inconclusive, 20/40 below: not supported."""
+    no = {**ONE, "one_minimum": False}
+    for k, verdict in ((40, SUPPORTED), (36, INCONCLUSIVE), (20, NOT_SUPPORTED)):
+        seen = theorems.judge_t51([ONE] * k + [no] * (40 - k))
+        assert seen.verdict == verdict, seen.reason
+        assert seen.effect is not None and seen.effect.min_effect == 0.9
+        assert seen.effect.low <= k / 40 <= seen.effect.high
+
+
+def test_incomplete_census_makes_t51_and_t31_inconclusive() -> None:
+    """A census that may have missed minima (unseen mass 0.02 > 0.01) cannot decide."""
+    rows = [{"one_minimum": True, "unseen_mass": 0.02}] * 40
+    seen = theorems.judge_t51(rows)
+    assert seen.verdict == INCONCLUSIVE and "incomplete census" in seen.reason
+    assert seen.values["max_census_unseen_mass"] == 0.02
+    t31 = theorems.judge_t31([{**r, "unseen_mass": 0.5} for r in _t31(True)])
+    assert t31.verdict == INCONCLUSIVE and "0.5 > 0.01" in t31.reason
+    assert theorems.judge_t51([{**r, "unseen_mass": 0.01} for r in rows]).verdict == SUPPORTED
+
+
+def test_spearman_critical_value_is_the_edge_of_significance() -> None:
+    """Exact test at n = 5: a pairing whose ρ reaches the critical value is significant at α,
+    one just below it is not."""
+    x = [1, 2, 3, 4, 5]
+    base = rank_trend(x, [1, 2, 3, 4, 5], alpha=0.05)
+    assert base["min_p"] == pytest.approx(1 / 120)
+    seen = {}
+    for y in itertools.permutations(range(5)):
+        t = rank_trend(x, list(y), alpha=0.05)
+        seen[round(t["rho"], 9)] = t["p"]
+    crit = round(base["critical"], 9)
+    assert seen[crit] <= 0.05
+    assert all(p > 0.05 for rho, p in seen.items() if rho < crit)
+
+
+def test_logrank_floor_decides_escape_power() -> None:
+    """Four runs a cell over two ratios: floor 2/C(8,4) = 0.029 ≤ α (adequate); over five
+    ratios 5/70 = 0.071 > α (underpowered)."""
+    out = _phase(True)
+    for conv, cells in out["escape"].items():
+        out["escape"][conv] = [{**c, "times": c["times"][:4], "escaped": c["escaped"][:4]}
+                               for c in cells]
+    two = escape_phase.judge_escape(out)
+    assert two.power is not None and two.power.min_p == pytest.approx(2 / 70)
+    assert two.power.adequate
+    five = rule_power.floor_power(4, 1 / 70, 5, 1.0, "runs")
+    assert not five.adequate and "0.0714" in five.why
 
 
 def test_every_two_layer_claim_is_registered_once_and_tested_here() -> None:

@@ -26,11 +26,11 @@ MIN_UNITS = 3
 Z_POWER = float(stats.norm.ppf(0.8))
 
 
-def _power(n: int, se: float, df: float, min_effect: float, reach: float, unit: str
-           ) -> Power:
+def _power(n: int, se: float, df: float, min_effect: float, reach: float, unit: str,
+           level: float = LEVEL) -> Power:
     if n < MIN_UNITS or not df > 0:
         return Power(n, 1.0, math.inf, False, f"{n} {unit} per group: fewer than {MIN_UNITS}")
-    t = float(stats.t.ppf(1 - (1 - LEVEL) / 2, df))
+    t = float(stats.t.ppf(1 - (1 - level) / 2, df))
     detect = min_effect + (t + Z_POWER) * se
     ok = detect <= reach
     return Power(n, 0.0, float(detect), ok,
@@ -38,11 +38,12 @@ def _power(n: int, se: float, df: float, min_effect: float, reach: float, unit: 
                                f"exceeds the largest possible {reach:g}")
 
 
-def _effect(estimate: float, se: float, df: float, min_effect: float, units: str) -> Effect:
-    half = 0.0 if se == 0 or not df > 0 else float(stats.t.ppf(1 - (1 - LEVEL) / 2, df)) * se
+def _effect(estimate: float, se: float, df: float, min_effect: float, units: str,
+            level: float = LEVEL) -> Effect:
+    half = 0.0 if se == 0 or not df > 0 else float(stats.t.ppf(1 - (1 - level) / 2, df)) * se
     if se > 0 and not df > 0:
         half = math.inf
-    return Effect(estimate, estimate - half, estimate + half, min_effect, units, LEVEL)
+    return Effect(estimate, estimate - half, estimate + half, min_effect, units, level)
 
 
 def difference(a: Sequence[float], b: Sequence[float], min_effect: float, units: str,
@@ -62,13 +63,14 @@ def difference(a: Sequence[float], b: Sequence[float], min_effect: float, units:
 
 
 def paired(d: Sequence[float], min_effect: float, units: str, reach: float,
-           unit: str = "images") -> tuple[Effect, Power]:
-    """The mean paired difference with its t interval, and the power at this size."""
+           unit: str = "images", level: float = LEVEL) -> tuple[Effect, Power]:
+    """The mean paired difference with its t interval at ``level`` (e.g. ``1 − α/k`` for one
+    of ``k`` simultaneous intervals), and the power at this size."""
     x = np.asarray(d, float)
     if x.size == 0:
-        return (Effect(0.0, -math.inf, math.inf, min_effect, units, LEVEL),
+        return (Effect(0.0, -math.inf, math.inf, min_effect, units, level),
                 Power(0, 1.0, math.inf, False, f"no {unit} usable in every arm"))
     se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else 0.0
     df = float(x.size - 1)
-    return (_effect(float(x.mean()), se, df, min_effect, units),
-            _power(int(x.size), se, df, min_effect, reach, unit))
+    return (_effect(float(x.mean()), se, df, min_effect, units, level),
+            _power(int(x.size), se, df, min_effect, reach, unit, level))

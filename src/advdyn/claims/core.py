@@ -1,8 +1,8 @@
 """The claims vocabulary, the declaration of a claim, power and three-way decisions, and a
 claim's record in ``claims.json``.
 
-**Three-way decisions** (SPEC §8). Before any run a claim states a minimum effect ``Δ_min`` in
-its own units (:attr:`Claim.min_effect`). A judge estimates the effect with an interval
+**Three-way decisions** (docs/claims/index.md). Before any run a claim states a minimum effect
+``Δ_min`` in its own units (:attr:`Claim.min_effect`). A judge estimates the effect with an interval
 ``I = [lo, hi]`` (oriented so that the claimed direction is *larger*) and decides with
 :func:`three_way`: *supported* when ``lo > Δ_min``; *not supported* when ``hi < Δ_min`` (the
 effect is smaller than the minimum, or reversed when ``hi < 0``: the reason says which);
@@ -153,6 +153,13 @@ class ClaimRecord:
     control: Mapping[str, Any]
     power: Mapping[str, Any] | None = None
     effect: Mapping[str, Any] | None = None
+
+    @property
+    def place(self) -> str:
+        """Where the paper says it, as the report shows it: the paper's label (where it differs
+        from the id) and the section, e.g. ``"Fig. 1; Figure 1 caption"``."""
+        label = self.label if self.label != self.id else ""
+        return "; ".join(part for part in (label, self.section) if part)
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data (the ``claims.json`` schema)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from advdyn.claims.core import NOT_SUPPORTED, PARTLY, SUPPORTED, Arm, Claim, Judgement
+from advdyn.claims.core import NOT_SUPPORTED, PARTLY, SUPPORTED, Arm, Claim, Judgement, Power
 
 
 def _arm(result: Mapping[str, Any], row_scale: float, corner_scale: float) -> dict[str, Any]:
@@ -31,7 +31,11 @@ def fig1_arms(result: Mapping[str, Any]) -> tuple[Arm, Arm]:
 
 def fig1_judge(arm: Arm) -> Judgement:
     """A: exactly one local minimum at every ratio of the row's scale; B: at least two at the
-    corner. Supported: A and B; partly supported: one of them; not supported: neither."""
+    corner. Supported: A and B; partly supported: one of them; not supported: neither.
+
+    Power: the counts are exact (circle scan of one network), so no p-value (``min_p = 0``) and
+    a difference of one minimum is seen (``detectable_effect = 1``), over the row's panels and
+    the corner (``n``); adequate whenever the row has a panel."""
     row = dict(arm["row_minima"])
     one = bool(row) and all(n == 1 for n in row.values())
     several = arm["corner_minima"] >= 2
@@ -41,8 +45,10 @@ def fig1_judge(arm: Arm) -> Judgement:
               f"({'all one' if one else 'not all one'}); at scale {arm['corner_scale']:g}, "
               f"ratio {arm['corner_ratio']:g}: {arm['corner_minima']} "
               f"({'several' if several else 'fewer than two'})")
+    panels = len(row) + 1
+    power = Power(panels, 0.0, 1.0, bool(row), "" if row else "no panel in the row")
     return Judgement(verdict, reason, {**arm, "exactly_one_in_row": one,
-                                       "several_at_corner": several})
+                                       "several_at_corner": several}, power)
 
 
 def fig1_regime(result: Mapping[str, Any]) -> str:

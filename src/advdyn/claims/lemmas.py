@@ -16,10 +16,10 @@ from advdyn.claims.core import (
     Judgement,
     main_and_control,
 )
+from advdyn.claims.rule_power import ALPHA, binomial_power, slope_power
 from advdyn.claims.stats import holm
 from advdyn.claims.trends import slope_test
 
-ALPHA = 0.05
 #: "does not vanish as m grows": the log–log slope against m must exceed this, significantly
 SLOPE_FLOOR = -0.25
 
@@ -77,7 +77,10 @@ def judge_l41(arm: Sequence[Mapping[str, Any]]) -> Judgement:
               + f" (Holm p for > {SLOPE_FLOOR}: " + ", ".join(f"{p:.2g}" for p in adjusted)
               + "); q01 at the smallest η / at the largest: "
               + (f"{values['median_q01_ratio_small_over_large_eta']:.2f}" if stable else "n/a"))
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    power = slope_power(min(f["n"] for f in fits.values()),
+                        max((f["stderr"] for f in fits.values() if f["stderr"] is not None),
+                            default=None), len(fits), "(width, seed) points per η factor")
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
 
 
 L41 = Claim(
@@ -118,7 +121,8 @@ def judge_l43(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     reason = (f"log B̂_l on log m over {len(arm)} (width, seed) pairs: slope {slope} "
               f"(Holm p for > {SLOPE_FLOOR}: {adjusted[0]:.2g}, for < {-SLOPE_FLOOR}: "
               f"{adjusted[1]:.2g}); B̂_l ∈ [{min(bl):.3g}, {max(bl):.3g}], L̂·B̂_l ≥ {min(lb):.3g}")
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values,
+                     slope_power(low["n"], low["stderr"], 2, "(width, seed) pairs"))
 
 
 L43 = Claim(
@@ -149,7 +153,9 @@ def judge_l43_literal(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     verdict = SUPPORTED if min(ratios) >= 1 else NOT_SUPPORTED
     return Judgement(verdict, f"min ‖P_T∇f‖/(√(1−β²)‖∇f‖) over cos∠ ≤ β is {min(ratios):.3g}; "
                      f"up to {failing:.1%} of the sphere violates it (cos∠ down to "
-                     f"{values['min_cos']:.3f})", values)
+                     f"{values['min_cos']:.3f})", values,
+                     binomial_power(min(r["points"] for r in arm), "sphere points per set",
+                                    all_pass=True))
 
 
 L43_LITERAL = Claim(
@@ -185,7 +191,10 @@ def judge_l44(arm: Sequence[Mapping[str, Any]]) -> Judgement:
               + ", ".join(f"φ = {k:g}: {v['min_margin_unit']:.3g} ({v['points']} points)"
                           for k, v in per_phi.items())
               + f"; census saddles: {values['saddles_found']}")
-    return Judgement(SUPPORTED if good else NOT_SUPPORTED, reason, values)
+    deciding = min(good) if good else min(per_phi)
+    return Judgement(SUPPORTED if good else NOT_SUPPORTED, reason, values,
+                     binomial_power(per_phi[deciding]["points"], f"points with |α| ≥ {deciding:g}",
+                                    all_pass=True))
 
 
 L44 = Claim(
@@ -204,8 +213,18 @@ L44 = Claim(
     judge=judge_l44, regime=below_regime(judge_l44))
 
 
+def l45_arms(result: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Main: every setting of the uniform starts (the rule reads those where (6) holds).
+    Control: the settings where (6) fails, marked as if it held (see :data:`L45`)."""
+    main = list(result["arms"]["main"])
+    return main, [{**r, "cond6": True} for r in main if not r["cond6"]]
+
+
 def judge_l45(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of L4.5 (see :data:`L45`)."""
+    if not arm:
+        return Judgement(INCONCLUSIVE, "no settings", {},
+                         binomial_power(0, "trajectories where (6) held", all_pass=True))
     held = [r for r in arm if r["cond6"]]
     reached = sum(r["reached_sphere"] for r in held)
     values = {"settings": len(arm), "settings_with_cond6": len(held),
@@ -214,14 +233,16 @@ def judge_l45(arm: Sequence[Mapping[str, Any]]) -> Judgement:
               "left_plus": sum(r["left_plus"] for r in held),
               "entered_minus_without_cond6": sum(r["entered_minus"] for r in arm
                                                  if not r["cond6"])}
+    power = binomial_power(values["trajectories"], "trajectories where (6) held",
+                           all_pass=True)
     if not held or reached == 0:
         return Judgement(INCONCLUSIVE, "condition (6) held nowhere, or no trajectory reached "
-                         "the sphere where it held", values)
+                         "the sphere where it held", values, power)
     ok = values["entered_minus"] == 0 and values["left_plus"] == 0
     reason = (f"(6) held in {len(held)}/{len(arm)} settings; there {values['entered_minus']} of "
               f"{values['trajectories']} trajectories ({reached} reached the sphere) entered "
               f"Δ⁻_η and {values['left_plus']} left Δ⁺_η")
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
 
 
 L45 = Claim(
@@ -236,10 +257,11 @@ L45 = Claim(
     rule="Over the settings where (6) holds: supported iff no trajectory enters Δ⁻_η and none "
          "leaves Δ⁺_η; inconclusive if (6) holds nowhere or no trajectory reaches the sphere; "
          "else not supported.",
-    control="Starts at the census's local maxima of L (kicked by 10⁻³ε, projected): the uniform "
-            "start of the hypothesis removed; these trajectories begin in Δ⁻_η, so the rule "
-            "must reject.",
-    experiment="lemma45", arms=main_and_control,
+    control="The main arm's uniform starts in the settings where (6) fails, judged as if it "
+            "held: the same starts, steps and Δ^±_η bookkeeping, only condition (6) removed; if "
+            "trajectories enter Δ⁻_η there the rule rejects, and if none does the rule cannot "
+            "tell (6) from its absence at this size.",
+    experiment="lemma45", arms=l45_arms,
     judge=judge_l45,
     regime=lambda r: "the regime of this lemma is condition (6) itself, estimated per setting")
 
@@ -255,7 +277,8 @@ def judge_l42(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     return Judgement(SUPPORTED if worst <= 1 else NOT_SUPPORTED,
                      f"worst ‖P_B(δ₀+ηv̂) − (δ₀+ηP_Tv̂)‖/(4η²/ε) = {worst:.3g} over "
                      f"{values['directions']} (δ₀, v̂, η); worst error/η = "
-                     f"{values['max_error_over_eta']:.3g}", values)
+                     f"{values['max_error_over_eta']:.3g}", values,
+                     binomial_power(values["directions"], "(δ₀, v̂, η) triples", all_pass=True))
 
 
 L42 = Claim(
@@ -274,4 +297,20 @@ L42 = Claim(
     judge=judge_l42)
 
 
-CLAIMS: tuple[Claim, ...] = (L41, L42, L43, L43_LITERAL, L44, L45)
+L42_LITERAL = Claim(
+    id="L4.2-literal", section="Lemma 4.2",
+    quote="For any v̂ ∈ S^{d−1}, let δ̃1 = δ0 + ηv̂ and δ̃2 = δ0 + ηP_T0·v̂, then "
+          "‖P_B(0,ε)(δ̃1) − δ̃2‖ ≤ 4η²/ε.",
+    measurement="The worst ratio of the error to 4η²/ε over every direction of L4.2's sample, "
+                "outward and inward (⟨v̂, δ₀⟩ < 0, including v̂ = −δ̂₀): 'for any v̂' as written.",
+    rule="The rule of L4.2 on all directions: supported iff the worst ratio is ≤ 1; else not "
+         "supported. (Expected not supported: for inward v̂ the point stays in the ball and the "
+         "error is η|⟨v̂, δ̂₀⟩|, of order η, not η²/ε.)",
+    control="The inward directions alone, where the projection never acts: the error is of "
+            "order η, so the rule must reject.",
+    experiment="lemma42",
+    arms=lambda r: (list(r["arms"]["outward"]) + list(r["arms"]["inward"]), r["arms"]["inward"]),
+    judge=judge_l42)
+
+
+CLAIMS: tuple[Claim, ...] = (L41, L42, L42_LITERAL, L43, L43_LITERAL, L44, L45)

@@ -1,6 +1,7 @@
 """Question 1 on a network (claim ``q1-cnn``): PGD's steps to stationarity and to the loss
-plateau in units of the affine floor (SPEC §8: normalised PGD needs ≈ ln(θ₀/τ)/ln(1+ρ) steps on
-any smooth landscape, so only the excess over that floor says something about the network).
+plateau in units of the affine floor (docs/experiments/at_scale.md; normalised PGD needs ≈
+ln(θ₀/τ)/ln(1+ρ) steps on any smooth landscape, so only the excess over that floor says something
+about the network).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Question 2, Figure 3 and Question 1 on an MNIST CNN under adversarial training, each claim
 declared once (experiment ``at_scale``). Every effect is measured against a calibration arm
-(SPEC §8): the affine model trained with the same search, data, attack and budget (one maximum
-of the loss over the ball: the paper's mechanism is absent, the ruler's artifacts are kept), and
-for Question 1 the CNN linearised at each input beside it. Each claim's control is the affine
-arm fed to the same judge.
+(docs/experiments/at_scale.md): the affine model trained with the same search, data, attack and
+budget (one maximum of the loss over the ball: the paper's mechanism is absent, the ruler's
+artifacts are kept), and for Question 1 the CNN linearised at each input beside it. Each claim's
+control is the affine arm fed to the same judge.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The register of claims (SPEC §7): every :class:`~advdyn.claims.core.Claim` the project judges.
+"""The register of claims (docs/claims): every :class:`~advdyn.claims.core.Claim` the project
+judges.
 
 Each module listed in :data:`MODULES` exposes ``CLAIMS: tuple[Claim, ...]``. Ids are unique
 across modules; the order here is the order of ``claims.json`` and of the report.
@@ -7,6 +8,7 @@ across modules; the order here is the order of ``claims.json`` and of the report
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,9 +41,13 @@ OLD_IDS: dict[str, str] = {"Fig. 1": "fig1", "§5.1 (minima)": "s5.1-minima",
 
 
 def claim(claim_id: str) -> Claim:
-    """The registered claim with id ``claim_id`` (or one of the :data:`OLD_IDS`)."""
+    """The registered claim with id ``claim_id`` (or one of the :data:`OLD_IDS`, with a
+    ``FutureWarning`` naming its new id)."""
     found = {c.id: c for c in all_claims()}
-    claim_id = OLD_IDS.get(claim_id, claim_id)
+    if claim_id in OLD_IDS:
+        warnings.warn(f"claim id {claim_id!r} is the old id of {OLD_IDS[claim_id]!r}; it is "
+                      "accepted until the next release", FutureWarning, stacklevel=2)
+        claim_id = OLD_IDS[claim_id]
     if claim_id not in found:
         raise fail("claim", f"unknown claim {claim_id!r}", "choose one of " + ", ".join(found))
     return found[claim_id]

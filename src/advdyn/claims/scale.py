@@ -3,6 +3,7 @@ declared once with its rule and negative control."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,12 +16,13 @@ from advdyn.claims.core import (
     SUPPORTED,
     Claim,
     Judgement,
+    Power,
     main_and_control,
+    three_way,
 )
-from advdyn.claims.lemmas import ALPHA
-from advdyn.claims.stats import escapes_sooner, holm, kaplan_meier
-from advdyn.claims.theorems import HIGH
-from advdyn.claims.trends import fraction_at_least, rank_trend
+from advdyn.claims.rule_power import ALPHA, HIGH, binomial_power, floor_power, fraction_effect
+from advdyn.claims.stats import holm
+from advdyn.claims.trends import rank_trend
 
 
 def judge_on_sphere(arm: Sequence[Mapping[str, Any]]) -> Judgement:
@@ -35,14 +37,15 @@ def judge_on_sphere(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     problems = {(r["seed"], r["scale"], r["ratio"]) for r in arm}
     most = sum(all(r["on_sphere"] * 2 > r["runs"] for r in arm
                    if (r["seed"], r["scale"], r["ratio"]) == p) for p in problems)
-    low = fraction_at_least(on, runs)
-    values = {"runs": runs, "on_sphere": on, "fraction_lower_95": low,
+    effect = fraction_effect(on, runs, "fraction of runs ending on the sphere")
+    values = {"runs": runs, "on_sphere": on, "fraction_lower_95": effect.low,
               "problems": len(problems), "problems_with_most_runs_on_sphere": most,
               "fraction_per_rule": per_rule}
-    return Judgement(SUPPORTED if low >= HIGH else NOT_SUPPORTED,
-                     f"{on}/{runs} runs end on the sphere (95 % lower bound {low:.3f}); "
-                     f"{most}/{len(problems)} problems have most runs there (normalised steps; "
-                     f"raw η = ρε²: {per_rule.get('raw', float('nan')):.2f} of runs)", values)
+    verdict, phrase = three_way(effect)
+    return Judgement(verdict, f"{on}/{runs} runs: {phrase}; {most}/{len(problems)} problems have "
+                     f"most runs there (normalised steps; raw η = ρε²: "
+                     f"{per_rule.get('raw', float('nan')):.2f} of runs)", values,
+                     binomial_power(runs, "runs"), effect)
 
 
 ON_SPHERE = Claim(
@@ -54,8 +57,10 @@ ON_SPHERE = Claim(
                 "uniform starts on Xavier problems over seeds × input scales × ratios: the "
                 "fraction of runs ending on the sphere, and of problems where most runs do; "
                 "the raw rule η = ρε² reported beside it.",
-    rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
-         f"normalised-step runs ending on the sphere is ≥ {HIGH}; else not supported.",
+    rule="Three-way on the fraction of normalised-step runs ending on the sphere with its "
+         "two-sided 95 % Clopper–Pearson interval: supported if the interval lies above the "
+         "minimum effect, not supported if below, else inconclusive.",
+    min_effect=f"{HIGH} (fraction of runs ending on the sphere: 'with high probability')",
     control="A concave network at x = 0 (rows ±w_r, equal negative output weights): the "
             "minimum of L over the ball is its centre, so runs end inside and the rule must "
             "reject.",
@@ -65,14 +70,30 @@ ON_SPHERE = Claim(
 
 def trend_per_group(rows: Sequence[Mapping[str, Any]], group: str, x: str, y: str,
                     alternative: str = "greater") -> dict[str, Any]:
-    """Per value of ``group``: Spearman's ρ of ``y`` on ``x`` (one-sided), Holm across groups."""
+    """Per value of ``group``: Spearman's ρ of ``y`` on ``x`` (one-sided permutation test at
+    α/k for the critical ρ, k groups), Holm across groups; with each test's floor, size and
+    critical ρ (what :func:`trend_power` reads)."""
     keys = sorted({r[group] for r in rows})
     tests = [rank_trend([r[x] for r in rows if r[group] == k],
-                        [r[y] for r in rows if r[group] == k], alternative=alternative)
+                        [r[y] for r in rows if r[group] == k], alternative=alternative,
+                        alpha=ALPHA / max(1, len(keys)))
              for k in keys]
     adjusted = holm([t["p"] for t in tests]) if tests else []
-    return {str(k): {"rho": t["rho"], "holm_p": p}
+    return {str(k): {"rho": t["rho"], "holm_p": p, "n": t["n"], "min_p": t["min_p"],
+                     "critical": t["critical"]}
             for k, t, p in zip(keys, tests, adjusted, strict=True)}
+
+
+def trend_power(trends: Mapping[str, Mapping[str, Any]], unit: str) -> Power:
+    """Power of :func:`verdict_of`'s "supported" (every group's trend significant after Holm):
+    the largest floor (by design: the ties of x) times the number of groups; detectable: the
+    largest critical ρ among the groups whose y varies (a constant y has no null to read)."""
+    if not trends:
+        return Power(0, 1.0, math.inf, False, f"no {unit}")
+    t = list(trends.values())
+    return floor_power(min(g["n"] for g in t), max(g["min_p"] for g in t), len(t),
+                       max((g["critical"] for g in t if math.isfinite(g["critical"])),
+                           default=math.inf), unit)
 
 
 def verdict_of(trends: Mapping[str, Mapping[str, Any]]) -> str:
@@ -95,7 +116,8 @@ def judge_concentration(arm: Mapping[str, Any]) -> Judgement:
     trends = trend_per_group(rows, "ratio", "scale", "spread")
     values = {"cells": arm["cells"], "trend_per_ratio": trends}
     return Judgement(verdict_of(trends), _trend_reason(
-        "spread of ℓ over the minima of L rises with the input scale", trends, "ratio"), values)
+        "spread of ℓ over the minima of L rises with the input scale", trends, "ratio"), values,
+        trend_power(trends, "(scale, seed) pairs per ratio"))
 
 
 CONCENTRATION = Claim(
@@ -121,12 +143,21 @@ def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
     """Rule of eps-only (see :data:`EPS_ONLY`)."""
     rows, group, level = arm["rows"], arm["group"], arm["level"]
 
+    floors: list[float] = []
+    sizes: list[int] = []
+    groups: list[int] = []
+
     def kruskal(by: str, across: str) -> dict[str, float]:
         out = {}
         for k in sorted({r[by] for r in rows}):
             samples = [[r["turn"] for r in rows if r[by] == k and r[across] == v]
                        for v in sorted({r[across] for r in rows if r[by] == k})]
             flat = [x for s in samples for x in s]
+            if by == level:
+                floors.append(math.prod(math.factorial(len(x)) for x in samples)
+                              / math.factorial(len(flat)))
+                sizes.append(min(len(x) for x in samples))
+                groups.append(len(samples))
             out[str(k)] = (1.0 if len(samples) < 2 or max(flat) == min(flat)
                            else float(stats.kruskal(*samples).pvalue))
         return dict(zip(out, holm(list(out.values())), strict=True))
@@ -139,7 +170,11 @@ def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
               + ", ".join(f"{k}: p = {p:.2g}" for k, p in within.items())
               + f"; effect of {group} at fixed {level}: "
               + ", ".join(f"{k}: p = {p:.2g}" for k, p in across.items()))
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    k = max(1, len(floors))
+    critical_h = float(stats.chi2.ppf(1 - ALPHA / k, max(1, min(groups, default=2) - 1)))
+    power = floor_power(min(sizes, default=0), max(floors, default=1.0), k, critical_h,
+                        f"seeds per ({group}, {level}) cell")
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
 
 
 EPS_ONLY = Claim(
@@ -173,7 +208,9 @@ def judge_angle(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     ok = trend["p"] <= ALPHA and at_small <= 0.01
     return Judgement(SUPPORTED if ok else NOT_SUPPORTED,
                      f"1 − min cos∠[∂f(δ), ∂f(δ′)] rises with ε (Spearman ρ = {trend['rho']:.2f}, "
-                     f"p = {trend['p']:.2g}); at ε = {smallest:g} it is ≤ {at_small:.3g}", values)
+                     f"p = {trend['p']:.2g}); at ε = {smallest:g} it is ≤ {at_small:.3g}", values,
+                     floor_power(trend["n"], trend["min_p"], 1, trend["critical"],
+                                 "(ε, seed) pairs"))
 
 
 ANGLE = Claim(
@@ -194,7 +231,8 @@ def judge_minima(arm: Mapping[str, Any]) -> Judgement:
     trends = trend_per_group(arm["minima"], "ratio", "scale", "minima")
     values = {"trend_per_ratio": trends, "mean_minima": arm["mean_minima"]}
     return Judgement(verdict_of(trends), _trend_reason(
-        "number of local minima of L rises with the input scale", trends, "ratio"), values)
+        "number of local minima of L rises with the input scale", trends, "ratio"), values,
+        trend_power(trends, "(scale, seed) pairs per ratio"))
 
 
 MINIMA = Claim(
@@ -212,102 +250,4 @@ MINIMA = Claim(
     arms=main_and_control, judge=judge_minima)
 
 
-def _runs(arm: Mapping[str, Any], conv: str, scale: float, ratio: float) -> Mapping[str, Any]:
-    return next(c for c in arm["escape"][conv] if c["scale"] == scale and c["ratio"] == ratio)
-
-
-def _sooner(arm: Mapping[str, Any], conv: str, a: tuple[float, float],
-            b: tuple[float, float]) -> float:
-    ra, rb = _runs(arm, conv, *a), _runs(arm, conv, *b)
-    if not ra["times"] or not rb["times"]:
-        return 1.0
-    return escapes_sooner(ra["times"], ra["escaped"], rb["times"], rb["escaped"])
-
-
-def km_medians(arm: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Per convention and cell: the Kaplan–Meier median escape time (None: no runs; inf as
-    None too, with ``censored`` telling) and the censored count."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for conv, cells in arm["escape"].items():
-        out[conv] = []
-        for c in cells:
-            km = (kaplan_meier(c["times"], c["escaped"]) if c["times"]
-                  else {"median": None, "censored": 0, "n": 0})
-            med = km["median"]
-            out[conv].append({"scale": c["scale"], "ratio": c["ratio"], "n": km["n"],
-                              "censored": km["censored"],
-                              "median": None if med is None or med == float("inf") else med})
-    return out
-
-
-def judge_escape(arm: Mapping[str, Any]) -> Judgement:
-    """Rule of §5.1 (escape) (see :data:`ESCAPE`)."""
-    scales = sorted({c["scale"] for c in arm["escape"]["normalized"]})
-    ratios = sorted({c["ratio"] for c in arm["escape"]["normalized"]})
-    per_conv = {}
-    for conv in arm["escape"]:
-        ps = [_sooner(arm, conv, (scales[0], r), (scales[-1], r)) for r in ratios]
-        per_conv[conv] = {str(r): p for r, p in zip(ratios, holm(ps), strict=True)}
-    main = {r: {"rho": 0.0, "holm_p": p} for r, p in per_conv["normalized"].items()}
-    values = {"holm_p_smallest_scale_escapes_sooner": per_conv, "km_medians": km_medians(arm)}
-    reason = (f"log-rank, scale {scales[0]:g} escapes sooner than {scales[-1]:g}, Holm across "
-              "ratios — " + "; ".join(
-                  f"{conv}: " + ", ".join(f"r {r}: {p:.2g}" for r, p in ps.items())
-                  for conv, ps in per_conv.items()))
-    return Judgement(verdict_of(main), reason, values)
-
-
-ESCAPE = Claim(
-    id="s5.1-escape", label="§5.1 (escape)", section="§5.1.2",
-    quote="we can see a smaller input scale leads to faster loss value decay in the initial "
-          "phase of adversarial training; (Fig. 1) if the input scale is small enough, ... PGD "
-          "can easily escape the local maximal with few steps",
-    measurement="Phase diagram: PGD from every (kicked) local maximum of L until it stays near "
-                "a local minimum (censored at the budget), under normalised steps ρε (the "
-                "verdict), raw fixed η and raw η = ρε² (side by side in the values).",
-    rule="Per ratio, one-sided log-rank test that runs at the smallest input scale escape "
-         "sooner than at the largest (censored times, never the budget as a time), Holm across "
-         "ratios, α = 0.05; normalised steps decide: supported if significant at every ratio, "
-         "partly if at some, not supported if at none.",
-    control="A linear network f = γ_c wᵀz with γ_c small enough that the loss never saturates: "
-            "the escape crosses the disk in the same number of normalised steps at every scale, "
-            "so the rule must reject.",
-    experiment="phase",
-    arms=main_and_control, judge=judge_escape)
-
-
-def judge_fig1_ratio(arm: Mapping[str, Any]) -> Judgement:
-    """Rule of fig1-ratio (see :data:`FIG1_RATIO`)."""
-    big = max(r["scale"] for r in arm["minima"])
-    rows = [r for r in arm["minima"] if r["scale"] == big]
-    ratios = sorted({r["ratio"] for r in rows})
-    trend = rank_trend([r["ratio"] for r in rows], [r["minima"] for r in rows])
-    p_esc = _sooner(arm, "normalized", (big, ratios[0]), (big, ratios[-1]))
-    adjusted = holm([trend["p"], p_esc])
-    values = {"scale": big, "spearman_rho_minima_vs_ratio": trend["rho"],
-              "holm_p_minima": adjusted[0], "holm_p_smaller_ratio_escapes_sooner": adjusted[1]}
-    hits = sum(p <= ALPHA for p in adjusted)
-    verdict = SUPPORTED if hits == 2 else PARTLY if hits else NOT_SUPPORTED
-    return Judgement(verdict, f"at input scale {big:g}: minima rise with the ratio (ρ = "
-                     f"{trend['rho']:.2f}, Holm p = {adjusted[0]:.2g}); ratio {ratios[0]:g} "
-                     f"escapes sooner than {ratios[-1]:g} (log-rank, Holm p = {adjusted[1]:.2g})",
-                     values)
-
-
-FIG1_RATIO = Claim(
-    id="fig1-ratio", section="Fig. 1 caption",
-    quote="For large input scales, we have to reduce the perturbation ratio, so as to make the "
-          "landscape become more regular and make escaping from the local maximums faster.",
-    measurement="At the largest input scale of the phase diagram: the number of local minima "
-                "per seed against the ratio, and the normalised-step escape times at the "
-                "smallest and the largest ratio.",
-    rule="Two one-sided tests, Holm over the two, α = 0.05: Spearman's ρ(ratio, minima) > 0 "
-         "and log-rank 'smallest ratio escapes sooner than largest'; supported if both, partly "
-         "if one, not supported if neither.",
-    control="The linear network of the phase diagram's control: one minimum and the same "
-            "escape at every ratio; the rule must reject.",
-    experiment="phase",
-    arms=main_and_control, judge=judge_fig1_ratio)
-
-CLAIMS: tuple[Claim, ...] = (ON_SPHERE, CONCENTRATION, EPS_ONLY, ANGLE, MINIMA, ESCAPE,
-                             FIG1_RATIO)
+CLAIMS: tuple[Claim, ...] = (ON_SPHERE, CONCENTRATION, EPS_ONLY, ANGLE, MINIMA)

@@ -14,22 +14,39 @@ from advdyn.claims.core import (
     SUPPORTED,
     Claim,
     Judgement,
+    Power,
     main_and_control,
+    three_way,
 )
-from advdyn.claims.lemmas import ALPHA, below_regime
+from advdyn.claims.lemmas import below_regime
+from advdyn.claims.rule_power import ALPHA, HIGH, binomial_power, fraction_effect
 from advdyn.claims.stats import kaplan_meier
-from advdyn.claims.trends import fraction_at_least, slope_test
+from advdyn.claims.trends import slope_test
 
-#: "with high probability": the lower 95 % confidence bound of the success fraction
-HIGH = 0.9
+#: The largest Good–Turing unseen basin mass of a census a verdict may rest on.
+UNSEEN_LIMIT = 1e-2
+
+
+def on_census(seen: Judgement, arm: Sequence[Mapping[str, Any]]) -> Judgement:
+    """``seen`` with the largest census unseen mass of ``arm``'s rows (``unseen_mass``) in its
+    values, made inconclusive when that exceeds :data:`UNSEEN_LIMIT`: a count or a distance
+    to "the" minima that a census may have missed cannot decide."""
+    unseen = max((float(r["unseen_mass"]) for r in arm), default=0.0)
+    values = {**seen.values, "max_census_unseen_mass": unseen}
+    if unseen <= UNSEEN_LIMIT:
+        return Judgement(seen.verdict, seen.reason, values, seen.power, seen.effect)
+    return Judgement(INCONCLUSIVE, f"incomplete census: Good–Turing unseen minima mass "
+                     f"{unseen:.3g} > {UNSEEN_LIMIT:g} (it read: {seen.verdict}; {seen.reason})",
+                     values, seen.power, seen.effect)
 
 
 def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of T3.1 (see :data:`T31`)."""
     if not arm:
-        return Judgement(INCONCLUSIVE, "no trajectories", {})
+        return Judgement(INCONCLUSIVE, "no trajectories", {}, binomial_power(0, "trajectories"))
     ok_end = sum(r["close_end"] for r in arm)
-    low = fraction_at_least(ok_end, len(arm))
+    effect = fraction_effect(ok_end, len(arm), "fraction of trajectories close at the budget")
+    low = effect.low
     cells: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in arm:
         cells.setdefault((r["seed"], r["eps"], r["eta"]), []).append(r)
@@ -41,13 +58,19 @@ def judge_t31(arm: Sequence[Mapping[str, Any]]) -> Judgement:
               "fraction_close_lower_95": low, "slope_time_vs_eta": fit["slope"],
               "p_slope_above_-2": fit["p"],
               "max_dist_end_over_sqrt_eta": max(r["dist_end"] / np.sqrt(r["eta"]) for r in arm)}
-    ok = low >= HIGH and fit["p"] <= ALPHA
+    verdict, phrase = three_way(effect)
+    if verdict == SUPPORTED and fit["p"] > ALPHA:
+        verdict = NOT_SUPPORTED
     slope = "n/a" if fit["slope"] is None else f"{fit['slope']:.2f}"
     reason = (f"{ok_end}/{len(arm)} trajectories on the sphere within c·√η of a target after "
-              f"C·η⁻² steps (95 % lower bound {low:.2f}); KM median time to get there ∝ "
+              f"C·η⁻² steps: {phrase}; KM median time to get there ∝ "
               f"η^{slope} (p for exponent > −2: {fit['p']:.2g}); max distance/√η at the budget "
               f"{values['max_dist_end_over_sqrt_eta']:.3g}")
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    power = binomial_power(len(arm), "trajectories")
+    if len(med) < 3:
+        power = Power(len(arm), power.min_p, power.detectable_effect, False,
+                      f"{len(med)} (seed, ε, η) cells: fewer than 3 to fit the time's slope")
+    return on_census(Judgement(verdict, reason, values, power, effect), arm)
 
 
 T31 = Claim(
@@ -60,12 +83,18 @@ T31 = Claim(
                 "whether after C·η⁻² steps it is on the sphere within c·√η (c = 0.1) of a "
                 "minimum, and the time to first get there (censored at the budget), over η, ε and "
                 "seeds.",
-    rule=f"Supported iff the two-sided 95 % Clopper–Pearson lower bound of the fraction of "
-         f"trajectories on the sphere within c·√η of a minimum after C·η⁻² steps is ≥ {HIGH}, "
-         "and the log–log slope of the Kaplan–Meier median time against η exceeds −2 "
-         "(one-sided t-test, α = 0.05): time grows no faster than η⁻². Else not supported.",
-    control="The same trajectories measured against the census's local maxima (PGD must not "
-            "end near them): the rule must reject.",
+    rule="Three-way on the fraction of trajectories on the sphere within c·√η of a minimum "
+         "after C·η⁻² steps with its two-sided 95 % Clopper–Pearson interval (supported above "
+         "the minimum effect, not supported below, else inconclusive); a supported fraction "
+         "also needs the log–log slope of the Kaplan–Meier median time against η to exceed −2 "
+         "(one-sided t-test, α = 0.05: time grows no faster than η⁻²), else not supported; "
+         f"inconclusive when a census's Good–Turing unseen minima mass exceeds {UNSEEN_LIMIT:g}.",
+    control="The same trajectories measured against the census minima of an independent "
+            "problem (another seed, same d, m, input scale and ε): the same sphere, recording "
+            "and kind of targets, only the targets are not this L's minima, so the rule "
+            "must reject.",
+    min_effect=f"{HIGH} (fraction of trajectories close at the budget: 'with high "
+               "probability')",
     experiment="theorem31", arms=main_and_control,
     judge=judge_t31, regime=below_regime(judge_t31))
 
@@ -84,6 +113,7 @@ def _decay(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def judge_c31(arm: Mapping[str, Any]) -> Judgement:
     """Rule of C3.1 (see :data:`C31`)."""
     seen, const = _decay(arm["rows"]), _decay(arm["constant"])
+    power = binomial_power(seen["trajectories"], "trajectories", all_pass=True)
     values = {**seen, "constant_step": const}
     const_note = ("; a constant step (no shrinking) reaches D_S/D_0 ≤ "
                   f"{const['max_DS_over_D0']:.2g} at per-step rate "
@@ -92,7 +122,8 @@ def judge_c31(arm: Mapping[str, Any]) -> Judgement:
     if seen["switched"] < seen["trajectories"]:
         return Judgement(INCONCLUSIVE, f"{seen['trajectories'] - seen['switched']} of "
                          f"{seen['trajectories']} trajectories never reached the switch point "
-                         "t̃ within the budget (counted, not dropped)" + const_note, values)
+                         "t̃ within the budget (counted, not dropped)" + const_note, values,
+                         power)
     slopes = [r["slope"] for r in arm["rows"]]
     within = all(r["DS_over_D0"] <= 2 * r["z_over_z_plus_S"] for r in arm["rows"])
     values["DS_within_2z_over_z_plus_S"] = within
@@ -103,7 +134,7 @@ def judge_c31(arm: Mapping[str, Any]) -> Judgement:
               + ("[n/a]" if seen["slope_range_D"] is None else
                  "[{:.2f}, {:.2f}]".format(*seen["slope_range_D"]))
               + " (bound −1; D_s² twice that)" + const_note)
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values)
+    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
 
 
 C31 = Claim(
@@ -127,14 +158,17 @@ C31 = Claim(
 
 def judge_t51(arm: Sequence[Mapping[str, Any]]) -> Judgement:
     """Rule of T5.1 (see :data:`T51`)."""
-    if len(arm) < 5:
-        return Judgement(INCONCLUSIVE, f"only {len(arm)} problems (5 needed)",
-                         {"problems": len(arm)})
+    power = binomial_power(len(arm), "problems")
+    if not arm:
+        return Judgement(INCONCLUSIVE, "no problems", {"problems": 0}, power)
     one = sum(bool(r["one_minimum"]) for r in arm)
-    values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm)}
-    return Judgement(SUPPORTED if one >= HIGH * len(arm) else NOT_SUPPORTED,
-                     f"{one}/{len(arm)} problems have exactly one local minimum of L at every "
-                     "tested ε of the arm", values)
+    effect = fraction_effect(one, len(arm), "fraction of problems with exactly one minimum")
+    values = {"problems": len(arm), "exactly_one_minimum": one, "fraction": one / len(arm),
+              "fraction_lower_95": effect.low}
+    verdict, phrase = three_way(effect)
+    return on_census(Judgement(verdict, f"{one}/{len(arm)} problems have exactly one local "
+                               f"minimum of L at every tested ε of the arm: {phrase}", values,
+                               power, effect), arm)
 
 
 T51 = Claim(
@@ -146,11 +180,15 @@ T51 = Claim(
                 "d ≥ 3: multistart census, a lower bound): τ_ε = the first ε with not exactly "
                 "one minimum; whether the problem has exactly one minimum at every tested ε below "
                 "Theorem 3.1's ε < (log m)^{-2} (τ_ε above the regime).",
-    rule=f"Supported iff at least {HIGH:.0%} of ≥ 5 problems have exactly one minimum at every "
-         "tested ε of the arm; fewer than 5 problems: inconclusive; else not supported. "
+    rule="Three-way on the fraction of problems with exactly one minimum at every tested ε of "
+         "the arm with its two-sided 95 % Clopper–Pearson interval: supported if it lies above "
+         "the minimum effect (so at least 36 problems are needed), not supported if below, "
+         "else inconclusive; inconclusive when a census's Good–Turing unseen minima mass "
+         f"exceeds {UNSEEN_LIMIT:g} (d ≥ 3). "
          "(Judged once, here: the threshold experiment only measures.)",
     control="The same problems at ε = 10·τ_ε: past the threshold the count is no longer one, "
             "so the rule must reject.",
+    min_effect=f"{HIGH} (fraction of problems with one minimum: 'with high probability')",
     experiment="threshold", arms=main_and_control,
     judge=judge_t51, regime=below_regime(judge_t51))
 

@@ -3,13 +3,16 @@ arms, judge it and write its files (the experiment's result, figures and ``DIR/c
 through the same path as ``advdyn reproduce`` (:func:`advdyn.pipeline.check`).
 
 ``advdyn check --help`` lists the claims from :data:`advdyn.cli.names.CLAIMS` without importing
-the claims or the experiments; a claim's own flags (one per parameter of its experiment) are
+the claims or the experiments; the paper's labels that were ids before (``"Fig. 1"``, ...,
+:data:`advdyn.cli.names.OLD_CLAIM_IDS`) are accepted for one release, with a note naming the new
+id. A claim's own flags (one per parameter of its experiment) are
 added when that claim is parsed (or when every parser is built, for the documentation)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 
 from advdyn.cli.common import (
@@ -21,7 +24,7 @@ from advdyn.cli.common import (
     output_folder,
     positive_int,
 )
-from advdyn.cli.names import CLAIMS
+from advdyn.cli.names import CLAIMS, OLD_CLAIM_IDS
 
 USAGE = "advdyn check CLAIM --out DIR [--quick] [--json] [--threads N] [--PARAMETER V ...]"
 
@@ -38,8 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.usage = USAGE  # after add_subparsers, which names the claims' parsers from the usage
     claims.required = True
     claims.fill = add_parameters  # type: ignore[attr-defined]
+    old = {new: [label for label, to in OLD_CLAIM_IDS.items() if to == new]
+           for new in OLD_CLAIM_IDS.values()}
     for claim_id, section in CLAIMS:
-        q = claims.add_parser(claim_id, help=section, usage=USAGE.replace("CLAIM", claim_id))
+        q = claims.add_parser(claim_id, help=section, usage=USAGE.replace("CLAIM", claim_id),
+                              aliases=old.get(claim_id, []))
         q.add_argument("--out", required=True, metavar="DIR",
                        help="output folder (created if missing)")
         q.add_argument("--quick", action="store_true",
@@ -56,7 +62,7 @@ def add_parameters(claim_id: str, q: argparse.ArgumentParser) -> None:
     from advdyn.claims import claim
     from advdyn.experiments import registry
 
-    c = claim(claim_id)
+    c = claim(OLD_CLAIM_IDS.get(claim_id, claim_id))
     experiment = registry.get(c.experiment, "claim")
     q.description = f"{c.section}: {c.quote} Measured: {c.measurement} Rule: {c.rule} " \
                     f"Control: {c.control}"
@@ -80,19 +86,23 @@ def run(args: argparse.Namespace) -> int:
     from advdyn.pipeline import check, plan  # loads plotting: only when a check runs
     from advdyn.runner.executors import InlineExecutor
 
+    claim_id = OLD_CLAIM_IDS.get(args.claim, args.claim)
     parameters = {k.removeprefix("param_"): v for k, v in vars(args).items()
                   if k.startswith("param_") and v is not None}
-    experiment = registry.get(claim(args.claim).experiment, "claim")
+    experiment = registry.get(claim(claim_id).experiment, "claim")
     # every parameter is validated before anything is written
     plan([experiment], quick=args.quick, overrides={experiment.name: parameters})
     out = output_folder(args.out)
+    if claim_id != args.claim:
+        print(f"advdyn check: note: {args.claim!r} is the old id of {claim_id}; type "
+              f"{claim_id} (old ids are accepted until the next release)", file=sys.stderr)
     torch.set_num_threads(args.threads)
-    done = check(args.claim, out, InlineExecutor(threads=args.threads), quick=args.quick,
+    done = check(claim_id, out, InlineExecutor(threads=args.threads), quick=args.quick,
                  parameters=parameters, progress=False)
     if done.section.error is not None:
         print(done.section.error.rstrip().splitlines()[-1])
         return 1
-    record = next(r for r in done.records if r.id == args.claim)
+    record = next(r for r in done.records if r.id == claim_id)
     if args.json:
         emit_json(record.to_json())
     else:

@@ -1,5 +1,5 @@
 """``advdyn fig2 --out DIR [--quick] [--FIELD V ...]``: Figure 2 on MNIST (escape from certified
-local maxima of L across input scales, three step conventions, scale-invisible control).
+local maxima of L across input scales, three step conventions, affine and linearised floors).
 
 One flag per :class:`~advdyn.experiments.fig2.Fig2Config` field; the run goes through the
 same path as ``advdyn reproduce`` (:func:`advdyn.pipeline.run_standalone`), files into DIR.
@@ -28,10 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "maximum of L = -ℓ on the sphere, certified by its KKT residual (rejected starts are "
         "counted), perturbed, then attacked under three step conventions (normalised ρε, raw "
         "fixed η, raw cε²); escape = ℓ reaching a fraction of the gap to a long attack's ℓ; "
-        "censored runs are kept as such (Kaplan–Meier). The same network behind x/scale is "
-        "the control arm. Writes DIR/fig2.json, fig2.png, fig2_loss.png and claims.json "
-        "(fig2a, fig2b, fig2c, fig2-scale). --quick: 15–35 CPU-seconds; the defaults about "
-        "30 CPU-minutes (estimated from a 12-image run: 3.8 CPU-minutes).")
+        "censored runs are kept as such (Kaplan–Meier). Beside the CNN, on the same images "
+        "and ruler, an affine model and the CNN linearised in its input: the floor every "
+        "effect is measured against (the linearised arm is the control). Writes "
+        "DIR/fig2.json, fig2.png, fig2_loss.png and claims.json (fig2a, fig2b, fig2c, "
+        "fig2-scale). --quick: 20–35 CPU-seconds; the defaults about 20–25 CPU-minutes "
+        "(estimate).")
     add_run_flags(p)
     add_device_flag(p, "the probe jobs")
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "

@@ -17,10 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Over a log grid of input scales ‖x‖ and ratios r (ε = r‖x‖) and several "
         "seeds (Xavier two-layer networks): the number of local minima of L = -ℓ on the sphere "
         "(exact circle scan for d = 2, multistart census for --dim > 2) and the number of PGD "
-        "steps from a (slightly perturbed) local maximum of L until the iterate stays within "
-        "tol·ε of a local minimum. Writes DIR/phase.json (scales, ratios, mean_minima, "
-        "mean_escape_steps, spreads, seeds, every setting) and DIR/phase.png/.pdf; the jobs' "
-        "results are cached in DIR/cache.")
+        "steps from a (slightly perturbed) local maximum of L until ℓ = -L has covered "
+        "--gap-fraction of its gap to the deepest local minimum. Writes DIR/phase.json "
+        "(scales, ratios, mean_minima, mean_escape_steps, spreads, seeds, every setting) and "
+        "DIR/phase.png/.pdf; the jobs' results are cached in DIR/cache.")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -101,9 +101,10 @@ class LazySubparsers(argparse._SubParsersAction):
         self._filled: set[str] = set()
 
     def _complete(self, name: str) -> None:
-        if name in self._name_parser_map and name not in self._filled:
-            self.fill(name, self._name_parser_map[name])
-            self._filled.add(name)
+        parser = self._name_parser_map.get(name)
+        if parser is not None and parser.prog not in self._filled:  # an alias: the same parser
+            self.fill(name, parser)
+            self._filled.add(parser.prog)
 
     def fill_all(self) -> None:
         """Complete every subcommand's parser."""
@@ -203,14 +204,14 @@ def save_array(path: str, field: str, value: np.ndarray) -> None:
 
 
 def flag_error(message: str, argv: Sequence[str]) -> str:
-    """An error about a configuration field given as a flag (``steps: must be > 0, got -2.0``),
-    told in the user's words: ``--steps: must be > 0, got '-2'`` (the flag, and its value as
-    typed); any other message unchanged."""
-    field, sep, problem = message.partition(": ")
-    flag = "--" + field.replace("_", "-")
-    if not sep or flag not in argv:
+    """An error about a configuration field given as a flag (``steps: must be > 0, got -2.0``,
+    after any prefix) as ``--steps: must be > 0, got '-2'`` (the flag, the value as typed)."""
+    parts = message.split(": ")
+    flags = ["--" + p.replace("_", "-") for p in parts[:-1]]
+    if not set(flags) & set(argv):
         return message
-    at = list(argv).index(flag) + 1
+    flag = next(f for f in flags if f in argv)
+    problem, at = ": ".join(parts[flags.index(flag) + 1:]), list(argv).index(flag) + 1
     typed = argv[at] if at < len(argv) else ""
     if typed and not typed.startswith("--"):
         problem = re.sub(r"got [^ ;]+", lambda _: f"got {typed!r}", problem, count=1)

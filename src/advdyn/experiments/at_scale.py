@@ -2,10 +2,11 @@ r"""Question 2 (and Figure 3, and Question 1 along training): Madry adversarial 
 several input scales at a fixed ratio, each scale at its own learning rate.
 
 **Why a learning-rate search.** Input scale ``s`` is a reparameterisation of the first layer
-(``W₁' = s·W₁``, SPEC §8): at one learning rate the first layer's effective rate grows ``∝ s``
-with Adam and ``∝ s²`` with SGD, so one lr at every scale compares learning rates, not scales.
-Per scale the grid is ``lr_points`` values spaced evenly in log over ``lr_decades`` decades,
-centred at ``lr · s^{-1}`` (Adam) or ``lr · s^{-2}`` (SGD), ``lr`` the centre at scale 1.
+(``W₁' = s·W₁``, docs/experiments/at_scale.md): at one learning rate the first layer's effective
+rate grows ``∝ s`` with Adam and ``∝ s²`` with SGD, so one lr at every scale compares learning
+rates, not scales. Per scale the grid is ``lr_points`` values spaced evenly in log over
+``lr_decades`` decades, centred at ``lr · s^{-1}`` (Adam) or ``lr · s^{-2}`` (SGD), ``lr`` the
+centre at scale 1.
 
 **Splits.** Training on the first ``train_images`` training images; **validation** on the next
 ``validation`` training images (the lr is selected there: the best final robust validation

@@ -3,7 +3,7 @@ r"""The escape probe of Figures 2 and 3, and the per-step stationarity of PGD on
 Loss: ``ℓ`` = multi-class cross-entropy, carried as ``log ℓ``
 (:class:`advdyn.losses.LogCrossEntropy`): exact at any logit margin, so at input scale 1000 no
 row has ``ℓ = 0`` and no run is "censored" by arithmetic. Ball ``‖δ‖₂ ≤ ε``, ``ε = r · scale ·
-m₁`` (``m₁`` the mean ‖x‖₂ of the training images at scale 1). ``L = -ℓ`` (SPEC §1).
+m₁`` (``m₁`` the mean ‖x‖₂ of the training images at scale 1). ``L = -ℓ`` (docs/concepts.md).
 
 For every image and radius (one batch of rows, each row its own ε):
 
@@ -38,6 +38,7 @@ For every image and radius (one batch of rows, each row its own ε):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,8 @@ from torch import nn
 from advdyn.errors import check_choice, check_number, fail
 from advdyn.geometry import DTYPES, L2Ball, per_row, row_dot, row_norm, sphere_rtol, sphere_terms
 from advdyn.losses import LogCrossEntropy
-from advdyn.models import ModuleObjective
+from advdyn.models import ModuleObjective, Objective
+from advdyn.models.calibration import JacobianLinearised
 from advdyn.pgd import run_pgd
 
 CONVENTIONS = ("normalized", "raw_fixed", "raw_eps2", "random")
@@ -229,9 +231,10 @@ def survival(times: ArrayLike, escaped: ArrayLike, budget: int) -> dict[str, obj
             "median": float(grid[below[0]]) if below.size else math.inf}
 
 
-def _ascend_to_maximum(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tensor,
-                       cfg: ProbeConfig) -> torch.Tensor:
-    """Step 1: normalised ascent on L with step halving (module docstring)."""
+def _ascend_to_maximum(objective: ModuleObjective, select: Callable[[torch.Tensor], Objective],
+                       eps: torch.Tensor, start: torch.Tensor, cfg: ProbeConfig) -> torch.Tensor:
+    """Step 1: normalised ascent on L with step halving (module docstring); ``select(rows)``
+    is the objective of the rows still ascending."""
     delta = start.clone()
     step = cfg.ascent_rho * eps
     floor = cfg.perturb * eps
@@ -241,7 +244,7 @@ def _ascend_to_maximum(objective: ModuleObjective, eps: torch.Tensor, start: tor
     done = 0
     while active.numel() and done < cfg.ascent_steps:
         chunk = min(cfg.ascent_check, cfg.ascent_steps - done)
-        res = run_pgd(objective.select(active), eps[active], step[active], chunk,
+        res = run_pgd(select(active), eps[active], step[active], chunk,
                       rule="normalized", direction="ascent", start=delta[active])
         delta[active] = res.delta
         done += chunk
@@ -270,24 +273,35 @@ def certify(objective: ModuleObjective, delta: torch.Tensor, eps: torch.Tensor,
 
 
 def probe(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, scale: float,
-          unit_mean_norm: float, cfg: ProbeConfig) -> list[dict]:
+          unit_mean_norm: float, cfg: ProbeConfig, *, linearise: bool = False) -> list[dict]:
     """The probe at one input scale (module docstring) for every ratio and convention of
     ``cfg``: one record per (ratio, convention) with per-image arrays ``times``, ``escaped``,
     ``certified``, ``has_gap``, the KKT residuals, and the mean ``log ℓ`` per attack step over
-    the certified rows. ``images`` are at scale 1, ``(n, 1, 28, 28)``."""
+    the certified rows. ``images`` are at scale 1, ``(n, 1, 28, 28)``. ``linearise``: probe
+    ``net`` linearised in its input at each row's clean image, ``f(x) + J_f(x)δ``
+    (:class:`~advdyn.models.calibration.JacobianLinearised`: one maximum over the ball, the
+    ruler's floor), instead of ``net`` itself."""
     dtype = DTYPES[cfg.dtype]
     net = net.to(dtype).eval().requires_grad_(False)
     n, k = images.shape[0], len(cfg.ratios)
-    x = (scale * images.to(dtype)).repeat(k, 1, 1, 1)
-    y = labels.long().repeat(k)
+    xs, ys = scale * images.to(dtype), labels.long()
+    lin = JacobianLinearised.of(net, xs).eval() if linearise else None
+
+    def objective_of(rows: torch.Tensor) -> ModuleObjective:
+        """The objective of batch rows ``rows`` (row ``b`` holds image ``b mod n``)."""
+        img = rows % n
+        return ModuleObjective(net if lin is None else lin.rows(img), LogCrossEntropy,
+                               xs[img], ys[img])
+
     eps = torch.tensor([r * scale * unit_mean_norm for r in cfg.ratios],
                        dtype=dtype).repeat_interleave(n)
     shape = tuple(images.shape[1:])
-    objective = ModuleObjective(net, LogCrossEntropy, x, y)
+    objective = objective_of(torch.arange(n * k))
     gen = torch.Generator().manual_seed(cfg.seed)
     unit = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).repeat(k, 1, 1, 1)
     kick = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).repeat(k, 1, 1, 1)
-    top = _ascend_to_maximum(objective, eps, unit * per_row(eps, unit), cfg)
+    select = objective.select if lin is None else objective_of
+    top = _ascend_to_maximum(objective, select, eps, unit * per_row(eps, unit), cfg)
     cert = certify(objective, top, eps, cfg.kkt_tol)
     start = L2Ball.project(top + cfg.perturb * per_row(eps, kick) * kick, eps)
     ref = run_pgd(objective, eps, cfg.reference_rho * eps, cfg.reference_steps,
@@ -296,7 +310,7 @@ def probe(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, scale: flo
     c = len(cfg.conventions)
     modes = [m for m in cfg.conventions for _ in range(n * k)]
     steps = torch.cat([step_of(m, eps, cfg) for m in cfg.conventions])
-    both = ModuleObjective(net, LogCrossEntropy, x.repeat(c, 1, 1, 1), y.repeat(c))
+    both = objective_of(torch.arange(c * n * k))
     trace = ascend_ell(both, eps.repeat(c), start.repeat(c, 1, 1, 1), modes, steps, cfg.steps,
                        gen)
     times, escaped, gap = escape_times(trace.log_ell, np.tile(log_ref, c), cfg.fraction)

@@ -51,7 +51,7 @@ NOTES = {
     "width": "m = 256 (default): features w_rᵀz vary over the circle by ~ε‖w_r‖, each kink "
              "w_rᵀz = 0 crossing the circle at large scale can add an extremum; counts at "
              "large scale grow with m, so m is fixed once",
-    "rule": "normalized: δ ← P_B(δ - ρε ∇L/‖∇L‖), scale-free (SPEC §5); raw: η = ρε²",
+    "rule": "normalized: δ ← P_B(δ - ρε ∇L/‖∇L‖), scale-free (docs/concepts.md); raw: η = ρε²",
     "steps": "per trajectory, the first step from which every later iterate up to the budget "
              "lies within min(tol·eps, half the distance to the nearest other critical point) "
              "of a local minimum of L on the circle (null: not settled)",

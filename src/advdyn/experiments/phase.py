@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from advdyn.errors import check_number
+from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.phase_escape import CONVENTIONS, cell_runs, escape_runs
 from advdyn.experiments.simulated import (
@@ -48,7 +48,8 @@ class PhaseConfig(SimulatedProblemConfig):
     ``loss``, ``label``, ``kappa``, ``gamma``: the simulated problem; ``control_gamma``: the
     output weight of the control's linear network; ``rho`` (normalised ``α = ρε``),
     ``raw_eta`` (raw fixed η), ``raw_rho`` (raw ``η = ρ_raw·ε²``), ``steps``: the attacks;
-    ``tol``: the settling radius (units of ε);
+    ``gap_fraction``: the fraction ``q`` of ℓ's gap (the maximum's value to the deepest census
+    minimum's) a run must cover to have left the maximum;
     ``perturb``: the kick off the maximum (units of ε); ``angle_density``, ``min_angles``,
     ``max_angles``: the circle scan's grid (d = 2); ``census_starts``: the multistart census's
     uniform starts (d > 2; default: the census's own).
@@ -69,7 +70,7 @@ class PhaseConfig(SimulatedProblemConfig):
     raw_eta: float = 0.05
     raw_rho: float = 0.05
     steps: int = 600
-    tol: float = 0.05
+    gap_fraction: float = 0.5
     perturb: float = 1e-3
     angle_density: float = 1.0
     min_angles: int = 256
@@ -82,8 +83,11 @@ class PhaseConfig(SimulatedProblemConfig):
         for name in ("seeds", "steps"):
             check_number(name, getattr(self, name), positive=True, integer=True)
         check_number("seed", self.seed, integer=True)
-        for name in ("rho", "raw_eta", "raw_rho", "tol", "perturb", "control_gamma"):
+        for name in ("rho", "raw_eta", "raw_rho", "gap_fraction", "perturb", "control_gamma"):
             check_number(name, getattr(self, name), positive=True)
+        if self.gap_fraction >= 1:
+            raise fail("gap_fraction", f"{self.gap_fraction} is not below 1",
+                       "give the fraction of the gap, in (0, 1)")
         self.scan_grid()
         if self.census_starts is not None:
             check_number("census_starts", self.census_starts, positive=True, integer=True)
@@ -115,8 +119,8 @@ def phase_seed(config: PhaseConfig, seed: int, *, arm: str = "main",
                              starts=config.census_starts, seed=seed, progress=progress)
     counts = {kind: np.array([len(getattr(c, kind)) for c in censuses]).reshape(n_s, n_r)
               for kind in ("minima", "maxima", "saddles", "degenerate")}
-    runs = escape_runs(objective, eps, censuses, config.dim, gen, steps=config.steps,
-                       tol=config.tol, perturb=config.perturb, rho=config.rho,
+    runs = escape_runs(objective, eps, censuses, gen, steps=config.steps,
+                       fraction=config.gap_fraction, perturb=config.perturb, rho=config.rho,
                        raw_eta=config.raw_eta, raw_rho=config.raw_rho)
     return {"seed": int(seed), **counts, **runs}
 
@@ -199,7 +203,9 @@ def collect(config: PhaseConfig, values: list[dict[str, Any]]) -> dict[str, Any]
                     + "Escape: from every local maximum of L found, slightly perturbed, PGD "
                     f"descent for {config.steps} steps with normalised steps ρε (ρ = "
                     f"{config.rho:g}), raw fixed η = {config.raw_eta:g} and raw η = "
-                    f"{config.raw_rho:g}·ε²; unsettled runs are censored.",
+                    f"{config.raw_rho:g}·ε²; the escape time is the first step covering "
+                    f"{config.gap_fraction:g} of ℓ's gap from the maximum to the deepest census "
+                    "minimum; runs that never do are censored.",
             "tables": [{"title": "Per cell (main arm)", "columns": [
                 "input scale", "ratio", "mean minima", "fraction of seeds with one minimum",
                 "escape runs"], "rows": rows}],

@@ -8,10 +8,14 @@ question):
 * ``raw-eps2``: raw steps with ``η = ρ_raw·ε²`` — the theorems' natural scale.
 
 From every local maximum ``δ*`` of L found by the census, the start ``P_B(δ* + σεv)`` (``v``
-uniform on the unit sphere, ``σ`` = ``perturb``); the escape time is the step from which the
-iterate stays within ``min(τε, half the distance to the nearest other critical point)`` of a
-local minimum (:func:`~advdyn.experiments.simulated.settle_steps`). A run that has not settled
-within the budget is **censored** (time ``-1`` here); summaries use Kaplan–Meier
+uniform on the unit sphere, ``σ`` = ``perturb``). The escape time measures *leaving the
+maximum*, as Figure 2 does (:func:`advdyn.experiments.escape.escape_times`): the first step
+``t`` with ``ℓ_t ≥ (1 − q)ℓ₀ + qℓ_ref``, ``ℓ = −L``, ``q`` = ``fraction`` of the gap from the
+start's value to ``ℓ_ref``, the largest ℓ over the cell's census minima (the value a long run
+reaches). Unlike a settle radius ``min(τε, gap/2)``, which shrinks where minima are dense, the
+gap does not depend on the spacing of the critical points. A start with no gap (ℓ₀ ≥ ℓ_ref) has
+nothing to leave: time 0. A run that does not cover the fraction within the budget is
+**censored** (time ``-1`` here); summaries use Kaplan–Meier
 (:func:`advdyn.claims.stats.kaplan_meier` is the verdict layer's; here only the raw times are
 kept), never the budget as a time.
 """
@@ -24,12 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from advdyn.experiments.simulated import (
-    minima_targets,
-    perturbed_starts,
-    settle_steps,
-    stuck_rows,
-)
+from advdyn.experiments.escape import escape_times
+from advdyn.experiments.simulated import perturbed_starts, stuck_rows
 from advdyn.models import TwoLayerObjective
 from advdyn.pgd import Recorder, run_pgd
 from advdyn.sphere import Census
@@ -48,7 +48,7 @@ def convention_step(convention: str, eps: torch.Tensor, *, rho: float, raw_eta: 
 
 
 def escape_runs(objective: TwoLayerObjective, eps: torch.Tensor, censuses: Sequence[Census],
-                dim: int, generator: torch.Generator, *, steps: int, tol: float, perturb: float,
+                generator: torch.Generator, *, steps: int, fraction: float, perturb: float,
                 rho: float, raw_eta: float, raw_rho: float) -> dict[str, np.ndarray]:
     """Every cell's escape runs under every convention (same starts for all three).
 
@@ -66,15 +66,19 @@ def escape_runs(objective: TwoLayerObjective, eps: torch.Tensor, censuses: Seque
     rows = torch.tensor(cells)
     tops = torch.tensor(np.stack([p.delta for c in censuses for p in c.maxima]))
     start = perturbed_starts(tops, eps[rows], perturb, generator)
-    targets = minima_targets(censuses, dim, tol).rows(cells)
+    ref = np.array([max(-p.L for p in c.minima) for c in censuses])[cells]
+    with np.errstate(divide="ignore"):
+        log_ref = np.log(ref)
     for conv in CONVENTIONS:
         rule, step = convention_step(conv, eps[rows], rho=rho, raw_eta=raw_eta, raw_rho=raw_rho)
         res = run_pgd(objective.select(rows), eps[rows], step, steps, rule=rule, start=start,
-                      record=Recorder(fields=("delta",), dtype="float64"))
-        delta = np.asarray(res.recorded().delta)
-        out[f"steps_{conv}"] = settle_steps(delta, targets)
+                      record=Recorder(fields=("delta", "ell"), dtype="float64"))
+        with np.errstate(divide="ignore"):
+            log_ell = np.log(np.asarray(res.recorded().ell))
+        times, escaped, gap = escape_times(log_ell, log_ref, fraction)
+        out[f"steps_{conv}"] = np.where(~gap, 0, np.where(escaped, times, -1)).astype(np.int64)
         if conv == "normalized":
-            out["saturated"] = stuck_rows(delta)
+            out["saturated"] = stuck_rows(np.asarray(res.recorded().delta))
     return out
 
 

@@ -3,9 +3,9 @@ r"""Simulated two-layer problems at a chosen input scale and ratio (Figure 1, th
 **Data.** For a seed ``s`` one generator ``G_s`` draws, in this order, the network
 ``TwoLayerNet.xavier(d, m, κ, γ)`` (``w_r ~ N(0, κ²I)``, ``a_r = ±γ``; defaults ``κ = d^{-1/2}``,
 ``γ = m^{-1/2}``) and a unit direction ``u = g/‖g‖``, ``g ~ N(0, I_d)``. At input scale ``c`` the
-point is ``x = c·u``, so ``‖x‖ = c`` exactly and the radius is ``ε = r‖x‖ = r·c`` (SPEC §1). All
-(scale, ratio) cells of one seed share the network and the direction: the cells differ by ``c``
-and ``r`` only, so the grid isolates the effect of scale and ratio.
+point is ``x = c·u``, so ``‖x‖ = c`` exactly and the radius is ``ε = r‖x‖ = r·c``
+(docs/concepts.md). All (scale, ratio) cells of one seed share the network and the direction: the
+cells differ by ``c`` and ``r`` only, so the grid isolates the effect of scale and ratio.
 
 **Loss and label (default).** Binary cross-entropy on the logit with label ``y = 0``:
 ``ℓ = softplus(u)``, ``L = -softplus(f(x+δ))``, ``ℓ' = sigmoid(u) > 0``. ℓ is strictly increasing in
@@ -26,8 +26,9 @@ input scale (the features vary over the sphere by ``~ε‖w_r‖``; once that ex
 width 1, each kink crossing the sphere can add an extremum). Counts at large scale grow with
 ``m``; ``m`` is therefore fixed once for a whole grid.
 
-**Step rule.** ``normalized`` ``δ ← P_B(δ - α∇L/‖∇L‖)`` with ``α = ρε`` (scale-free, SPEC §5: the
-fair rule across input scales) or ``raw`` ``δ ← P_B(δ - η∇L)`` with ``η = ρε²``.
+**Step rule.** ``normalized`` ``δ ← P_B(δ - α∇L/‖∇L‖)`` with ``α = ρε`` (scale-free,
+docs/concepts.md: the fair rule across input scales) or ``raw`` ``δ ← P_B(δ - η∇L)`` with
+``η = ρε²``.
 
 **Arrival at a minimum.** A trajectory ``δ_0, δ_1, …`` has *settled* at step ``t*`` if for every
 ``t ≥ t*`` up to the end of the budget some local minimum ``δ°`` of L on the sphere (from the

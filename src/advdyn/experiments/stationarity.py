@@ -13,7 +13,8 @@ coordinates of δ, so the iterate stays in the ball).
   ``δ·v(0) ≤ 0``, else the root of the non-increasing ``μ ↦ δ·v(μ)`` (bisection). The residual is
   ``‖P_T(∇ℓ)‖/‖∇ℓ‖`` where a constraint is active, ``‖∇ℓ_t‖/‖∇ℓ_0‖`` in the interior (where
   ``P_T`` is the identity). Without the box this is ``‖Γ‖/‖∇ℓ‖`` on the sphere when ``cos∠[∇ℓ,
-  δ] > 0`` (SPEC §3). A run is stationary at ``τ`` from the first step with residual ``≤ τ``.
+  δ] > 0`` (docs/concepts.md). A run is stationary at ``τ`` from the first step with residual
+  ``≤ τ``.
 * **Plateau.** Per image, the best ``ℓ*`` of ``restarts`` long runs (``restart_steps``
   steps); a run has reached the plateau at level ``q`` from the first step with ``ℓ_t ≥ (1 −
   q)ℓ*`` (compared in log form).

@@ -98,9 +98,10 @@ class ThresholdConfig:
 
 
 def count_minima(setup: SimulatedSetup, seed: int, scale: float, ratios: np.ndarray,
-                 cfg: ThresholdConfig) -> np.ndarray:
+                 cfg: ThresholdConfig) -> tuple[np.ndarray, float]:
     """Number of local minima of L on the sphere of radius ``r·scale`` for each ratio ``r`` (d = 2:
-    one batched scan with the finest angle grid :class:`ScanGrid` asks for on this grid)."""
+    one batched scan with the finest angle grid :class:`ScanGrid` asks for on this grid), and
+    the largest unseen basin mass of the censuses that counted them (0 for the exact scan)."""
     net, u, _ = setup.draw(seed)
     eps = torch.as_tensor(ratios * scale, dtype=torch.float64)
     if setup.dim == 2:
@@ -110,16 +111,19 @@ def count_minima(setup: SimulatedSetup, seed: int, scale: float, ratios: np.ndar
         obj = setup.objective(net, u, [scale])
         found = [census(obj, float(e), starts=cfg.census_starts,
                         max_starts=cfg.census_max_starts, seed=seed) for e in eps]
-    return np.array([len(c.minima) for c in found])
+    return (np.array([len(c.minima) for c in found]),
+            max((c.unseen_minima_mass for c in found), default=0.0))
 
 
 def tau(setup: SimulatedSetup, seed: int, scale: float, cfg: ThresholdConfig
         ) -> dict[str, Any]:
-    """``τ`` (ratio) for one problem, with its bracket and the counts on the grid."""
+    """``τ`` (ratio) for one problem, with its bracket, the counts on the grid and the largest
+    unseen basin mass of its censuses (``unseen_mass``)."""
     grid = np.geomspace(cfg.ratio_min, cfg.ratio_max, cfg.n_ratios)
-    counts = count_minima(setup, seed, scale, grid, cfg)
+    counts, unseen = count_minima(setup, seed, scale, grid, cfg)
     bad = np.flatnonzero(counts != 1)
-    out: dict[str, Any] = {"counts": counts.tolist(), "grid": grid.tolist()}
+    out: dict[str, Any] = {"counts": counts.tolist(), "grid": grid.tolist(),
+                           "unseen_mass": unseen}
     if bad.size == 0:
         return {**out, "tau": float(grid[-1]), "lo": float(grid[-1]), "hi": None,
                 "bound": "above_grid"}
@@ -128,7 +132,9 @@ def tau(setup: SimulatedSetup, seed: int, scale: float, cfg: ThresholdConfig
     lo, hi = float(grid[bad[0] - 1]), float(grid[bad[0]])
     for _ in range(cfg.refine):
         mid = math.sqrt(lo * hi)
-        if count_minima(setup, seed, scale, np.array([mid]), cfg)[0] == 1:
+        count, mass = count_minima(setup, seed, scale, np.array([mid]), cfg)
+        out["unseen_mass"] = max(out["unseen_mass"], mass)
+        if count[0] == 1:
             lo = mid
         else:
             hi = mid
@@ -140,7 +146,7 @@ def count_at_ten_tau(setup: SimulatedSetup, seed: int, scale: float, tau_ratio: 
     """The number of local minima at ``ε = 10·τ_ε`` (the control; None without a τ)."""
     if tau_ratio is None:
         return None
-    return int(count_minima(setup, seed, scale, np.array([10 * tau_ratio]), cfg)[0])
+    return int(count_minima(setup, seed, scale, np.array([10 * tau_ratio]), cfg)[0][0])
 
 
 def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, Any]:
@@ -160,6 +166,7 @@ def run_threshold(cfg: ThresholdConfig, *, progress: bool = False) -> dict[str, 
                             "tau_eps": None if t["tau"] is None else t["tau"] * c,
                             "bracket_lo": t["lo"], "bracket_hi": t["hi"], "bound": t["bound"],
                             "max_count_on_grid": int(max(t["counts"])),
+                            "census_unseen_mass": t["unseen_mass"],
                             "regime_eps": regime_eps})
     summary = []
     for d, m, c in cfg.settings():
@@ -212,10 +219,13 @@ def collect(config: ThresholdConfig, values: list[dict[str, Any]]) -> dict[str, 
             "problems": problems, "summary": summary,
             "base": {"dim": config.base_dim, "width": config.base_width,
                      "scale": config.base_scale},
-            "arms": {"main": [{"one_minimum": p["one_min_in_regime"]} for p in wide],
-                     "control": [{"one_minimum": p["minima_at_ten_tau"] == 1} for p in wide
+            "arms": {"main": [{"one_minimum": p["one_min_in_regime"],
+                               "unseen_mass": p["census_unseen_mass"]} for p in wide],
+                     "control": [{"one_minimum": p["minima_at_ten_tau"] == 1,
+                                  "unseen_mass": p["census_unseen_mass"]} for p in wide
                                  if p["minima_at_ten_tau"] is not None],
-                     "below": [{"one_minimum": p["one_min_in_regime"]} for p in problems
+                     "below": [{"one_minimum": p["one_min_in_regime"],
+                                "unseen_mass": p["census_unseen_mass"]} for p in problems
                                if not p["width_ok"]]}}
 
 

@@ -1,5 +1,6 @@
 r"""Calibration arms: models that share every artifact of a measurement (data, ε, step rule,
-budget, loss) but have a single maximum of the loss over the ball — the ruler's floor (SPEC §8).
+budget, loss) but have a single maximum of the loss over the ball — the ruler's floor
+(docs/experiments/at_scale.md).
 
 - :func:`affine_classifier`: ``f(z) = A·vec(z) + b`` (``nn.Linear`` at PyTorch's init, behind a
   flatten). Its cross-entropy ``ℓ(δ) = logsumexp(f(x+δ)) − f_y(x+δ)`` is convex in δ, so its
@@ -20,7 +21,7 @@ import copy
 
 import torch
 from torch import nn
-from torch.func import functional_call, jvp
+from torch.func import functional_call, jacrev, jvp, vmap
 
 from advdyn.errors import fail
 
@@ -71,3 +72,44 @@ class Linearised(nn.Module):
         tangent = jvp(f, (x0.to(z.dtype),), (z - x0.to(z.dtype),))[1]
         at_anchor: torch.Tensor = self.at_anchor  # type: ignore[assignment]
         return at_anchor.to(z.dtype) + tangent
+
+
+class JacobianLinearised(nn.Module):
+    """The model of :class:`Linearised` with the input-Jacobian formed once:
+    ``z ↦ f(x₀) + J(z − x₀)``, ``J = J_f(x₀)`` of shape ``(B, K, *input)`` (``torch.func.jacrev``
+    per anchor). Each step then costs one batched matrix product instead of a ``jvp`` through
+    the network, and :meth:`rows` gives the same model on a subset (or repetition) of its
+    anchors, for objectives that re-select rows."""
+
+    def __init__(self, at_anchor: torch.Tensor, jacobian: torch.Tensor,
+                 anchors: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("at_anchor", at_anchor.detach())
+        self.register_buffer("jacobian", jacobian.detach())
+        self.register_buffer("anchors", anchors.detach())
+
+    @classmethod
+    def of(cls, model: nn.Module, anchors: torch.Tensor) -> JacobianLinearised:
+        """``model`` (frozen as it is now) linearised at each row of ``anchors``."""
+        def f(x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = model(x[None])[0]
+            return out
+        with torch.no_grad():
+            at = model(anchors)
+        jac = vmap(jacrev(f))(anchors.detach())
+        return cls(at, jac, anchors)
+
+    def rows(self, index: torch.Tensor) -> JacobianLinearised:
+        """The linearisation at the anchors ``index`` (in that order)."""
+        at, jac, x0 = (self.at_anchor, self.jacobian, self.anchors)
+        return JacobianLinearised(at[index], jac[index], x0[index])  # type: ignore[index]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x0: torch.Tensor = self.anchors  # type: ignore[assignment]
+        if z.shape != x0.shape:
+            raise fail("z", f"has shape {tuple(z.shape)}, the anchors {tuple(x0.shape)}",
+                       "select the anchors of the batch you evaluate with rows()")
+        jac: torch.Tensor = self.jacobian  # type: ignore[assignment]
+        at: torch.Tensor = self.at_anchor  # type: ignore[assignment]
+        step = (z - x0.to(z.dtype)).flatten(1)
+        return at.to(z.dtype) + torch.einsum("bkd,bd->bk", jac.flatten(2).to(z.dtype), step)

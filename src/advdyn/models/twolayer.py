@@ -18,6 +18,7 @@ from torch import nn
 
 from advdyn.errors import check_dim, check_finite_tensor, check_number, fail
 from advdyn.losses import ScalarLoss
+from advdyn.models.checks import check_device
 from advdyn.models.objective import Evaluation, Objective
 
 _OUTER_LIMIT = 1 << 24  # entries of the stacked outer products worth materialising
@@ -66,6 +67,10 @@ class TwoLayerNet:
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None
            ) -> TwoLayerNet:
+        """The network in ``dtype`` on ``device`` (a CUDA device on a torch without CUDA raises
+        :class:`~advdyn.errors.AdvdynError` saying how to get one)."""
+        if device is not None:
+            device = check_device("device", device)
         return TwoLayerNet(self.W.to(device=device, dtype=dtype), self.a.to(device=device,
                                                                              dtype=dtype))
 

@@ -21,7 +21,7 @@ from advdyn.plots.sweep import sweep_summary
 from advdyn.report import Report, render_html, render_markdown
 from advdyn.runner.environment import environment, source_commit
 from advdyn.runner.executors import Executor, InlineExecutor
-from advdyn.runner.store import ResultStore, code_fingerprint
+from advdyn.runner.store import ResultStore, code_fingerprint, job_code_fingerprint
 from advdyn.runner.sweep import Sweep, SweepRun, run_sweep
 
 TITLE = "Dynamics of first-order adversaries: reproduction report"
@@ -127,14 +127,16 @@ def _run_all(the_plan: Plan, out: Path, store: ResultStore, executor: Executor,
 
 def run_record(the_plan: Plan, done: Sequence[Done], executor: Executor, wall_s: float,
                command: str) -> dict[str, Any]:
-    """What ``out/run.json`` holds: the profile, the command, the commit and code fingerprint,
+    """What ``out/run.json`` holds: the profile, the command, the commit, the code fingerprints
+    (the whole package's, and the jobs' that keys the stored results),
     the machine, the executor and threads, and the wall and CPU time of the run and of each
     experiment (CPU: the jobs' processes plus the collecting process)."""
     records = [r for d in done for r in d.records]
     verdicts = [r.verdict for r in records]
     return {
         "profile": the_plan.profile, "command": command, "commit": source_commit(),
-        "code": code_fingerprint(), "machine": environment(), "executor": executor.describe(),
+        "code": code_fingerprint(), "job_code": job_code_fingerprint(),
+        "machine": environment(), "executor": executor.describe(),
         "threads_per_job": executor.threads, "wall_s": round(wall_s, 2),
         "cpu_s": round(sum(d.section.cpu_s for d in done), 2),
         "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))},

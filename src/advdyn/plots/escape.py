@@ -115,7 +115,40 @@ def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
     out.append(Drawing("fig2_loss", loss, "Adversarial loss along the attack",
                        "Mean natural log of the cross-entropy over the certified starts, per "
                        "ratio (log ℓ is exact at any margin: no row is 0)."))
+    if result.get("calibration"):
+        out.append(_floor_figure(result["calibration"], scales))
     return out
+
+
+FLOOR_ARMS = {"plain": ("CNN", "-", "o"), "affine": ("affine floor", "--", "s"),
+              "linearised": ("linearised CNN", ":", "^")}
+
+
+def _floor_figure(calibration: Sequence[Mapping[str, Any]], scales: Sequence[float]
+                  ) -> Drawing:
+    """Per scale, the Kaplan–Meier median escape steps against the ratio (normalised steps)
+    of the CNN and its two single-maximum floors (more than half censored: not drawn)."""
+    fig = Figure(figsize=(4.6 * len(scales), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(scales), squeeze=False, sharey=True)[0]
+    for ax, s in zip(axes, scales, strict=True):
+        rows = sorted((c for c in calibration if c["convention"] == "normalized"
+                       and c["scale"] == s), key=lambda c: c["ratio"])
+        for arm, (label, ls, marker) in FLOOR_ARMS.items():
+            pts = [(c["ratio"], c[arm]["median"]) for c in rows if c.get(arm)
+                   and c[arm]["median"] is not None and math.isfinite(c[arm]["median"])]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], ls=ls, marker=marker,
+                    label=label)
+        ax.set_xscale("log")
+        ax.set_title(f"scale {s:g}, normalised steps", fontsize=9)
+        ax.set_xlabel("ratio r (ε = r · scale · mean‖x‖)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("median escape step (Kaplan–Meier)")
+    return Drawing("fig2_floor", fig, "Escape beside the ruler's floor",
+                   "Kaplan–Meier median escape steps of the CNN, an affine model and the CNN "
+                   "linearised in its input (one maximum over the ball each), on the same "
+                   "images and ruler; cells without certified starts, or more than half "
+                   "censored, are left out.")
 
 
 def _history_panel(ax: Axes, runs: Sequence[Mapping[str, Any]], key: str, label: str,

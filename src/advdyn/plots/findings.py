@@ -10,8 +10,9 @@ picture, already in the paper's 3×3 layout).
   reaches under the same step rule.
 - **Figure 3** (paper: "the same setting as Figure 2 at input scale 0.1", epochs 0, 10, 100):
   one panel per probe epoch (first, middle, last) at the smallest input scale; the mean
-  ``log ℓ`` along the attack where the result holds it, else the Kaplan–Meier curve of the
-  escape time; solid the CNN, dashed the affine arm.
+  ``log ℓ`` along the attack; solid the CNN, dashed the affine arm.
+
+Each curve is shown as the share of its own rise covered (:func:`risen`).
 
 Drawing only: every curve is a number of the result.
 """
@@ -25,6 +26,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from advdyn.plots.drawing import Drawing
 
@@ -52,23 +54,48 @@ def _pick(available: Sequence[float], wanted: Sequence[float]) -> list[float]:
     return out
 
 
+def risen(curve: Any) -> np.ndarray:
+    """The share of its own rise a mean ``log ℓ`` curve has covered at each step,
+    ``(c_t − c_0)/(max_t c_t − c_0)``: 0 at the certified maximum, 1 at its highest point (all
+    zeros where it does not rise). Arms whose losses differ by orders of magnitude (the affine
+    floor's ℓ spans hundreds of nats at large ε) then share one axis, and the step at which a
+    curve crosses ½ is the escape time of the claims (q = ½ of the gap)."""
+    c = np.asarray(curve if curve is not None else [], dtype=float)
+    if not c.size or not np.isfinite(c).any():
+        return c
+    rise = np.nanmax(c) - c[0]
+    return (c - c[0]) / rise if rise > 1e-12 * max(1.0, abs(c[0])) else np.zeros_like(c)
+
+
 def _curve(ax: Axes, y: Any, **style: Any) -> bool:
-    y = np.asarray(y if y is not None else [], dtype=float)
+    y = risen(y)
     if not y.size or not np.isfinite(y).any():
         return False
     ax.plot(np.arange(y.size), y, **style)
     return True
 
 
-def _finish(ax: Axes, drawn: int, ylabel: str) -> None:
+def _finish(ax: Axes, drawn: int) -> None:
     ax.set_xlabel("attack step")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("share of the rise of log ℓ covered")
+    ax.set_ylim(-0.05, 1.05)
+    ax.axhline(0.5, color="0.5", lw=0.7, ls=":")
     ax.grid(alpha=0.3)
-    if drawn:
-        ax.legend(fontsize=7, loc="best", framealpha=0.9)
-    else:
+    if not drawn:
         ax.text(0.5, 0.5, "no certified start", transform=ax.transAxes, ha="center",
                 va="center", color="0.4")
+
+
+def _legend(fig: Figure, ax: Axes, colors: Mapping[float, Any] | None, floors: Sequence[str],
+            main: str) -> None:
+    """One legend under the panels: a colour per ratio, a line style per arm."""
+    handles = [Line2D([], [], color=c, lw=1.6, label=f"r = {r:g}")
+               for r, c in (colors or {}).items()]
+    handles.append(Line2D([], [], color="0.2", lw=1.6, label=main))
+    handles += [Line2D([], [], color="0.2", lw=1.0, ls=FLOOR_STYLES[a],
+                       label=f"{a} model (floor: one maximum)") for a in floors]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
+               fontsize=8, frameon=False)
 
 
 def figure2(result: Mapping[str, Any], convention: str = "normalized") -> Drawing:
@@ -76,30 +103,30 @@ def figure2(result: Mapping[str, Any], convention: str = "normalized") -> Drawin
     groups = [g for g in result["groups"] if g.get("convention") == convention]
     scales = _pick(sorted({g["scale"] for g in groups}), PAPER_SCALES)
     colors = _colors([g["ratio"] for g in groups])
-    fig = Figure(figsize=(4.4 * max(len(scales), 1), 3.6), layout="constrained")
-    axes = fig.subplots(1, max(len(scales), 1), squeeze=False)[0]
+    fig = Figure(figsize=(4.4 * max(len(scales), 1), 4.0), layout="constrained")
+    axes = fig.subplots(1, max(len(scales), 1), squeeze=False, sharey=True)[0]
     floors = sorted({g["arm"] for g in groups if g["arm"] in FLOOR_STYLES})
     for ax, s in zip(axes, scales, strict=False):
         drawn = 0
         for g in sorted((g for g in groups if g["scale"] == s), key=lambda g: g["ratio"]):
             if g["arm"] in MAIN_ARMS:
-                drawn += _curve(ax, g.get("curve"), color=colors[g["ratio"]], lw=1.6,
-                                label=f"r = {g['ratio']:g} (CNN)")
+                drawn += _curve(ax, g.get("curve"), color=colors[g["ratio"]], lw=1.6)
             elif g["arm"] in FLOOR_STYLES:
                 drawn += _curve(ax, g.get("curve"), color=colors[g["ratio"]], lw=1.0,
-                                ls=FLOOR_STYLES[g["arm"]], label=f"r = {g['ratio']:g} "
-                                f"({g['arm']} floor)")
+                                ls=FLOOR_STYLES[g["arm"]])
         ax.set_title(f"input scale {s:g}", fontsize=10)
-        _finish(ax, drawn, "mean log ℓ along the attack")
-    floor_text = (" and " .join(f"{a} ({FLOOR_STYLES[a]})" for a in floors)
+        _finish(ax, drawn)
+    _legend(fig, axes[0], colors, floors, "CNN")
+    floor_text = (" and ".join(f"{a} ({FLOOR_STYLES[a]})" for a in floors)
                   if floors else "none in this run")
     fig.suptitle("Figure 2 (redrawn): adversarial loss along trajectories from certified "
                  f"local maxima, {convention} steps", fontsize=11)
-    caption = (f"Mean natural log of the cross-entropy over the certified starts along "
+    caption = (f"The mean natural log of the cross-entropy over the certified starts along "
                f"{result.get('budget', '?')} {convention} PGD steps, per input scale and "
-               f"ratio. Solid: the CNN. Calibration floor (a single maximum, same images, ε, "
-               f"step rule and budget): {floor_text}. Escape is judged against that floor, "
-               "not against the budget.")
+               "ratio, as the share of its own rise covered (0 at the maximum; a curve "
+               "crosses ½ where the claims' escape time is). Solid: the CNN. Calibration "
+               f"floor (one maximum; same images, ε, step rule and budget): {floor_text}. "
+               "Escape is judged against that floor, not against the budget.")
     return Drawing("findings_figure2", fig, "Figure 2 redrawn with the floor", caption)
 
 
@@ -116,31 +143,23 @@ def figure3(result: Mapping[str, Any]) -> Drawing:
     scale = min((r["scale"] for r in escape), default=float("nan"))
     mine = [r for r in escape if r["scale"] == scale]
     epochs = _epochs(mine)
-    with_loss = any(r.get("curve") is not None for r in mine)
-    fig = Figure(figsize=(4.4 * max(len(epochs), 1), 3.6), layout="constrained")
-    axes = fig.subplots(1, max(len(epochs), 1), squeeze=False)[0]
-    colors = {"plain": "C0", "affine": "C3"}
+    fig = Figure(figsize=(4.4 * max(len(epochs), 1), 4.0), layout="constrained")
+    axes = fig.subplots(1, max(len(epochs), 1), squeeze=False, sharey=True)[0]
+    arms = sorted({r["arm"] for r in mine})
     for ax, epoch in zip(axes, epochs, strict=False):
         drawn = 0
-        for r in sorted((r for r in mine if r["epoch"] == epoch), key=lambda r: r["arm"]):
-            name = "CNN" if r["arm"] == "plain" else f"{r['arm']} floor"
-            style = {"color": colors.get(r["arm"], "0.3"), "lw": 1.6 if r["arm"] == "plain"
-                     else 1.0, "ls": "-" if r["arm"] == "plain" else "--"}
-            if with_loss:
-                drawn += _curve(ax, r.get("curve"), label=name, **style)
-            elif r["km"]["n"]:
-                ax.step(np.arange(len(r["km"]["curve"])), r["km"]["curve"], where="post",
-                        label=f"{name}: {r['km']['n']} starts", **style)
-                drawn += 1
+        for r in (r for r in mine if r["epoch"] == epoch):
+            style = ({"color": "C0", "lw": 1.6} if r["arm"] in MAIN_ARMS else
+                     {"color": "C0", "lw": 1.0, "ls": FLOOR_STYLES.get(r["arm"], "-.")})
+            drawn += _curve(ax, r.get("curve"), **style)
         ax.set_title(f"epoch {epoch}, input scale {scale:g}", fontsize=10)
-        _finish(ax, drawn, "mean log ℓ along the attack" if with_loss
-                else "fraction not yet escaped")
+        _finish(ax, drawn)
+    _legend(fig, axes[0], None, [a for a in arms if a in FLOOR_STYLES], "CNN")
     fig.suptitle("Figure 3 (redrawn): trajectories from certified local maxima during "
                  "adversarial training", fontsize=11)
-    what = ("the mean log ℓ over the certified starts" if with_loss
-            else "the Kaplan–Meier fraction of certified starts not yet escaped")
-    caption = (f"At input scale {scale:g} (the smallest of the run), epochs {epochs}: {what} "
-               f"along {result.get('budget', '?')} normalised PGD steps. Solid: the CNN at "
-               "its selected learning rate (first seed); dashed: the affine model trained the "
-               "same way (the calibration floor).")
+    caption = (f"At input scale {scale:g} (the smallest of the run), epochs {epochs} (first, "
+               "middle, last probe): the mean log ℓ over the certified starts along "
+               f"{result.get('budget', '?')} normalised PGD steps, as the share of its own "
+               "rise covered. Solid: the CNN at its selected learning rate (first seed); "
+               "dashed: the affine model trained the same way (the calibration floor).")
     return Drawing("findings_figure3", fig, "Figure 3 redrawn with the floor", caption)

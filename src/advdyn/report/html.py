@@ -114,7 +114,7 @@ def _claim_row(c: ClaimRecord, reference: Mapping[str, str]) -> list[str]:
     """A claim record's cells: the verdict with its power (underpowered rows marked), the
     reference run's verdict (when there is one; ``≠`` where it differs) and the control's
     verdict side by side."""
-    where = f'<br><span class="meta">{_e(c.section)}</span>' if c.section else ""
+    where = f'<br><span class="meta">{_e(c.place)}</span>' if c.place else ""
     regime = f'<br><span class="meta">regime: {_e(c.regime)}</span>' if c.regime else ""
     ctrl = c.control
     control = (f"<td>{_control_verdict(ctrl['verdict'])}<br><em>{_e(ctrl.get('reason', ''))}</em>"

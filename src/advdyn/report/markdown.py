@@ -37,7 +37,7 @@ def _claim_row(c: ClaimRecord, reference: Mapping[str, str]) -> list[Any]:
                f"{ctrl.get('description', '')})" if ctrl.get("verdict")
                else ctrl.get("description", ""))
     regime = f" Regime: {c.regime}." if c.regime else ""
-    return [c.id + (f" ({c.section})" if c.section else ""), c.quote,
+    return [c.id + (f" ({c.place})" if c.place else ""), c.quote,
             f"{c.measurement} — *{c.reason}*{regime}",
             f"**{c.verdict}** ({power_text(c.power)})",
             *([reference_text(c, reference)] if reference else []), control]

@@ -3,8 +3,10 @@
 A job is a pure function of its configuration: an importable function path
 (``"package.module:function"``) and a JSON-able configuration dict. Its key is the SHA-256 of the
 canonical JSON of ``{function, config, version, code}``, ``code`` being a fingerprint of the
-package's source files (:func:`code_fingerprint`), so a changed configuration, a renamed function,
-a new advdyn version or an edited line of advdyn's code never reads an old result.
+source files a job can run (:func:`job_code_fingerprint`: the package without the judging,
+drawing, reporting and command layers above ``experiments``), so a changed configuration, a
+renamed function, a new advdyn version or an edited line of the code a job runs never reads an
+old result.
 
 Each result lives in its own folder ``ROOT/<key>/`` holding ``result.json`` (the job, its
 scalar and nested JSON values, the time it took) and, when the result holds arrays,
@@ -36,24 +38,42 @@ ARRAYS_FILE = "arrays.npz"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the advdyn package folder
 
 
+#: The packages above ``experiments`` that a job never runs: they judge, draw, render, compose
+#: and parse (the layers contract in pyproject.toml keeps every job's imports below them; the
+#: runner, which executes jobs, is not among them). An edit there cannot change a job's value.
+JUDGING_PACKAGES = ("claims", "plots", "report", "pipeline", "cli")
+
+
 @functools.cache
-def code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
-    """SHA-256 of the package's source: every ``*.py`` file under ``root`` in sorted order, each
-    as its relative path, its length and its bytes. Computed once per process (per ``root``)."""
+def code_fingerprint(root: Path = PACKAGE_ROOT, exclude: tuple[str, ...] = ()) -> str:
+    """SHA-256 of the package's source: every ``*.py`` file under ``root`` (except in the
+    top-level packages named in ``exclude``) in sorted order, each as its relative path, its
+    length and its bytes. Computed once per process (per ``root`` and ``exclude``)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in exclude:
+            continue
         data = path.read_bytes()
-        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(f"{relative.as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
+
+
+def job_code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
+    """The fingerprint of the code a job can run: :func:`code_fingerprint` without
+    :data:`JUDGING_PACKAGES`. A job's key holds it, so editing how results are judged, drawn or
+    reported re-judges the stored results instead of recomputing them, while any edit to an
+    experiment, the engine, the models or the runner recomputes."""
+    return code_fingerprint(root, JUDGING_PACKAGES)
 
 
 def job_key(function: str, config: Mapping[str, Any], version: str = __version__,
             code: str | None = None) -> str:
     """SHA-256 hex digest of the canonical JSON of ``{function, config, version, code}``;
-    ``code`` defaults to this process's :func:`code_fingerprint`."""
+    ``code`` defaults to this process's :func:`job_code_fingerprint`."""
     text = canonical_json({"function": function, "config": dict(config), "version": version,
-                           "code": code_fingerprint() if code is None else code})
+                           "code": job_code_fingerprint() if code is None else code})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -141,7 +161,7 @@ class ResultStore:
             raise TypeError(f"job {job.function} returned {type(value).__name__}, not a mapping")
         plain, arrays = split_arrays(value)
         record = {"key": key_of(job), "function": job.function, "config": job.config,
-                  "version": __version__, "code": code_fingerprint(), "elapsed_s": elapsed_s,
+                  "version": __version__, "code": job_code_fingerprint(), "elapsed_s": elapsed_s,
                   "cpu_s": cpu_s, "arrays": sorted(arrays), "result": plain}
         try:
             text = json.dumps(record, indent=1, ensure_ascii=False)

@@ -1,4 +1,5 @@
-r"""Second-order geometry of ``L`` on the sphere ``εS^{D-1}`` (SPEC §3).
+r"""Second-order geometry of ``L`` on the sphere ``εS^{D-1}`` (docs/concepts.md, "The geometry on
+the sphere").
 
 With the constraint ``c(δ) = ‖δ‖² - ε²`` (``∇c = 2δ``, ``∇²c = 2I``) and δ ≠ 0:
 
@@ -80,7 +81,8 @@ def classify(gamma_norm: torch.Tensor, grad_norm: torch.Tensor, eigs: torch.Tens
 
 @dataclass
 class SphereDiagnosis:
-    """Everything SPEC §3 defines at a batch of points δ (each on the sphere of radius ‖δ‖)."""
+    """Everything docs/concepts.md defines on the sphere, at a batch of points δ (each on the
+    sphere of radius ‖δ‖)."""
 
     L: torch.Tensor
     ell: torch.Tensor

@@ -1,7 +1,7 @@
 r"""What a census finds: critical points of ``L`` on the sphere ``εS^{d-1}`` and their types.
 
 Critical points are the δ with ``‖δ‖ = ε`` and ``Γ(δ) = P_T ∇L(δ) = 0``; each is classified by
-the eigenvalues ``μ`` of the Riemannian Hessian ``QᵀΞQ`` (``Ξ = ∇²L - 2λ*I``, SPEC §3): all
+the eigenvalues ``μ`` of the Riemannian Hessian ``QᵀΞQ`` (``Ξ = ∇²L - 2λ*I``, docs/concepts.md): all
 ``μ > 0`` a local minimum of L on the sphere (a good adversary), all ``μ < 0`` a local maximum
 (where the attack is weakest), mixed a saddle, and *degenerate* when some ``|μ|`` is within
 ``eig_rtol`` of 0 relative to the largest ``|μ|`` or to ``‖Ξ‖₂`` (the latter also covers d = 2,
@@ -73,6 +73,17 @@ class Census:
     def counts(self) -> dict[str, int]:
         """Number of points of each type found."""
         return {name: len(getattr(self, name)) for name in LISTS.values()}
+
+    @property
+    def unseen_minima_mass(self) -> float:
+        """The Good–Turing estimate ``f₁/n`` of the probability that a uniform start lands in
+        the basin of a minimum the census has not seen (1 when no start reached a minimum);
+        0 for the exact circle scan, whose ``unseen`` holds no such estimate."""
+        est = self.unseen.get("minima")
+        if not est:
+            return 0.0
+        mass = est.get("unseen_mass_good_turing")
+        return 1.0 if mass is None else float(mass)
 
     def to_json(self) -> dict[str, Any]:
         """A plain JSON-able dict (points as lists of numbers)."""

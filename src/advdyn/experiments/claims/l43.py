@@ -72,7 +72,8 @@ def literal_rows(objective: Any, eps: float, n: int, betas: tuple[float, ...],
     for b in betas:
         held = c <= b
         r = ratio[held] / (1 - b * b) ** 0.5
-        out.append({"beta": b, "min_ratio": float(r.min()) if r.numel() else None,
+        out.append({"beta": b, "points": int(held.sum()),
+                    "min_ratio": float(r.min()) if r.numel() else None,
                     "frac_failing": float((r < 1).sum()) / n, "min_cos": float(c.min())})
     return out
 

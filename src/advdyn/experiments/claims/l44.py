@@ -3,7 +3,7 @@ the definiteness of Ξ on the tangent space, with a margin γ: no saddle points.
 
 Per arm and seed the sample is ``n_points`` uniform sphere points plus every critical point of
 the census (:func:`~advdyn.experiments.claims.common.sphere_census`). At each point:
-``α = cos∠[−∇L, δ]`` (SPEC §3 orientation; with bce and label 0 it equals ``cos∠[∇f, δ]``),
+``α = cos∠[−∇L, δ]`` (docs/concepts.md orientation; with bce and label 0 it equals ``cos∠[∇f, δ]``),
 ``s = sgn α`` and the smallest eigenvalue of ``s·P_T Ξ P_T`` on the tangent space (the margin).
 For each φ of ``phis`` the result holds, per seed, the smallest margin over the points with
 ``|α| ≥ φ`` (raw, and in units of ``‖∇L‖/ε``, the size of ``2λ*``).

@@ -9,7 +9,7 @@ Per seed and setting (input scale ``c``, ratio ``r``, ``ε = r·c``):
 * raw PGD with ``η = f·(L̂B̂_l)²`` (so ``η < min{1, L̂B̂_l}``) for ``steps`` steps, recording
   ``α_t = cos∠[−∇L(δ_t), δ_t]`` and whether ``δ_t`` is on the sphere; with
   ``θ = √η/(L̂B̂_l)``, ``δ_t ∈ Δ⁻_η`` iff on the sphere and ``α_t ≤ −1 + θ``, ``δ_t ∈ Δ⁺_η`` iff
-  on the sphere and ``α_t ≥ 1 − θ`` (SPEC §3 orientation).
+  on the sphere and ``α_t ≥ 1 − θ`` (docs/concepts.md orientation).
 
 Two arms from the same problems: ``main`` starts uniform in the open ball (the lemma's
 hypothesis); ``control`` starts at the census's local maxima of L, kicked by ``10⁻³ε`` and
