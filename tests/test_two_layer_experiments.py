@@ -85,8 +85,8 @@ def test_bad_config_names_the_field(name: str) -> None:
 def test_concentration_counts_a_flat_landscape_without_inventing_a_spread() -> None:
     """A landscape with no strict minimum (here f ≡ 0) is recorded with no spread, and the cell
     means leave it out."""
-    from advdyn.experiments.two_layer.concentration import cells, maxima_of_ell
     from advdyn.experiments.simulated import SimulatedSetup
+    from advdyn.experiments.two_layer.concentration import cells, maxima_of_ell
     from advdyn.models import TwoLayerNet
 
     net = TwoLayerNet(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.float64))

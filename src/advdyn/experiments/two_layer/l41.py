@@ -21,6 +21,7 @@ import numpy as np
 
 from advdyn.errors import fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.simulated import check_grid
 from advdyn.experiments.two_layer.common import (
     WidthSweepConfig,
     check_counts,
@@ -30,7 +31,6 @@ from advdyn.experiments.two_layer.common import (
     table,
     width_arms,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.pgd import Recorder, run_pgd
 
 

@@ -16,8 +16,8 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.two_layer.common import check_counts, table
 from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import check_counts, table
 from advdyn.geometry import L2Ball, row_dot, row_norm, tangent_project
 
 

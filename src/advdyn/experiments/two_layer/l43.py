@@ -23,6 +23,7 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.simulated import check_grid
 from advdyn.experiments.two_layer.common import (
     WidthSweepConfig,
     ball_bounds,
@@ -34,7 +35,6 @@ from advdyn.experiments.two_layer.common import (
     table,
     width_arms,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball, alignment, row_norm, tangent_project
 
 

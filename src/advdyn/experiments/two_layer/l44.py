@@ -23,6 +23,7 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.simulated import check_grid
 from advdyn.experiments.two_layer.common import (
     check_counts,
     problem,
@@ -30,7 +31,6 @@ from advdyn.experiments.two_layer.common import (
     sphere_census,
     table,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball
 from advdyn.sphere import diagnose
 

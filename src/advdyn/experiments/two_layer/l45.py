@@ -27,6 +27,7 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.simulated import check_grid, perturbed_starts
 from advdyn.experiments.two_layer.common import (
     ball_bounds,
     check_counts,
@@ -35,7 +36,6 @@ from advdyn.experiments.two_layer.common import (
     sphere_census,
     table,
 )
-from advdyn.experiments.simulated import check_grid, perturbed_starts
 from advdyn.geometry import L2Ball
 from advdyn.pgd import Recorder, run_pgd
 

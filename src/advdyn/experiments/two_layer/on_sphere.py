@@ -18,13 +18,13 @@ import torch
 
 from advdyn.errors import check_number
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.simulated import check_grid
 from advdyn.experiments.two_layer.common import (
     check_counts,
     even_problem,
     problem,
     table,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import row_norm
 from advdyn.pgd import run_pgd
 
