@@ -29,7 +29,7 @@ TINY = BenchSizes(reps=1, twolayer_dim=8, twolayer_width=16, twolayer_batch=3, t
                   cnn_batch=2, cnn_steps=1, fig1_starts=2, fig1_steps=2, fig1_reps=1,
                   census_dim=3, census_width=8, census_starts=16, census_reps=1, record_steps=2,
                   record_chunk_bytes=4096, record_fresh_processes=False, advtrain_images=4,
-                  advtrain_batch=2, advtrain_steps=1, advtrain_reps=1)
+                  advtrain_batch=2, advtrain_steps=1, advtrain_reps=1, ensemble_size=2)
 KEYS = {"case", "title", "unit", "ours", "floor", "floor_kind", "ratio_to_floor", "peers",
         "best_peer", "ratio_to_best_peer", "target", "met", "spread", "details"}
 
@@ -57,7 +57,7 @@ def test_every_case_reports_positive_times_and_ratios(report: dict) -> None:
 
 def test_peers_appear_where_they_apply(report: dict) -> None:
     with_peers = {r["case"] for r in report["cases"] if r["peers"]}
-    assert with_peers == {"1-twolayer", "2-cnn", "3-fig1", "6-advtrain"}
+    assert with_peers == {"1-twolayer", "2-cnn", "3-fig1", "6-advtrain", "7-ensemble"}
 
 
 def test_record_case_reports_memory_at_two_lengths(report: dict) -> None:
@@ -83,16 +83,31 @@ def test_advtrain_case_reports_throughput_of_every_loop(report: dict) -> None:
     assert math.isclose(rates["ours"], 4 / row["ours"])
 
 
+def test_ensemble_case_reports_its_ratios_and_every_loops_throughput(report: dict) -> None:
+    """Case 7: ratio_to_sequential and ratio_to_best_peer beside each other, images/s of the
+    ensemble, the sequential trainings, the floor (and torchattacks where installed) over the
+    K = 2 models' 2 × 4 images; the readable table shows the sequential ratio."""
+    row = next(r for r in report["cases"] if r["case"] == "7-ensemble")
+    rates = row["details"]["images_per_s"]
+    assert {"ours", "sequential", "floor"} <= set(rates) and all(v > 0 for v in rates.values())
+    assert math.isclose(rates["ours"], 2 * 4 / row["ours"])
+    assert math.isclose(row["ratio_to_sequential"], rates["sequential"] / rates["ours"])
+    assert "baselines" not in row
+    assert "ours / sequential" in cmd_bench.table(report)
+    if "torchattacks" in rates:
+        assert math.isclose(row["ratio_to_best_peer"], rates["torchattacks"] / rates["ours"])
+
+
 def test_bench_imports_no_experiment_code() -> None:
-    """Layering: the bench builds its workloads from geometry, losses, models, pgd, sphere and
-    data only, besides the utilities (errors, atomic, jsondata, machine) — checked in a fresh
+    """Layering: the bench builds its workloads from geometry, losses, models, pgd, sphere, train
+    and data only, besides the utilities (errors, atomic, jsondata, machine) — checked in a fresh
     interpreter, so nothing else has imported them."""
     code = ("import sys, advdyn.bench.cases; "
             "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('advdyn.')}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     layers = set(ast.literal_eval(out))
-    assert layers <= {"bench", "geometry", "losses", "models", "pgd", "sphere", "data",
+    assert layers <= {"bench", "geometry", "losses", "models", "pgd", "sphere", "train", "data",
                       "errors", "atomic", "jsondata", "machine"}, layers
     assert "bench" in layers
 

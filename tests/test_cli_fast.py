@@ -21,6 +21,7 @@ from advdyn.claims import all_claims, claim, registry
 from advdyn.cli.main import build_parser, main
 from advdyn.cli.names import (
     CLAIMS,
+    DEVICE_NAMES,
     DTYPE_NAMES,
     EXECUTOR_NAMES,
     OLD_CLAIM_IDS,
@@ -29,6 +30,7 @@ from advdyn.cli.names import (
 )
 from advdyn.errors import AdvdynError
 from advdyn.geometry import DTYPES
+from advdyn.models.checks import DEVICES
 from advdyn.pgd import RULES
 from advdyn.runner import EXECUTORS
 
@@ -97,6 +99,7 @@ def test_torch_free_vocabularies_match_the_library() -> None:
     assert sorted(PGD_RULES) == sorted(RULES)
     assert list(EXECUTOR_NAMES) == list(EXECUTORS)
     assert list(PROFILES) == list(pipeline.PROFILES)
+    assert list(DEVICE_NAMES) == list(DEVICES)
 
 
 def shipped_texts() -> dict[str, str]:

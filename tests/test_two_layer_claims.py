@@ -235,7 +235,7 @@ def test_every_two_layer_claim_is_registered_once_and_tested_here() -> None:
 
 def test_c31_counts_trajectories_that_never_switch() -> None:
     """Regression (issue 10): a seed where no trajectory reaches t̃ is counted, not dropped."""
-    from advdyn.experiments.claims import c31
+    from advdyn.experiments.two_layer import c31
 
     torch.set_num_threads(1)
     value = c31.seed_job(dim=3, width=32, below_width=8, scale=1.0, ratio=0.03, eta_factor=0.5,

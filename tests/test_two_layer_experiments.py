@@ -15,23 +15,23 @@ from advdyn.jsondata import plain
 from inline_experiments import run_inline
 
 TINY = {
-    "advdyn.experiments.claims.l41": {"widths": (32, 128), "below_widths": (8,),
+    "advdyn.experiments.two_layer.l41": {"widths": (32, 128), "below_widths": (8,),
                                       "eta_factors": (0.5,), "starts": 4, "steps": 10,
                                       "seeds": 2},
-    "advdyn.experiments.claims.l42": {"dims": (2, 5), "points": 500},
-    "advdyn.experiments.claims.l43": {"widths": (32, 128, 512), "below_widths": (8,),
+    "advdyn.experiments.two_layer.l42": {"dims": (2, 5), "points": 500},
+    "advdyn.experiments.two_layer.l43": {"widths": (32, 128, 512), "below_widths": (8,),
                                       "n_points": 100, "seeds": 3},
-    "advdyn.experiments.claims.l44": {"width": 32, "n_points": 200, "census_starts": 16,
+    "advdyn.experiments.two_layer.l44": {"width": 32, "n_points": 200, "census_starts": 16,
                                       "seeds": 1},
-    "advdyn.experiments.claims.l45": {"width": 32, "scales": (1.0,), "ratios": (0.1,),
+    "advdyn.experiments.two_layer.l45": {"width": 32, "scales": (1.0,), "ratios": (0.1,),
                                       "steps": 100, "n_points": 100, "starts": 4, "seeds": 1},
-    "advdyn.experiments.claims.t31": {"width": 32, "ratios": (0.03,), "eta_factors": (0.8, 0.4),
+    "advdyn.experiments.two_layer.t31": {"width": 32, "ratios": (0.03,), "eta_factors": (0.8, 0.4),
                                       "base_steps": 300, "starts": 3, "seeds": 1, "stride": 20},
-    "advdyn.experiments.claims.c31": {"width": 32, "starts": 2, "pre_steps": 400,
+    "advdyn.experiments.two_layer.c31": {"width": 32, "starts": 2, "pre_steps": 400,
                                       "post_steps": 100, "seeds": 1},
-    "advdyn.experiments.claims.on_sphere": {"width": 32, "scales": (1.0,), "ratios": (0.1,),
+    "advdyn.experiments.two_layer.on_sphere": {"width": 32, "scales": (1.0,), "ratios": (0.1,),
                                             "starts": 4, "steps": 60, "seeds": 2},
-    "advdyn.experiments.claims.concentration": {
+    "advdyn.experiments.two_layer.concentration": {
         "width": 32, "scales": (0.01, 100.0), "ratios": (1.0,), "eps_scales": (1.0, 10.0),
         "eps_values": (0.1, 1.0), "angle_eps": (0.001, 1.0), "n_angles": 512, "n_points": 50,
         "seeds": 2},
@@ -40,11 +40,11 @@ TINY = {
                                      "below_dim": 2, "below_width": 4},
 }
 BAD = {
-    "advdyn.experiments.claims.l41": ("widths", {"widths": (8,)}),
-    "advdyn.experiments.claims.l43": ("betas", {"betas": (1.5,)}),
-    "advdyn.experiments.claims.l44": ("dim", {"dim": 2}),
-    "advdyn.experiments.claims.t31": ("eta_factors", {"eta_factors": (0.5,)}),
-    "advdyn.experiments.claims.c31": ("starts", {"starts": 0}),
+    "advdyn.experiments.two_layer.l41": ("widths", {"widths": (8,)}),
+    "advdyn.experiments.two_layer.l43": ("betas", {"betas": (1.5,)}),
+    "advdyn.experiments.two_layer.l44": ("dim", {"dim": 2}),
+    "advdyn.experiments.two_layer.t31": ("eta_factors", {"eta_factors": (0.5,)}),
+    "advdyn.experiments.two_layer.c31": ("starts", {"starts": 0}),
     "advdyn.experiments.threshold": ("below_width", {"below_width": 64}),
 }
 
@@ -85,8 +85,8 @@ def test_bad_config_names_the_field(name: str) -> None:
 def test_concentration_counts_a_flat_landscape_without_inventing_a_spread() -> None:
     """A landscape with no strict minimum (here f ≡ 0) is recorded with no spread, and the cell
     means leave it out."""
-    from advdyn.experiments.claims.concentration import cells, maxima_of_ell
     from advdyn.experiments.simulated import SimulatedSetup
+    from advdyn.experiments.two_layer.concentration import cells, maxima_of_ell
     from advdyn.models import TwoLayerNet
 
     net = TwoLayerNet(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.float64))

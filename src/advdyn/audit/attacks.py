@@ -79,7 +79,8 @@ def make_attack(spec: str, kwargs: dict[str, Any], norm: str, box: tuple[float, 
         with torch.no_grad():
             classes = int(m(x[:1]).shape[1])
         clf = PyTorchClassifier(model=m, loss=nn.CrossEntropyLoss(), input_shape=tuple(
-            x.shape[1:]), nb_classes=classes, clip_values=box, device_type="cpu")
+            x.shape[1:]), nb_classes=classes, clip_values=box,
+            device_type="gpu" if x.device.type == "cuda" else "cpu")  # ART's names, x's device
         options = {"norm": 2 if norm == "l2" else np.inf, "batch_size": x.shape[0],
                    "verbose": False, **kwargs}
         return ProjectedGradientDescent(clf, eps=eps, **options).generate(

@@ -1,9 +1,9 @@
-r"""The six cases of ``advdyn bench``: what each one times, against which floor and which peers.
+r"""The seven cases of ``advdyn bench``: what each one times, against which floor and which peers.
 
 Every case builds its contenders (ours, a floor, the peers that apply), times them interleaved
 (:func:`advdyn.bench.timing.interleaved`) and reports medians and ratios of medians (ours ÷
-other; below 1 is faster). All runs are float32 on the CPU (the census float64), with the
-threads torch chooses.
+other; below 1 is faster). All runs are float32 on the CPU (the census float64; cases 6 and 7
+on ``--device``), with the threads torch chooses.
 
 1. ``twolayer`` — compute bound (:mod:`advdyn.bench.twolayer_cases`): d = 784, m = 4096,
    batch 256. Floor: the two GEMMs of one step.
@@ -17,6 +17,9 @@ threads torch chooses.
    peak memory at ``T`` and ``4T`` steps.
 6. ``advtrain`` — one Madry PGD-10 adversarial-training epoch on the small CNN against the same
    loop with torchattacks ``PGDL2`` and against its floor.
+7. ``ensemble`` — one such epoch of 8 small CNNs trained as one grouped ensemble
+   (:func:`advdyn.train.fit_ensemble`) against the 8 trainings one after the other
+   (``ratio_to_sequential``), against 8 torchattacks loops and against 8 times case 6's floor.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 import torch
 
-from advdyn.bench.cnn_cases import case_advtrain, case_cnn, case_record
+from advdyn.bench.cnn_cases import case_advtrain, case_cnn, case_ensemble, case_record
 from advdyn.bench.core import QUICK, BenchSizes, CaseResult
 from advdyn.bench.peers import PEERS
 from advdyn.bench.twolayer_cases import case_census, case_fig1, case_twolayer
@@ -38,7 +41,7 @@ from advdyn.machine import cpu_model
 
 CASES: dict[str, Callable[[BenchSizes], CaseResult]] = {
     "1": case_twolayer, "2": case_cnn, "3": case_fig1, "4": case_census, "5": case_record,
-    "6": case_advtrain}
+    "6": case_advtrain, "7": case_ensemble}
 
 __all__ = ["CASES", "QUICK", "BenchSizes", "CaseResult", "machine", "run_bench"]
 

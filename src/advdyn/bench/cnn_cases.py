@@ -1,5 +1,6 @@
-r"""The bench's CNN cases: 2 (PGD on the MNIST CNN), 5 (recording every step) and 6 (adversarial
-training throughput). Images are uniform random in ``[0, 1]`` (timing does not need MNIST).
+r"""The bench's CNN cases: 2 (PGD on the MNIST CNN), 5 (recording every step), 6 (adversarial
+training throughput) and 7 (an ensemble's adversarial training). Images are uniform random in
+``[0, 1]`` (timing does not need MNIST).
 
 The floors are eager NCHW passes of the user's module (the layout :class:`ModuleObjective`
 chooses is part of our gain, not of the floor).
@@ -23,6 +24,7 @@ from advdyn.bench.core import (
     best_peer_ratio,
     generator,
     summarise,
+    synchronised,
     usable_peers,
     with_peers,
 )
@@ -32,6 +34,7 @@ from advdyn.losses import CrossEntropy
 from advdyn.models import ModuleObjective
 from advdyn.models.cnn import build_cnn
 from advdyn.pgd import Recorder, run_pgd
+from advdyn.train import InnerPGD, Member, Optimiser, Recipe, fit, fit_ensemble
 
 EPS, ALPHA, BOX = 2.0, 0.25, (0.0, 1.0)
 
@@ -205,6 +208,14 @@ def training_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return float(loss.detach())
 
 
+def training_data(sz: BenchSizes) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cases 6 and 7's ``advtrain_images`` random images and labels, on ``sz.device``."""
+    g = generator(sz.seed)
+    images = torch.rand(sz.advtrain_images, 1, 28, 28, generator=g, dtype=DTYPE)
+    labels = torch.randint(0, 10, (sz.advtrain_images,), generator=g)
+    return images.to(sz.device), labels.to(sz.device)
+
+
 def case_advtrain(sz: BenchSizes) -> CaseResult:
     """Case 6: images/s of one Madry PGD-10 epoch (normalised L2 PGD from a random start in
     the ball, [0, 1] box, then an SGD step) on the small CNN; ours uses ``run_pgd`` on a
@@ -212,14 +223,13 @@ def case_advtrain(sz: BenchSizes) -> CaseResult:
     and steps, each epoch from the same initial weights. Floor: the same loop with the attack
     replaced by its eager NCHW forward + backward passes to the input (so per batch: ``steps + 1``
     forward passes, ``steps`` backward passes to the input and one to the weights)."""
-    g = generator(sz.seed)
     n, b, steps = sz.advtrain_images, sz.advtrain_batch, sz.advtrain_steps
-    start = build_cnn(sz.cnn_arch, seed=sz.seed, dtype=DTYPE).train()
-    images = torch.rand(n, 1, 28, 28, generator=g, dtype=DTYPE)
-    labels = torch.randint(0, 10, (n,), generator=g)
+    start = build_cnn(sz.cnn_arch, seed=sz.seed, dtype=DTYPE).train().to(sz.device)
+    images, labels = training_data(sz)
 
     def epoch(attack: Attack) -> Callable[[], object]:
-        return lambda: training_epoch(copy.deepcopy(start), images, labels, b, attack)
+        return synchronised(lambda: training_epoch(copy.deepcopy(start), images, labels, b,
+                                                   attack), sz.device)
 
     contenders = {"ours": epoch(_ours_attack(steps, sz.seed)), "floor": epoch(_floor_attack(steps))}
     usable, notes = usable_peers()
@@ -238,4 +248,58 @@ def case_advtrain(sz: BenchSizes) -> CaseResult:
         "ratio_to_best_peer <= 0.87", best is not None and best <= 0.87, peers, spr,
         {"images_per_s": {k: n / median(v) for k, v in times.items()}, "eps": EPS,
          "alpha": ALPHA, "box": list(BOX), "optimiser": "SGD lr 0.01 momentum 0.9",
-         "peer_note": "only torchattacks is run inside a training loop"})
+         "peer_note": "only torchattacks is run inside a training loop", "device": sz.device})
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. an ensemble's adversarial-training epoch
+
+
+def case_ensemble(sz: BenchSizes) -> CaseResult:
+    """Case 7: images/s of one Madry PGD-10 epoch of ``K`` small CNNs (seeds ``seed … seed+K-1``,
+    case 6's attack, box and SGD step) trained as one grouped ensemble
+    (:func:`advdyn.train.fit_ensemble`) against the same ``K`` trainings one after the other
+    with :func:`advdyn.train.fit`, against ``K`` case-6 loops with torchattacks ``PGDL2``, and
+    against ``K`` times case 6's floor. Images/s counts every model's images (``K·n``)."""
+    k, n, b, steps = sz.ensemble_size, sz.advtrain_images, sz.advtrain_batch, sz.advtrain_steps
+    starts = [build_cnn(sz.cnn_arch, seed=sz.seed + j, dtype=DTYPE).train().to(sz.device)
+              for j in range(k)]
+    images, labels = training_data(sz)
+    recipes = [Recipe(InnerPGD(EPS, steps, rho=ALPHA / EPS, box=BOX), Optimiser("sgd", 0.01),
+                      b, sz.seed + j) for j in range(k)]
+
+    def ensemble() -> object:
+        return fit_ensemble([copy.deepcopy(m) for m in starts], images, labels,
+                            [Member(r) for r in recipes], 1)
+
+    def sequential() -> object:
+        return [fit(copy.deepcopy(m), images, labels, r, 1)
+                for m, r in zip(starts, recipes, strict=True)]
+
+    def loops(attack: Attack) -> Callable[[], object]:
+        return synchronised(lambda: [training_epoch(copy.deepcopy(m), images, labels, b, attack)
+                                     for m in starts], sz.device)
+
+    contenders = {"ours": synchronised(ensemble, sz.device),
+                  "sequential": synchronised(sequential, sz.device),
+                  "floor": loops(_floor_attack(steps))}
+    usable, notes = usable_peers()
+    if any(p.name == "torchattacks" for p in usable):
+        contenders["torchattacks"] = loops(_torchattacks_attack(steps))
+    notes = {key: v for key, v in notes.items() if key == "torchattacks"}
+    times = interleaved(contenders, sz.advtrain_reps)
+    ours, fl, peers, spr = summarise(times, 1.0, notes)
+    for p in peers.values():
+        p["attack"] = f"{k} loops of case 6 with PGDL2"
+    best = best_peer_ratio(peers)
+    to_sequential = ours / median(times["sequential"])
+    return CaseResult(
+        "7-ensemble", f"Madry PGD-{steps} training epoch of {k} {sz.cnn_arch} CNNs as one "
+        f"ensemble, {n} images, batch {b}", "s/epoch", ours, fl,
+        f"{k} x case 6's floor", "ratio_to_sequential <= 0.67; ratio_to_best_peer <= 0.67",
+        to_sequential <= 0.67 and best is not None and best <= 0.67, peers, spr,
+        {"images_per_s": {key: k * n / median(v) for key, v in times.items()}, "eps": EPS,
+         "alpha": ALPHA, "box": list(BOX), "optimiser": "SGD lr 0.01 momentum 0.9",
+         "models": k, "sequential": "advdyn.train.fit, one model after the other",
+         "device": sz.device},
+        {"sequential": to_sequential})

@@ -1,7 +1,8 @@
 """What every case of ``advdyn bench`` shares: the sizes, the report row, the peers' contenders,
 medians and ratios, and the floors built from the kernels a step must run.
 
-All runs are float32 on the CPU, with the threads torch chooses (``--threads`` to change).
+All runs are float32 on the CPU (cases 6 and 7 on ``--device``), with the threads torch
+chooses (``--threads`` to change).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ class BenchSizes:
     """Every size of the bench (defaults: the full bench; :data:`QUICK` is a short run).
 
     ``record_fresh_processes``: measure case 5's peak memory in a fresh process per run (the
-    default: no run reuses another's freed heap) or in this process (fast, for tests)."""
+    default: no run reuses another's freed heap) or in this process (fast, for tests).
+    ``ensemble_size``: the models of case 7 (case 6's images, batch, steps and repetitions).
+    ``device``: where cases 6 and 7 (adversarial training) run; the other cases time CPU work
+    against CPU floors and stay on the CPU."""
 
     reps: int = 5
     twolayer_dim: int = 784
@@ -48,7 +52,9 @@ class BenchSizes:
     advtrain_batch: int = 128
     advtrain_steps: int = 10
     advtrain_reps: int = 3
+    ensemble_size: int = 8
     seed: int = 0
+    device: str = "cpu"
 
 
 # Short run: fewer steps, images and repetitions, never smaller batches, so every per-step and
@@ -62,7 +68,9 @@ QUICK = BenchSizes(reps=3, twolayer_steps=10, cnn_steps=8, fig1_steps=400, fig1_
 @dataclass
 class CaseResult:
     """One row of the bench. Times are medians in ``unit``; ``peers`` maps a peer's name to
-    ``{"attack", "time", "ratio"}`` (``ratio`` = ours ÷ theirs) or ``{"skipped": note}``."""
+    ``{"attack", "time", "ratio"}`` (``ratio`` = ours ÷ theirs) or ``{"skipped": note}``;
+    ``baselines`` maps the name of a further baseline of ours to ours ÷ it, written to JSON as
+    ``ratio_to_<name>`` (case 7: ``ratio_to_sequential``)."""
 
     case: str
     title: str
@@ -75,6 +83,7 @@ class CaseResult:
     peers: dict[str, dict[str, Any]] = field(default_factory=dict)
     spread: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio_to_floor(self) -> float:
@@ -92,6 +101,7 @@ class CaseResult:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out.update({f"ratio_to_{name}": ratio for name, ratio in out.pop("baselines").items()})
         out.update(ratio_to_floor=self.ratio_to_floor, best_peer=self.best_peer,
                    ratio_to_best_peer=self.ratio_to_best_peer)
         return out
@@ -100,6 +110,20 @@ class CaseResult:
 def generator(seed: int) -> torch.Generator:
     """A CPU generator seeded with ``seed``."""
     return torch.Generator().manual_seed(seed)
+
+
+def synchronised(fn: Callable[[], object], device: str) -> Callable[[], object]:
+    """``fn``, then a wait for the kernels it queued on ``device`` (CUDA runs asynchronously,
+    so a timing must include them); ``fn`` itself on the CPU."""
+    if torch.device(device).type != "cuda":
+        return fn
+
+    def run() -> object:
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out
+
+    return run
 
 
 def usable_peers(peers: tuple[Peer, ...] = PEERS) -> tuple[list[Peer], dict[str, dict[str, Any]]]:

@@ -93,7 +93,8 @@ def _art(s: AttackSetup) -> PeerRun:
 
     classifier = PyTorchClassifier(model=s.model, loss=nn.CrossEntropyLoss(),
                                    input_shape=tuple(s.x.shape[1:]), nb_classes=s.classes,
-                                   clip_values=s.box, device_type="cpu")
+                                   clip_values=s.box,  # ART's device names, x's device
+                                   device_type="gpu" if s.x.device.type == "cuda" else "cpu")
     attack = ProjectedGradientDescent(classifier, norm=2, eps=s.eps, eps_step=s.alpha,
                                       max_iter=s.steps, targeted=False, num_random_init=0,
                                       batch_size=s.x.shape[0], verbose=False)

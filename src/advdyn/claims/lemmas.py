@@ -1,5 +1,5 @@
 r"""The lemmas of Section 4 (two-layer model): L4.1–L4.5, each declared once with its rule and
-its negative control (the arms are produced by :mod:`advdyn.experiments.claims`)."""
+its negative control (the arms are produced by :mod:`advdyn.experiments.two_layer`)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from advdyn.cli.common import (
     add_command,
     add_config_flags,
+    add_device_flag,
     add_run_flags,
     print_section,
     run_experiment_command,
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fig2-scale). --quick: 20–35 CPU-seconds; the defaults about 20–25 CPU-minutes "
         "(estimate).")
     add_run_flags(p)
+    add_device_flag(p, "the probe jobs")
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "
                    "6 images, 3 ratios, short budgets), then the flags given")
     add_config_flags(p, Fig2Config, "figure 2", help_texts=FIG2_HELP)

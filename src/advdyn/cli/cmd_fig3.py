@@ -14,6 +14,7 @@ from pathlib import Path
 from advdyn.cli.common import (
     add_command,
     add_config_flags,
+    add_device_flag,
     add_run_flags,
     print_section,
     run_experiment_command,
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "concentration-cnn). --quick: about 25 CPU-seconds; the defaults about 4 CPU-hours "
         "(estimate).")
     add_run_flags(p)
+    add_device_flag(p, "the training and probe jobs")
     p.add_argument("--quick", action="store_true", help="the quick configuration (tiny CNN, "
                    "3 scales, 2 seeds, 2 epochs on 200 images), then the flags given")
     add_config_flags(p, AtScaleConfig, "adversarial training across scales",

@@ -8,7 +8,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from advdyn.cli.common import add_command, add_executor_arguments, executor_from, output_folder
+from advdyn.cli.common import (
+    add_command,
+    add_device_flag,
+    add_executor_arguments,
+    device_of,
+    executor_from,
+    output_folder,
+)
 from advdyn.cli.names import PROFILES
 from advdyn.errors import fail
 
@@ -40,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only", action="append", metavar="NAME", default=None,
                    help="run only this experiment (repeatable)")
     add_executor_arguments(p)
+    add_device_flag(p, "the jobs of the experiments on a CNN (fig2, at_scale; the others run "
+                    "on the CPU; with --executor dask, cuda is checked on the workers)")
     p.set_defaults(run=run)
 
 
@@ -52,6 +61,7 @@ def _command(args: argparse.Namespace) -> str:
     words += ["--executor", args.executor]
     words += ["--workers", str(args.workers)] if args.workers else []
     words += ["--scheduler", args.scheduler] if args.scheduler else []
+    words += ["--device", args.device] if args.device != "cpu" else []
     return shlex.join(words)
 
 
@@ -69,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from advdyn.pipeline.reproduce import RUN_FILE, expected_times
 
     profile = _profile(args)
+    device = device_of(args, local=args.executor != "dask")
     out = output_folder(args.out)
     reference = reference_verdicts(Path(args.reference_claims))
     expected = expected_times(Path(args.reference_claims).with_name(RUN_FILE))
@@ -76,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         experiments = [registry.get(name, "--only") for name in args.only]
     else:
         experiments = registry.registered()
-    the_plan = plan(experiments, profile=profile)
+    the_plan = plan(experiments, profile=profile, device=device)
     with executor_from(args) as executor:
         out.mkdir(parents=True, exist_ok=True)
         report = reproduce(the_plan, out, executor, progress=not args.no_progress,

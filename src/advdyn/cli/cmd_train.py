@@ -17,7 +17,15 @@ import torch
 from torch import nn
 
 from advdyn.atomic import write_json, write_with
-from advdyn.cli.common import add_command, add_config_flags, add_run_flags, config_values, prepare
+from advdyn.cli.common import (
+    add_command,
+    add_config_flags,
+    add_device_flag,
+    add_run_flags,
+    config_values,
+    device_of,
+    prepare,
+)
 from advdyn.data import load_mnist
 from advdyn.errors import fail
 from advdyn.experiments.advtrain import RUN_HELP, TrainRunConfig, train
@@ -47,12 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "held-out accuracy, PGD outputs on the sphere). Rerunning the same command resumes "
         "from DIR/last.pt.")
     add_run_flags(p)
+    add_device_flag(p, "the training")
     add_config_flags(p, TrainRunConfig, "adversarial training", help_texts=RUN_HELP)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = TrainRunConfig(**config_values(TrainRunConfig, args))
+    device = device_of(args)
     out = prepare(args)
     data = load_mnist(config.mnist_dir, holdout=config.holdout, seed=config.data_seed)
     resume = read_checkpoint(out / LAST) if (out / LAST).is_file() else None
@@ -64,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         write_with(out / LAST, lambda p: torch.save(state, p))
 
     history = train(config.training(), data, config.epochs, on_epoch=on_epoch, resume=resume,
-                    callbacks=[Progress(config.epochs, enabled=not args.no_progress)])
+                    callbacks=[Progress(config.epochs, enabled=not args.no_progress)],
+                    device=device)
     write_json(out / "train.json", {
         "config": config_dict(config), "data_source": data.source,
         "resumed_from": None if resume is None else resume["epoch"], "history": history})

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advdyn.cli.names import COMMANDS, DTYPE_NAMES, EXECUTOR_NAMES
+from advdyn.cli.names import COMMANDS, DEVICE_NAMES, DTYPE_NAMES, EXECUTOR_NAMES, FIELD_HELP
 from advdyn.errors import fail
 from advdyn.experiments.base import tuple_lists
 
@@ -247,45 +247,15 @@ def config_values(config: type, args: argparse.Namespace) -> dict[str, Any]:
                         if getattr(args, f.name) is not None})
 
 
-HELP = {
-    "scales": "input scales ‖x‖ (rows of the grid)",
-    "ratios": "ratios r, ε = r‖x‖ (columns of the grid)",
-    "seed": "seed of the network, the direction of x and the random starts",
-    "seeds": "number of seeds (networks and directions): seed, seed+1, ...",
-    "dim": "input dimension d (d > 2 uses the multistart census)",
-    "width": "hidden width m of the two-layer network",
-    "loss": "adversarial loss ℓ (bce: critical points of L are exactly those of f)",
-    "label": "label y",
-    "kappa": "Xavier weight scale κ (w_r ~ N(0, κ²I); default d^-1/2)",
-    "gamma": "output weight γ (a_r = ±γ; default m^-1/2)",
-    "rule": "PGD step rule: normalized δ - ρε∇L/‖∇L‖, raw δ - ρε²∇L",
-    "rho": "relative step ρ",
-    "raw_eta": "phase diagram, raw-fixed convention: one step η at every scale and ratio",
-    "raw_rho": "phase diagram, raw-ε² convention: η = raw_rho·ε²",
-    "control_gamma": "phase diagram's control arm: output weight γ_c of its linear network "
-                     "f(z) = γ_c wᵀz (a landscape with one minimum at every scale)",
-    "steps": "PGD step budget per trajectory",
-    "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
-    "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",
-    "gap_fraction": "phase diagram: escaped = ℓ covered this share of its gap to the best minimum",
-    "perturb": "kick off each local maximum: δ₀ = P_B(δ* + perturb·ε·v), v uniform unit",
-    "angle_density": "circle scan: grid points per softplus transition width 1/(ε max‖w_r‖)",
-    "min_angles": "circle scan: fewest angles",
-    "max_angles": "circle scan: most angles",
-    "grid": "contour grid points per axis",
-    "census_starts": "multistart census (d > 2): uniform starts (default: the census's own)",
-}
-
-
 def add_config_flags(p: argparse.ArgumentParser, config: type, title: str,
                      help_texts: Mapping[str, str] | None = None) -> None:
     """One ``--flag`` per field of the ``config`` dataclass, default ``None`` (= the field's);
-    ``help_texts``: the fields' help where :data:`HELP` has none."""
+    ``help_texts``: the fields' help where :data:`~advdyn.cli.names.FIELD_HELP` has none."""
     from advdyn.experiments.simulated import STEP_RULES
     from advdyn.losses import SCALAR_LOSSES
 
     choices = {"loss": sorted(SCALAR_LOSSES), "rule": list(STEP_RULES)}
-    texts = {**HELP, **(help_texts or {})}
+    texts = {**FIELD_HELP, **(help_texts or {})}
     g = p.add_argument_group(title)
     hints = typing.get_type_hints(config)
     default = config()
@@ -309,6 +279,21 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="torch intra-op threads (default 1: the work is many small tensor "
                         "operations, for which more threads cost more than they gain)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_device_flag(p: argparse.ArgumentParser, what: str) -> None:
+    """``--device cpu|cuda|auto`` (default cpu) for ``what``."""
+    p.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
+                   help=f"where {what} runs: cpu (default), cuda, or auto (cuda when a GPU is "
+                        "visible, else cpu)")
+
+
+def device_of(args: argparse.Namespace, local: bool = True) -> str:
+    """The device ``--device`` names, checked before anything is written (``auto`` resolved
+    here; ``cuda`` must be usable here unless the work runs elsewhere, ``local=False``)."""
+    from advdyn.models.checks import resolve_device
+
+    return resolve_device(args.device, "--device", local=local)
 
 
 def prepare(args: argparse.Namespace) -> Path:
@@ -336,7 +321,7 @@ def run_experiment_command(args: argparse.Namespace, experiment: Any, config: ty
     ``--threads``), then run ``experiment`` through the composition layer, its files into
     ``--out`` (:func:`advdyn.pipeline.run_standalone`); returns what that gives. A command with
     ``--quick`` starts from the experiment's quick overrides (when asked), then the flags given,
-    validated as ``flags``."""
+    validated as ``flags``; a command with ``--device`` runs the jobs there (checked first)."""
     from advdyn.pipeline import run_standalone  # loads plotting: only for commands that draw
 
     values = config_values(config, args)
@@ -345,9 +330,10 @@ def run_experiment_command(args: argparse.Namespace, experiment: Any, config: ty
                                      where="flags")
     else:
         cfg = config(**values)
+    device = device_of(args) if hasattr(args, "device") else "cpu"
     out = prepare(args)
     return run_standalone(experiment, cfg, out, progress=not args.no_progress,
-                          threads=args.threads)
+                          threads=args.threads, device=device)
 
 
 def add_problem_output(p: argparse.ArgumentParser) -> None:

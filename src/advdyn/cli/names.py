@@ -1,10 +1,12 @@
 """What the command line shows before it runs anything: the commands (one place registers them),
-the claims ``advdyn check`` takes, and the small vocabularies of the flags' choices.
+the claims ``advdyn check`` takes, the small vocabularies of the flags' choices and the help of
+the shared configuration fields.
 
 This module imports nothing heavy, so ``advdyn --help``, ``advdyn check --help`` and an argument
 error answer without loading torch. Each vocabulary here mirrors the library's own (the claims
 registry and its old ids, :data:`advdyn.geometry.DTYPES`, :data:`advdyn.pgd.RULES`,
-:data:`advdyn.runner.EXECUTORS`, :data:`advdyn.pipeline.PROFILES`); ``tests/test_cli_fast.py``
+:data:`advdyn.runner.EXECUTORS`, :data:`advdyn.pipeline.PROFILES`,
+:data:`advdyn.models.checks.DEVICES`); ``tests/test_cli_fast.py``
 checks that they agree.
 """
 
@@ -65,3 +67,35 @@ PGD_RULES = ("normalized", "raw", "sign")
 EXECUTOR_NAMES = ("local", "inline", "dask")
 #: ``advdyn reproduce --profile`` choices (:data:`advdyn.pipeline.PROFILES`).
 PROFILES = ("quick", "full", "reference")
+#: ``--device`` choices (:data:`advdyn.models.checks.DEVICES`).
+DEVICE_NAMES = ("cpu", "cuda", "auto")
+
+#: The help of the configuration fields the two-layer experiments share (``--FIELD`` flags).
+FIELD_HELP = {
+    "scales": "input scales ‖x‖ (rows of the grid)",
+    "ratios": "ratios r, ε = r‖x‖ (columns of the grid)",
+    "seed": "seed of the network, the direction of x and the random starts",
+    "seeds": "number of seeds (networks and directions): seed, seed+1, ...",
+    "dim": "input dimension d (d > 2 uses the multistart census)",
+    "width": "hidden width m of the two-layer network",
+    "loss": "adversarial loss ℓ (bce: critical points of L are exactly those of f)",
+    "label": "label y",
+    "kappa": "Xavier weight scale κ (w_r ~ N(0, κ²I); default d^-1/2)",
+    "gamma": "output weight γ (a_r = ±γ; default m^-1/2)",
+    "rule": "PGD step rule: normalized δ - ρε∇L/‖∇L‖, raw δ - ρε²∇L",
+    "rho": "relative step ρ",
+    "raw_eta": "phase diagram, raw-fixed convention: one step η at every scale and ratio",
+    "raw_rho": "phase diagram, raw-ε² convention: η = raw_rho·ε²",
+    "control_gamma": "phase diagram's control arm: output weight γ_c of its linear network "
+                     "f(z) = γ_c wᵀz (a landscape with one minimum at every scale)",
+    "steps": "PGD step budget per trajectory",
+    "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
+    "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",
+    "gap_fraction": "phase diagram: escaped = ℓ covered this share of its gap to the best minimum",
+    "perturb": "kick off each local maximum: δ₀ = P_B(δ* + perturb·ε·v), v uniform unit",
+    "angle_density": "circle scan: grid points per softplus transition width 1/(ε max‖w_r‖)",
+    "min_angles": "circle scan: fewest angles",
+    "max_angles": "circle scan: most angles",
+    "grid": "contour grid points per axis",
+    "census_starts": "multistart census (d > 2): uniform starts (default: the census's own)",
+}

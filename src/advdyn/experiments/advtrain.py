@@ -237,6 +237,11 @@ class Prepared:
     unit: float
     eps: float
 
+    def to(self, device: str) -> Prepared:
+        """The same data on ``device`` (the same tensors when they are there already)."""
+        return replace(self, x=self.x.to(device), y=self.y.to(device),
+                       x_eval=self.x_eval.to(device), y_eval=self.y_eval.to(device))
+
 
 def prepare(cfg: TrainConfig, data: MnistData) -> Prepared:
     """The run's scaled training and held-out tensors and its radius ε = r · mean‖x‖₂."""
@@ -295,15 +300,19 @@ class SphereStats(Callback):
 
 def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
           on_epoch: EpochCallback | None = None, resume: Mapping[str, Any] | None = None,
-          callbacks: Sequence[Callback] = ()) -> list[dict[str, Any]]:
+          callbacks: Sequence[Callback] = (), device: str = "cpu") -> list[dict[str, Any]]:
     """Train up to ``epochs`` with :func:`advdyn.train.fit` (module docstring), the measurements
-    first, then ``on_epoch``, then ``callbacks``; returns the per-epoch history."""
+    first, then ``on_epoch``, then ``callbacks``; returns the per-epoch history. The network and
+    the data live on ``device`` (random draws stay on the CPU's generators, so a seed gives the
+    same starts and shuffles everywhere); the device is not part of the run's identity, so a
+    run resumes on another device."""
     epochs = check_number("epochs", epochs, nonnegative=True, integer=True)
-    p = prepare(cfg, data)
+    p = prepare(cfg, data).to(device)
     hooks: list[Callback] = [SphereStats(p, cfg),
                              HeldOut(p.x_eval, p.y_eval, inner(cfg, p.eps), cfg.eval_restarts,
                                      cfg.seed)]
     if on_epoch is not None:
         hooks.append(EpochHook(on_epoch))
-    return fit(network(cfg), p.x, p.y, recipe(cfg, p.eps), epochs, callbacks=[*hooks, *callbacks],
-               resume=resume, identity={"config": asdict(cfg), "source": data.source})
+    return fit(network(cfg).to(device), p.x, p.y, recipe(cfg, p.eps), epochs,
+               callbacks=[*hooks, *callbacks], resume=resume,
+               identity={"config": asdict(cfg), "source": data.source})

@@ -56,6 +56,7 @@ from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import ProbeConfig, probe
 from advdyn.experiments.fig2 import load_data, plain_record, probe_images
 from advdyn.models.calibration import Linearised
+from advdyn.models.checks import check_device
 
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainingChoices))
 Q1_FIELDS = tuple(f.name for f in fields(st.Q1Config))
@@ -167,12 +168,13 @@ EpochCall = Callable[[int, int, nn.Module], None]
 
 
 def train_runs(configs: list[TrainConfig], data: MnistData, epochs: int,
-               on_epoch: EpochCall) -> list[list[dict[str, Any]]]:
-    """The one place this experiment trains: every configuration for ``epochs``, calling
-    ``on_epoch(index, epoch, model)``; the histories (→ ``advdyn.train.train_many`` later)."""
+               on_epoch: EpochCall, device: str) -> list[list[dict[str, Any]]]:
+    """The one place this experiment trains: every configuration for ``epochs`` on ``device``,
+    calling ``on_epoch(index, epoch, model)``; the histories."""
     def hook(i: int) -> Callable[[int, nn.Module, dict[str, Any]], None]:
         return lambda epoch, model, _state: on_epoch(i, epoch, model)
-    return [train(c, data, epochs, on_epoch=hook(i)) for i, c in enumerate(configs)]
+    return [train(c, data, epochs, on_epoch=hook(i), device=device)
+            for i, c in enumerate(configs)]
 
 
 def splits(config: AtScaleConfig, data: MnistData) -> MnistData:
@@ -210,9 +212,12 @@ def _probe(config: AtScaleConfig, arm: str, model: nn.Module, scale: float, unit
     return out
 
 
-def train_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
+def train_job(arm: str, scale: float, device: str = "cpu", **parameters: Any
+              ) -> dict[str, Any]:
     """One job: the lr search of one (arm, scale), the other seeds at the selected lr, test
-    accuracies per epoch, and the probes of the first seed's checkpoints."""
+    accuracies per epoch, and the probes of the first seed's checkpoints; networks and data on
+    ``device`` (checked where the job runs)."""
+    device = str(check_device("device", device))
     config = AtScaleConfig(**tuple_lists(parameters))
     arch = None if arm == "plain" else "affine"
     data = load_data(config)
@@ -221,8 +226,8 @@ def train_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
     first, rest = config.seeds[0], config.seeds[1:]
     search_cfgs = [config.training(scale, first, lr, arch) for lr in grid]
     prepared = prepare(search_cfgs[0], seen)
-    x_test = scale_images(data.test_images[:config.eval_images], scale)
-    y_test = torch.as_tensor(data.test_labels[:config.eval_images])
+    x_test = scale_images(data.test_images[:config.eval_images], scale).to(device)
+    y_test = torch.as_tensor(data.test_labels[:config.eval_images]).to(device)
     tests: dict[tuple[str, int], dict[int, tuple[float, float]]] = {}
     snapshots: dict[tuple[int, int], dict[str, Any]] = {}
 
@@ -242,21 +247,21 @@ def train_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
             for i, (c, hist) in enumerate(zip(cfgs, histories, strict=True))]
 
     search = runs("search", search_cfgs, train_runs(search_cfgs, seen, config.epochs,
-                                                    hook("search", search_cfgs, True)))
+                                                    hook("search", search_cfgs, True), device))
     pick = _select(search)
     lr = grid[pick]
     more_cfgs = [config.training(scale, s, lr, arch) for s in rest]
     more = runs("more", more_cfgs, train_runs(more_cfgs, seen, config.epochs,
-                                              hook("more", more_cfgs, False)))
+                                              hook("more", more_cfgs, False), device))
     n_probe = max(config.probe_images, config.q1_images)
-    images, labels = probe_images(data, n_probe, 0)
-    model = network(search_cfgs[pick])
+    images, labels = (t.to(device) for t in probe_images(data, n_probe, 0))
+    model = network(search_cfgs[pick]).to(device)
     probes = []
     for epoch in config.probe_epochs:
         model.load_state_dict(snapshots[(pick, epoch)])
         probes.append({"epoch": epoch, **_probe(config, arm, model, scale, prepared.unit,
                                                 prepared.eps, images, labels, first)})
-    counts = np.bincount(y_test.numpy(), minlength=10)
+    counts = np.bincount(y_test.cpu().numpy(), minlength=10)
     return {"arm": arm, "scale": scale, "eps": prepared.eps, "unit": prepared.unit,
             "source": data.source, "grid": grid, "selected_lr": lr, "search": search,
             "runs": [search[pick], *more], "probes": probes,
@@ -273,7 +278,7 @@ def at_scale_jobs(config: AtScaleConfig) -> list[Job]:
 
 EXPERIMENT = Experiment(
     name="at_scale", title="Adversarial training across input scales (Q2, Figure 3, Q1 on a CNN)",
-    config=AtScaleConfig, jobs=at_scale_jobs, collect=at_scale_collect,
+    config=AtScaleConfig, jobs=at_scale_jobs, collect=at_scale_collect, devices=True,
     quick={"scales": (0.1, 1000.0), "seeds": (0, 1), "epochs": 2, "probe_epochs": (0, 2),
            "arch": "tiny", "train_images": 100, "validation": 50, "eval_images": 50,
            "eval_restarts": 1, "pgd_steps": 3, "lr": 3e-2, "lr_points": 3, "lr_decades": 4.0,

@@ -22,7 +22,7 @@ from typing import Any
 
 from advdyn.errors import AdvdynError, fail
 
-__all__ = ["Experiment", "Job", "canonical_json", "config_dict", "tuple_lists"]
+__all__ = ["Experiment", "Job", "canonical_json", "config_dict", "on_device", "tuple_lists"]
 
 
 def canonical_json(obj: Any, field_name: str = "config") -> str:
@@ -64,6 +64,17 @@ class Job:
         return hash(self.canonical)
 
 
+def on_device(experiment: Experiment, jobs: list[Job], device: str) -> list[Job]:
+    """``experiment``'s jobs, to run on ``device``: with ``"device": device`` in each job's
+    configuration when the experiment's jobs take one (``devices``) and ``device`` is not the
+    CPU. A CPU job's configuration is left as it is, so its cache key (a hash of function and
+    configuration) and its stored result stay those of every earlier CPU run; the other
+    experiments' jobs run on the CPU."""
+    if device == "cpu" or not experiment.devices:
+        return jobs
+    return [Job(job.function, {**job.config, "device": device}) for job in jobs]
+
+
 def tuple_lists(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """JSON parameters with every list turned into a tuple (the configuration dataclasses hold
     tuples; a job's JSON configuration holds lists)."""
@@ -91,6 +102,8 @@ class Experiment:
       fits two hours of wall time on two CPU cores (the committed ``results/reference/``).
     - ``row(value) -> dict``: optional; a job's columns in a sweep's table (scalars), from the
       job's value. Without it, the scalars of the value are used (nested mappings as ``a.b``).
+    - ``devices``: whether its job functions take a ``device`` keyword (a torch device name,
+      ``"cpu"`` when absent) and run there; :func:`on_device` adds it to the jobs.
     """
 
     name: str
@@ -102,6 +115,7 @@ class Experiment:
     reference: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     row: Callable[[Any], Mapping[str, Any]] | None = None
+    devices: bool = False
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):

@@ -27,6 +27,7 @@ from advdyn.experiments.advtrain import DATA_HELP, TRAIN_HELP, DataChoices, chec
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import PROBE_HELP, ProbeConfig, probe, survival
 from advdyn.models.calibration import affine_classifier
+from advdyn.models.checks import check_device
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn
 
 ARMS = ("plain", "affine", "linearised")
@@ -98,15 +99,19 @@ def plain_record(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in r.items()}
 
 
-def probe_job(arm: str, scale: float, **parameters: Any) -> dict[str, Any]:
-    """One job: the probe of one arm at one input scale (JSON in, JSON out)."""
+def probe_job(arm: str, scale: float, device: str = "cpu", **parameters: Any
+              ) -> dict[str, Any]:
+    """One job: the probe of one arm at one input scale (JSON in, JSON out), the network and
+    images on ``device`` (checked where the job runs)."""
+    device = str(check_device("device", device))
     cfg = Fig2Config(**tuple_lists(parameters))
     check_choice("arm", arm, ARMS)
     data = load_data(cfg)
-    images, labels = probe_images(data, cfg.images, cfg.seed)
+    images, labels = (t.to(device) for t in probe_images(data, cfg.images, cfg.seed))
     model = (affine_classifier(tuple(images.shape[1:]), seed=cfg.model_seed)
              if arm == "affine" else
-             build_cnn(cfg.arch, activation=cfg.activation, pool=cfg.pool, seed=cfg.model_seed))
+             build_cnn(cfg.arch, activation=cfg.activation, pool=cfg.pool, seed=cfg.model_seed)
+             ).to(device)
     records = probe(model, images, labels, scale, unit_norm(data), cfg.probe_config(),
                     linearise=arm == "linearised")
     return {"arm": arm, "scale": scale, "source": data.source,
@@ -214,7 +219,7 @@ def fig2_collect(config: Fig2Config, values: list[dict[str, Any]]) -> dict[str, 
 
 EXPERIMENT = Experiment(
     name="fig2", title="Figure 2: escape from certified local maxima of L across input scales",
-    config=Fig2Config, jobs=fig2_jobs, collect=fig2_collect,
+    config=Fig2Config, jobs=fig2_jobs, collect=fig2_collect, devices=True,
     quick={"images": 6, "ratios": (0.001, 0.1, 10.0), "steps": 60, "ascent_steps": 150,
            "reference_steps": 60, "arch": "tiny"},
     # ratio 10 is left out: at scales 10 and 1000 the ascent to a maximum of L does not certify

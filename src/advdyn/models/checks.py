@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from advdyn.errors import fail
+from advdyn.errors import check_choice, fail
 
 CHECKS = ("train_mode", "dtype", "device", "probabilities", "randomised")
 STOCHASTIC_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
@@ -67,6 +67,23 @@ def check_device(field: str, device: str | torch.device) -> torch.device:
         raise fail(field, f"{dev} asked for, but this torch install ({torch.__version__}) has "
                    f"{build}", CUDA_FIX)
     return dev
+
+
+#: What a ``--device`` flag takes: the CPU, CUDA, or ``auto`` (CUDA when a GPU is visible).
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(name: str, field: str = "--device", *, local: bool = True) -> str:
+    """The device ``name`` (one of :data:`DEVICES`) stands for: ``auto`` is ``cuda`` when this
+    process sees a GPU, else ``cpu``. With ``local`` (the work runs in this process or on this
+    machine) ``cuda`` must be usable here (:func:`check_device`); without it (the work runs
+    elsewhere, e.g. on a Dask cluster's workers) ``cuda`` is kept for the workers to check."""
+    check_choice(field, name, DEVICES)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if local:
+        check_device(field, name)
+    return name
 
 
 def train_mode_finding(model: nn.Module) -> Finding | None:

@@ -36,7 +36,7 @@ from advdyn.models.checks import (
     model_dtype,
     static_checks,
 )
-from advdyn.models.objective import Evaluation, Objective
+from advdyn.models.objective import Evaluation, Objective, autograd_evaluation
 
 
 class ModuleObjective(Objective):
@@ -103,16 +103,7 @@ class ModuleObjective(Objective):
         return self.loss.value(out, y)
 
     def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
-        if not grad:
-            with torch.no_grad():
-                ell = self._ell(delta)
-            return Evaluation(-ell, ell, None)
-        with torch.enable_grad():
-            d = delta.detach().requires_grad_(True)
-            ell = self._ell(d)
-            (g,) = torch.autograd.grad(ell.sum(), d)
-        ell = ell.detach()
-        return Evaluation(-ell, ell, -g.contiguous())
+        return autograd_evaluation(self._ell, delta, grad)
 
     def state_key(self) -> object:
         """The version counters of the module's parameters and buffers (in-place changes, e.g.

@@ -8,6 +8,7 @@ broadcast to every row of δ) and evaluates the minimisation form
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -73,3 +74,19 @@ class Objective(ABC):
 
     def _rows(self, t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         return t if t.shape[0] == 1 else t[rows]
+
+
+def autograd_evaluation(ell: Callable[[torch.Tensor], torch.Tensor], delta: torch.Tensor,
+                        grad: bool = True) -> Evaluation:
+    """:meth:`Objective.evaluate` for a row-wise ``ℓ(δ)`` (``(B,)``) through autograd: ``L = -ℓ``
+    and ``∇L`` by one backward pass of ``Σ_b ℓ_b`` (exact per row when rows never interact)."""
+    if not grad:
+        with torch.no_grad():
+            value = ell(delta)
+        return Evaluation(-value, value, None)
+    with torch.enable_grad():
+        d = delta.detach().requires_grad_(True)
+        value = ell(d)
+        (g,) = torch.autograd.grad(value.sum(), d)
+    value = value.detach()
+    return Evaluation(-value, value, -g.contiguous())

@@ -15,7 +15,7 @@ from advdyn.atomic import write_json, write_text
 from advdyn.claims import ClaimRecord, claim
 from advdyn.errors import check_choice, fail
 from advdyn.experiments import registry
-from advdyn.experiments.base import Experiment, Job, config_dict
+from advdyn.experiments.base import Experiment, Job, config_dict, on_device
 from advdyn.pipeline.section import Done, run_experiment
 from advdyn.plots.sweep import sweep_summary
 from advdyn.report import Report, render_html, render_markdown
@@ -40,6 +40,7 @@ class Plan:
 
     profile: str
     entries: list[tuple[Experiment, Any, list[Job]]]
+    device: str = "cpu"
 
     @property
     def quick(self) -> bool:
@@ -55,18 +56,20 @@ def profile_values(experiment: Experiment, profile: str) -> dict[str, Any]:
 
 
 def plan(experiments: Sequence[Experiment], *, quick: bool = False, profile: str | None = None,
-         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Plan:
+         overrides: Mapping[str, Mapping[str, Any]] | None = None, device: str = "cpu"
+         ) -> Plan:
     """Validate each experiment's configuration (its defaults, then the overrides of
     ``profile`` — ``"quick"`` when only ``quick`` is set, else ``"full"`` — then
-    ``overrides[name]``) and make its jobs."""
+    ``overrides[name]``) and make its jobs, on ``device`` where they take one
+    (:func:`~advdyn.experiments.base.on_device`: CPU jobs keep their cache keys)."""
     profile = profile or ("quick" if quick else "full")
     entries = []
     for e in experiments:
         where = f"{e.name} {profile} configuration"
         values = {**profile_values(e, profile), **dict((overrides or {}).get(e.name, {}))}
         config = e.make_config(values, where=where)
-        entries.append((e, config, list(e.jobs(config))))
-    return Plan(profile, entries)
+        entries.append((e, config, on_device(e, list(e.jobs(config)), device)))
+    return Plan(profile, entries, device)
 
 
 def write_claims(out: Path, records: Sequence[ClaimRecord]) -> Path:
@@ -182,6 +185,8 @@ def reproduce(the_plan: Plan, out: Path, executor: Executor, *, progress: bool =
                 "seeds": _seeds(the_plan.entries), "output folder": str(out.resolve()),
                 "code fingerprint": code_fingerprint(),
                 "total wall time (s)": round(time.perf_counter() - start, 2)}
+    if the_plan.device != "cpu":
+        settings["device"] = the_plan.device
     if command:
         settings["command"] = command
     report = Report(TITLE, [d.section for d in done], settings, environment(),
@@ -212,12 +217,13 @@ def earlier_runs(run_file: Path, done: Sequence[Done]) -> list[dict[str, Any]]:
 
 
 def run_standalone(experiment: Experiment, config: Any, out: Path, *, progress: bool = True,
-                   threads: int = 1) -> Done:
+                   threads: int = 1, device: str = "cpu") -> Done:
     """One experiment in this process (``advdyn fig1``, ``advdyn phase``, …): its files
     straight into ``out`` (results cached in ``out/cache``, so a rerun reuses them), and
-    ``out/claims.json`` when it has claims."""
+    ``out/claims.json`` when it has claims; its jobs on ``device`` where they take one."""
     with InlineExecutor(threads=threads) as executor:
         done = run_experiment(experiment, config, out, ResultStore(out / "cache"), executor,
+                              jobs=on_device(experiment, experiment.jobs(config), device),
                               progress=progress)
     if done.records:
         write_claims(out, done.records)

@@ -1,4 +1,4 @@
-"""Pictures of the two-layer claim experiments (:mod:`advdyn.experiments.claims`): each
+"""Pictures of the two-layer claim experiments (:mod:`advdyn.experiments.two_layer`): each
 ``draw_<experiment>(result, records) -> list[Drawing]`` reads the experiment's result and its
 claims' records and only lays them out (no statistics here); :mod:`advdyn.plots.registry`
 lists them."""

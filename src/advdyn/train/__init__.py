@@ -1,13 +1,17 @@
-"""Madry PGD adversarial training for any ``torch.nn.Module`` (:func:`fit`), its inner attack
-(:class:`InnerPGD`, :func:`perturb`), the robust accuracy it defines and the callbacks that
-observe a run. No file is written here."""
+"""Madry PGD adversarial training for any ``torch.nn.Module`` (:func:`fit`), of K models of
+one architecture at once (:func:`fit_ensemble`, on :class:`GroupedNet`), its inner attack
+(:class:`InnerPGD`, :func:`perturb`, :func:`perturb_ensemble`), the robust accuracy it defines
+and the callbacks that observe a run. No file is written here."""
 
+from advdyn.train.ensemble import Member, fit_ensemble, perturb_ensemble
+from advdyn.train.grouped import EnsembleObjective, GroupedNet
 from advdyn.train.inner import (
     ATTACK,
     EVALUATE,
     FIRST_FREE_PURPOSE,
     SHUFFLE,
     InnerPGD,
+    attack_loss,
     perturb,
     robust_accuracy,
     stream,
@@ -27,5 +31,7 @@ from advdyn.train.loop import (
 )
 
 __all__ = ["ATTACK", "EVALUATE", "FIRST_FREE_PURPOSE", "FORMAT", "OPTIMIZERS", "SHUFFLE",
-           "Callback", "EpochHook", "HeldOut", "InnerPGD", "Optimiser", "Progress", "Recipe",
-           "Step", "fit", "perturb", "robust_accuracy", "stream", "train_epoch"]
+           "Callback", "EnsembleObjective", "EpochHook", "GroupedNet", "HeldOut", "InnerPGD",
+           "Member", "Optimiser", "Progress", "Recipe", "Step", "attack_loss", "fit",
+           "fit_ensemble", "perturb", "perturb_ensemble", "robust_accuracy", "stream",
+           "train_epoch"]

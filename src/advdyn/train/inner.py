@@ -64,15 +64,21 @@ class InnerPGD:
         return self.rho * (self.eps * self.eps if self.rule == "raw" else self.eps)
 
 
+def attack_loss(inner: InnerPGD) -> type[CrossEntropy] | type[LogCrossEntropy]:
+    """The loss PGD ascends: ℓ itself for the raw rule, ``log ℓ`` for the normalized and sign
+    rules (same direction of the gradient, never saturating)."""
+    return CrossEntropy if inner.rule == "raw" else LogCrossEntropy
+
+
 def perturb(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inner: InnerPGD,
             gen: torch.Generator) -> torch.Tensor:
     """δ of :class:`InnerPGD` on the batch ``(x, y)`` (ascent on ℓ, or on ``log ℓ`` for the
     normalized and sign rules), its start drawn from ``gen``; zero for ``steps = 0``."""
     if inner.steps == 0:
         return torch.zeros_like(x)
-    loss = CrossEntropy if inner.rule == "raw" else LogCrossEntropy
-    res = run_pgd(ModuleObjective(model, loss, x, y), inner.eps, inner.step_size(), inner.steps,
-                  rule=inner.rule, start="uniform", generator=gen, box=inner.box)
+    res = run_pgd(ModuleObjective(model, attack_loss(inner), x, y), inner.eps,
+                  inner.step_size(), inner.steps, rule=inner.rule, start="uniform",
+                  generator=gen, box=inner.box)
     return res.delta
 
 

@@ -173,23 +173,31 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, epoc
         opt.load_state_dict(resume["optimizer"])
         history = list(resume["history"])
 
-    def record(epoch: int, row: dict[str, Any], t0: float | None) -> None:
-        for c in callbacks:
-            row.update(c.measure(epoch, model))
-        row["seconds"] = 0.0 if t0 is None else time.perf_counter() - t0
-        history.append({"epoch": epoch, **row})
-        state = {"format": FORMAT, "epoch": epoch, **identity,
-                 "model": copy.deepcopy(model.state_dict()),
-                 "optimizer": copy.deepcopy(opt.state_dict()), "history": copy.deepcopy(history)}
-        for c in callbacks:
-            c.on_epoch(epoch, model, state)
-
     if resume is None:
-        record(0, dict.fromkeys(TRAINING_COLUMNS), None)
+        record_epoch(0, dict.fromkeys(TRAINING_COLUMNS), None, model, opt, history, identity,
+                     callbacks)
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
-        record(epoch, train_epoch(model, opt, x, y, recipe, epoch, callbacks), t0)
+        record_epoch(epoch, train_epoch(model, opt, x, y, recipe, epoch, callbacks), t0, model,
+                     opt, history, identity, callbacks)
     return history
+
+
+def record_epoch(epoch: int, row: dict[str, Any], t0: float | None, model: nn.Module,
+                 opt: torch.optim.Optimizer, history: list[dict[str, Any]],
+                 identity: Mapping[str, Any], callbacks: Sequence[Callback]) -> None:
+    """Close epoch ``epoch``: add every callback's columns and the seconds since ``t0`` (0 for
+    epoch 0) to ``row``, append it to ``history`` and hand every callback the snapshot that
+    resumes the run there."""
+    for c in callbacks:
+        row.update(c.measure(epoch, model))
+    row["seconds"] = 0.0 if t0 is None else time.perf_counter() - t0
+    history.append({"epoch": epoch, **row})
+    state = {"format": FORMAT, "epoch": epoch, **identity,
+             "model": copy.deepcopy(model.state_dict()),
+             "optimizer": copy.deepcopy(opt.state_dict()), "history": copy.deepcopy(history)}
+    for c in callbacks:
+        c.on_epoch(epoch, model, state)
 
 
 class HeldOut(Callback):

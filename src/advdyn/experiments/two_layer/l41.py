@@ -21,7 +21,8 @@ import numpy as np
 
 from advdyn.errors import fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import (
     WidthSweepConfig,
     check_counts,
     group_arms,
@@ -30,7 +31,6 @@ from advdyn.experiments.claims.common import (
     table,
     width_arms,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.pgd import Recorder, run_pgd
 
 
@@ -79,7 +79,7 @@ def width_job(**parameters: Any) -> dict[str, Any]:
 def jobs(config: Config) -> list[Job]:
     """One job per (arm, width)."""
     base = config_dict(config)
-    return [Job("advdyn.experiments.claims.l41:width_job", {**base, "width": m, "gamma": g})
+    return [Job("advdyn.experiments.two_layer.l41:width_job", {**base, "width": m, "gamma": g})
             for _, m, g in width_arms(config.dim, config.widths, config.below_widths)]
 
 

@@ -18,13 +18,13 @@ import torch
 
 from advdyn.errors import check_number
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import (
     check_counts,
     even_problem,
     problem,
     table,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import row_norm
 from advdyn.pgd import run_pgd
 
@@ -86,7 +86,7 @@ def seed_job(**parameters: Any) -> dict[str, Any]:
 def jobs(config: Config) -> list[Job]:
     """One job per seed."""
     base = {k: v for k, v in config_dict(config).items() if k not in ("seed", "seeds")}
-    return [Job("advdyn.experiments.claims.on_sphere:seed_job", {**base, "run_seed": s})
+    return [Job("advdyn.experiments.two_layer.on_sphere:seed_job", {**base, "run_seed": s})
             for s in range(config.seed, config.seed + config.seeds)]
 
 

@@ -23,7 +23,8 @@ import torch
 
 from advdyn.errors import check_number
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import (
     check_counts,
     even_problem,
     loss_slopes,
@@ -31,7 +32,6 @@ from advdyn.experiments.claims.common import (
     sphere_census,
     table,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball
 
 
@@ -121,7 +121,7 @@ def seed_job(**parameters: Any) -> dict[str, Any]:
 def jobs(config: Config) -> list[Job]:
     """One job per seed."""
     base = {k: v for k, v in config_dict(config).items() if k not in ("seed", "seeds")}
-    return [Job("advdyn.experiments.claims.concentration:seed_job", {**base, "run_seed": s})
+    return [Job("advdyn.experiments.two_layer.concentration:seed_job", {**base, "run_seed": s})
             for s in range(config.seed, config.seed + config.seeds)]
 
 

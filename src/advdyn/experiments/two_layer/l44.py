@@ -2,7 +2,7 @@ r"""L4.4 — for δ on the sphere with ``cos∠[∂f(δ), δ]`` near ±1 the sig
 the definiteness of Ξ on the tangent space, with a margin γ: no saddle points.
 
 Per arm and seed the sample is ``n_points`` uniform sphere points plus every critical point of
-the census (:func:`~advdyn.experiments.claims.common.sphere_census`). At each point:
+the census (:func:`~advdyn.experiments.two_layer.common.sphere_census`). At each point:
 ``α = cos∠[−∇L, δ]`` (docs/concepts.md orientation; with bce and label 0 it equals ``cos∠[∇f, δ]``),
 ``s = sgn α`` and the smallest eigenvalue of ``s·P_T Ξ P_T`` on the tangent space (the margin).
 For each φ of ``phis`` the result holds, per seed, the smallest margin over the points with
@@ -23,14 +23,14 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import (
     check_counts,
     problem,
     regime,
     sphere_census,
     table,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball
 from advdyn.sphere import diagnose
 
@@ -123,7 +123,7 @@ def arm_job(**parameters: Any) -> dict[str, Any]:
 def jobs(config: Config) -> list[Job]:
     """One job per arm."""
     base = config_dict(config)
-    return [Job("advdyn.experiments.claims.l44:arm_job", {**base, "arm": a}) for a in ARMS]
+    return [Job("advdyn.experiments.two_layer.l44:arm_job", {**base, "arm": a}) for a in ARMS]
 
 
 def collect(config: Config, values: list[dict[str, Any]]) -> dict[str, Any]:

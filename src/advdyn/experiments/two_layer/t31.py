@@ -26,7 +26,8 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import (
     check_counts,
     first_true,
     problem,
@@ -34,7 +35,6 @@ from advdyn.experiments.claims.common import (
     sphere_census,
     table,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball
 from advdyn.pgd import Recorder, run_pgd
 
@@ -137,7 +137,7 @@ def _jobs(config: Config) -> list[tuple[str, int]]:
 def jobs(config: Config) -> list[Job]:
     """One job per (arm, seed)."""
     base = {k: v for k, v in config_dict(config).items() if k not in ("seed", "seeds")}
-    return [Job("advdyn.experiments.claims.t31:seed_job", {**base, "arm": a, "run_seed": s})
+    return [Job("advdyn.experiments.two_layer.t31:seed_job", {**base, "arm": a, "run_seed": s})
             for a, s in _jobs(config)]
 
 

@@ -31,7 +31,7 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.two_layer.common import (
     check_counts,
     fit_loglog,
     problem,
@@ -155,7 +155,7 @@ def _jobs(config: Config) -> list[tuple[str, int]]:
 def jobs(config: Config) -> list[Job]:
     """One job per (arm, seed)."""
     base = {k: v for k, v in config_dict(config).items() if k not in ("seed", "seeds")}
-    return [Job("advdyn.experiments.claims.c31:seed_job", {**base, "arm": a, "run_seed": s})
+    return [Job("advdyn.experiments.two_layer.c31:seed_job", {**base, "arm": a, "run_seed": s})
             for a, s in _jobs(config)]
 
 

@@ -27,7 +27,8 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid, perturbed_starts
+from advdyn.experiments.two_layer.common import (
     ball_bounds,
     check_counts,
     loss_slopes,
@@ -35,7 +36,6 @@ from advdyn.experiments.claims.common import (
     sphere_census,
     table,
 )
-from advdyn.experiments.simulated import check_grid, perturbed_starts
 from advdyn.geometry import L2Ball
 from advdyn.pgd import Recorder, run_pgd
 
@@ -123,7 +123,7 @@ def seed_job(**parameters: Any) -> dict[str, Any]:
 def jobs(config: Config) -> list[Job]:
     """One job per seed."""
     base = {k: v for k, v in config_dict(config).items() if k not in ("seed", "seeds")}
-    return [Job("advdyn.experiments.claims.l45:seed_job", {**base, "run_seed": s})
+    return [Job("advdyn.experiments.two_layer.l45:seed_job", {**base, "run_seed": s})
             for s in range(config.seed, config.seed + config.seeds)]
 
 

@@ -23,7 +23,8 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import (
+from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import (
     WidthSweepConfig,
     ball_bounds,
     check_counts,
@@ -34,7 +35,6 @@ from advdyn.experiments.claims.common import (
     table,
     width_arms,
 )
-from advdyn.experiments.simulated import check_grid
 from advdyn.geometry import L2Ball, alignment, row_norm, tangent_project
 
 
@@ -107,7 +107,7 @@ def _arms(config: Config) -> list[tuple[str, int, float | None]]:
 def jobs(config: Config) -> list[Job]:
     """One job per (arm, width)."""
     base = config_dict(config)
-    return [Job("advdyn.experiments.claims.l43:width_job",
+    return [Job("advdyn.experiments.two_layer.l43:width_job",
                 {**base, "width": m, "gamma": g, "literal": k == 0})
             for k, (_, m, g) in enumerate(_arms(config))]
 

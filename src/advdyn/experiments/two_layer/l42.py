@@ -16,8 +16,8 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
-from advdyn.experiments.claims.common import check_counts, table
 from advdyn.experiments.simulated import check_grid
+from advdyn.experiments.two_layer.common import check_counts, table
 from advdyn.geometry import L2Ball, row_dot, row_norm, tangent_project
 
 
@@ -69,7 +69,7 @@ def errors_job(**parameters: Any) -> dict[str, Any]:
 
 def jobs(config: Config) -> list[Job]:
     """One job."""
-    return [Job("advdyn.experiments.claims.l42:errors_job", config_dict(config))]
+    return [Job("advdyn.experiments.two_layer.l42:errors_job", config_dict(config))]
 
 
 def collect(config: Config, values: list[dict[str, Any]]) -> dict[str, Any]:
