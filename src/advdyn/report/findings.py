@@ -161,11 +161,23 @@ def _claims_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def _timing(run: Mapping[str, Any]) -> str:
-    out = ["| experiment | wall time (s) | CPU time (s) | jobs |", "|---|---|---|---|"]
+    """Wall and CPU time per experiment in each run into the folder, the earliest first (the
+    run that computed, then any that resumed it or re-judged its stored results)."""
+    runs = [r for r in reversed(run.get("earlier") or []) if isinstance(r, Mapping)] + [run]
+    heads = [f"run {k} (`{str((r.get('commit') or {}).get('sha'))[:8]}`)"
+             for k, r in enumerate(runs, 1)]
+    out = ["| experiment | jobs | " + " | ".join(f"{h}: wall (s) | {h}: CPU (s) | reused"
+                                              for h in heads) + " |",
+           "|---|---|" + "---|---|---|" * len(runs)]
     for name, t in (run.get("experiments") or {}).items():
-        out.append(f"| {name} | {_num(t.get('wall_s'), 4)} | {_num(t.get('cpu_s'), 4)} | "
-                   f"{t.get('jobs')} |")
-    return "\n".join(out) + "\n"
+        cells = []
+        for r in runs:
+            e = (r.get("experiments") or {}).get(name) or {}
+            cells += [_num(e.get("wall_s"), 4), _num(e.get("cpu_s"), 4), str(e.get("reused", "–"))]
+        out.append(f"| {name} | {t.get('jobs')} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + ("\n\nA run's CPU time counts its jobs' CPU as stored with them, "
+                              "so a run that reused stored results repeats the job CPU of the "
+                              "run that computed them; its wall time is its own.\n")
 
 
 def render_findings(folder: Path, figures: Sequence[tuple[str, str]] = ()) -> str:
