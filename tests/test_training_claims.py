@@ -179,3 +179,21 @@ def test_every_training_row_carries_its_calibration(cid):
     rec = claim(cid).evaluate(_result())
     assert "calibration" in rec.values, cid
     assert any(v not in (None, {}, []) for v in rec.values["calibration"].values()), cid
+
+
+def test_a_scale_short_of_the_clean_target_says_why():
+    """A scale whose clean accuracy misses the target is named with the best validation clean
+    accuracy over its learning-rate grid (here every rate failed)."""
+    result = _result()
+    for r in result["runs"]:
+        if r["arm"] == "plain" and r["scale"] == SCALES[0]:
+            for h in r["history"]:
+                h["test_clean_acc"] = 0.1
+    per_lr = [{"lr": lr, "validation": {"clean": c, "robust": c}}
+              for lr, c in ((0.003, 0.10), (0.03, 0.12), (0.3, 0.11))]
+    result["lr_search"] = {"plain": {"0.1": {"grid": [0.003, 0.03, 0.3], "per_lr": per_lr,
+                                             "at_edge": False}}}
+    reason = claim("at-scale").evaluate(result).reason
+    assert ("0.1 (clean 0.10; best validation clean accuracy over the 3 rates 0.003–0.3: 0.12 "
+            "at 0.03: no rate of the grid trained it)") in reason
+    assert "1000 (clean" not in reason  # 0.95: on target

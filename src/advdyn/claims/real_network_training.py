@@ -81,6 +81,20 @@ def _mechanism(arm: Arm) -> dict[str, dict[str, float]]:
         for a in arm["affineness"]}
 
 
+def _search_text(arm: Arm, scale: float) -> str:
+    """Why a scale fell short: the best validation clean accuracy over its learning-rate grid
+    (no rate of the grid trained the network when it too is below the target)."""
+    search = ((arm.get("lr_search") or {}).get(arm["name"]) or {}).get(f"{scale:g}")
+    if not search:
+        return "no learning-rate search recorded"
+    best = max(search["per_lr"], key=lambda x: x["validation"]["clean"])
+    grid = search["grid"]
+    return (f"best validation clean accuracy over the {len(grid)} rates {min(grid):.2g}–"
+            f"{max(grid):.2g}: {best['validation']['clean']:.2f} at {best['lr']:.2g}"
+            + (": no rate of the grid trained it" if best["validation"]["clean"] < CLEAN_TARGET
+               else "") + (", the selection at the grid's edge" if search["at_edge"] else ""))
+
+
 def judge_at_scale(arm: Arm) -> Judgement:
     """at-scale rule (see the declaration)."""
     runs = arm["runs"]
@@ -100,8 +114,8 @@ def judge_at_scale(arm: Arm) -> Judgement:
                                         for r in runs if r["scale"] == s], strict=True))
           for s in scales}
     match = min(float(np.mean(clean[s])) for s in scales)
-    untrained = [f"{s:g} (clean {np.mean(clean[s]):.2f})" for s in scales
-                 if np.mean(clean[s]) < CLEAN_TARGET]
+    untrained = [f"{s:g} (clean {np.mean(clean[s]):.2f}; {_search_text(arm, s)})"
+                 for s in scales if np.mean(clean[s]) < CLEAN_TARGET]
     base = arm["constant_predictor_acc"]
     chance = [f"{s:g}" for s in scales if np.mean(acc[s]) <= base]
     log_s = [math.log10(r["scale"]) for r in runs]
