@@ -74,7 +74,7 @@ def test_the_report_shows_the_reference_verdict_and_marks_a_difference(
     html_page = (tmp_path / "out" / "report.html").read_text()
     assert 'class="differs"' in html_page and 'class="smoke"' in html_page
     claims.write_text("not json")
-    with pytest.raises(AdvdynError, match="reference claims"):
+    with pytest.raises(AdvdynError, match="reference_claims"):
         reference_verdicts(claims)
 
 

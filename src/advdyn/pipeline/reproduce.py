@@ -156,7 +156,7 @@ def reference_verdicts(claims_file: Path | None) -> dict[str, str]:
         rows = json.loads(claims_file.read_text(encoding="utf-8"))
         return {str(r["id"]): str(r["verdict"]) for r in rows}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise fail("reference claims", f"{claims_file} is not a claims.json ({e})",
+        raise fail("reference_claims", f"{claims_file} is not a claims.json ({e})",
                    "point it at a reproduce run's claims.json") from None
 
 

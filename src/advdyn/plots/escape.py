@@ -24,7 +24,8 @@ CONVENTION_TEXT = {"normalized": "normalised α = ρε", "raw_fixed": "raw, one 
                    "raw_eps2": "raw, η = cε²", "random": "random directions (control)"}
 
 
-def _palette(values: Sequence[float]) -> dict[float, Any]:
+def palette(values: Sequence[float]) -> dict[float, Any]:
+    """One viridis colour per distinct value, in order (the real-network pictures' key)."""
     cmap = colormaps["viridis"]
     ordered = sorted(set(values))
     return {v: cmap(0.9 * i / max(len(ordered) - 1, 1)) for i, v in enumerate(ordered)}
@@ -77,7 +78,7 @@ def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
     groups = [g for g in result["groups"] if g["arm"] == "plain"]
     scales = sorted({g["scale"] for g in groups})
     conventions = [c for c in CONVENTION_TEXT if any(g["convention"] == c for g in groups)]
-    colors = _palette([g["ratio"] for g in groups])
+    colors = palette([g["ratio"] for g in groups])
     fig = Figure(figsize=(4.6 * len(scales), 3.4 * len(conventions)), layout="constrained")
     axes = fig.subplots(len(conventions), len(scales), squeeze=False, sharex=True)
     for i, conv in enumerate(conventions):
@@ -176,7 +177,7 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
     """Training curves per scale (solid: plain, dashed: behind x/scale), Figure 3's
     Kaplan–Meier curves per scale and epoch, and PGD's stationarity per rule."""
     runs = result["runs"]
-    colors = _palette([r["scale"] for r in runs])
+    colors = palette([r["scale"] for r in runs])
     fig = Figure(figsize=(15, 4), layout="constrained")
     axes = fig.subplots(1, 4)
     for ax, (key, label) in zip(axes, (("robust_train_loss", "robust training loss"),
@@ -185,6 +186,9 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
                                        ("on_sphere", "PGD outputs on the sphere")),
                                 strict=True):
         _history_panel(ax, runs, key, label, colors)
+    if any(h["robust_train_loss"] for r in runs for h in r["history"]
+           if h["robust_train_loss"] is not None):
+        axes[0].set_yscale("log")  # the losses of scales that did not train span decades
     # one legend for the four panels, outside them: it hides no curve
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     fig.suptitle("Adversarial training across input scales (one line per seed)")
@@ -194,7 +198,7 @@ def draw_training(result: Mapping[str, Any], records: Sequence[Any]) -> list[Dra
     curves = [c for c in result["fig3_curves"] if c["arm"] == "plain"]
     scales = sorted({c["scale"] for c in curves})
     if scales:
-        ecolors = _palette([c["epoch"] for c in curves])
+        ecolors = palette([c["epoch"] for c in curves])
         f3 = Figure(figsize=(4.2 * len(scales), 3.4), layout="constrained")
         axes = f3.subplots(1, len(scales), squeeze=False)[0]
         for ax, s in zip(axes, scales, strict=True):
@@ -247,7 +251,7 @@ def _stationarity_figure(result: Mapping[str, Any], records: Sequence[Any]) -> D
     rows = [r for r in result["stationarity"] if r["arm"] == "plain"]
     rules = [r for r in ("normalized", "raw_eps2", "random") if any(x["rule"] == r for x in rows)]
     last = max((r["epoch"] for r in rows), default=0)
-    colors = _palette([r["scale"] for r in rows])
+    colors = palette([r["scale"] for r in rows])
     fig = Figure(figsize=(4.2 * max(len(rules), 1), 3.4), layout="constrained")
     axes = fig.subplots(1, max(len(rules), 1), squeeze=False)[0]
     for ax, rule in zip(axes, rules, strict=False):
@@ -267,9 +271,11 @@ def _stationarity_figure(result: Mapping[str, Any], records: Sequence[Any]) -> D
                                        max((c.size for c in curves), default=1) - 1))
     if not rules:
         _no_data(axes[0], "no stationarity runs in this result")
-    fig.suptitle("Question 1: steps until PGD is stationary (tolerance 0.05)")
+    fig.suptitle("Question 1: steps until PGD is stationary\n(KKT residual ≤ 0.05)",
+                 fontsize=10)
     return Drawing("q1_stationarity", fig, "Does PGD reach a local maximum rapidly?",
-                   "Kaplan–Meier fraction of runs stationary by each step (on the sphere "
-                   "‖Γ‖/‖∇ℓ‖ ≤ 0.05 and cos∠[∇ℓ, δ] > 0; inside ‖∇ℓ_t‖/‖∇ℓ_0‖ ≤ 0.05); solid: "
+                   "Kaplan–Meier fraction of runs stationary by each step (where the ball "
+                   "or the pixel box is active, the relative KKT residual of ball ∩ box ≤ "
+                   "0.05; inside ‖∇ℓ_t‖/‖∇ℓ_0‖ ≤ 0.05); solid: "
                    "last probe epoch. Verdicts: "
                    + _verdicts(records, ("q1-cnn", "concentration-cnn")))

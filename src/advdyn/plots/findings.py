@@ -24,23 +24,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from advdyn.plots.drawing import Drawing
+from advdyn.plots.escape import palette
 
 #: The paper's input scales of Figure 2.
 PAPER_SCALES = (0.1, 10.0, 1000.0)
 #: Arms of a single maximum (the calibration floor) and how they are drawn.
 FLOOR_STYLES = {"affine": "--", "linearised": ":"}
 MAIN_ARMS = ("plain", "cnn")
-
-
-def _colors(values: Sequence[float]) -> dict[float, Any]:
-    cmap, ordered = colormaps["viridis"], sorted(set(values))
-    return {v: cmap(0.9 * i / max(len(ordered) - 1, 1)) for i, v in enumerate(ordered)}
 
 
 def _pick(available: Sequence[float], wanted: Sequence[float]) -> list[float]:
@@ -103,7 +98,7 @@ def figure2(result: Mapping[str, Any], convention: str = "normalized") -> Drawin
     """Figure 2 redrawn (module docstring) from the ``fig2`` experiment's result."""
     groups = [g for g in result["groups"] if g.get("convention") == convention]
     scales = _pick(sorted({g["scale"] for g in groups}), PAPER_SCALES)
-    colors = _colors([g["ratio"] for g in groups])
+    colors = palette([g["ratio"] for g in groups])
     fig = Figure(figsize=(4.4 * max(len(scales), 1), 4.0), layout="constrained")
     axes = fig.subplots(1, max(len(scales), 1), squeeze=False, sharey=True)[0]
     floors = sorted({g["arm"] for g in groups if g["arm"] in FLOOR_STYLES})

@@ -136,7 +136,7 @@ def draw(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
                 continue
             draw_heatmap(ax, scales, ratios, med, one_min=one, cmap="magma",
                          title=f"{names[conv]}: Kaplan–Meier median steps to escape",
-                         label="median steps to settle at a minimum",
+                         label="median steps to escape the maximum",
                          text=[["" if not np.isfinite(v) else ("*" if c else "") + f"{v:.0f}"
                                 for v, c in zip(row, crow, strict=True)]
                                for row, crow in zip(med, cens, strict=True)])

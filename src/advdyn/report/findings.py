@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from advdyn.claims import all_claims
+from advdyn.report.data import power_text
+from advdyn.report.markdown import table
 
 #: The rows that answer each question, the first deciding (ids of the claims register).
 QUESTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -65,10 +67,6 @@ def _num(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def effect_text(row: Mapping[str, Any]) -> str:
     """A row's effect with its interval against its minimum effect, or why there is none."""
     e = row.get("effect") or {}
@@ -78,16 +76,6 @@ def effect_text(row: Mapping[str, Any]) -> str:
     return (f"{e.get('units', 'effect')} {_num(e['estimate'])} ({level:g}% interval "
             f"[{_num(e.get('low'))}, {_num(e.get('high'))}]; minimum effect "
             f"{_num(e.get('min_effect'))})")
-
-
-def power_text(row: Mapping[str, Any]) -> str:
-    """A row's power: n, the smallest reachable p, the detectable effect, adequate or why."""
-    p = row.get("power")
-    if not p:
-        return "not stated"
-    text = (f"n {p.get('n')}, smallest p {_num(p.get('min_p'), 2)}, detectable "
-            f"{_num(p.get('detectable_effect'))}")
-    return f"{text}; adequate" if p.get("adequate") else f"{text}; not adequate: {p.get('why')}"
 
 
 def _protocol_text(row: Mapping[str, Any]) -> str:
@@ -115,8 +103,8 @@ def _answer(qid: str, rows: Mapping[str, Mapping[str, Any]]) -> str:
     reason = str(first["reason"]).rstrip().rstrip(".") + "."
     lines = [f"### {qid}. {question}\n",
              f"**Measured answer ({first['id']}): {first['verdict']}.** {reason} "
-             f"Effect: {effect_text(first)}. Power: {power_text(first)}. Negative control "
-             f"({first['control'].get('description', '')}): "
+             f"Effect: {effect_text(first)}. Power: {power_text(first.get('power'))}. "
+             f"Negative control ({first['control'].get('description', '')}): "
              f"{first['control'].get('verdict')}.\n"]
     if rest:
         lines.append("Beside it: " + "; ".join(
@@ -129,35 +117,28 @@ def _q2_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
     per_scale, search = values.get("per_scale") or {}, (values.get("lr_search") or {})
     if not per_scale:
         return ""
-    out = ["| input scale | selected lr | test clean accuracy | test robust accuracy | "
-           "affine arm's robust accuracy | seeds |", "|---|---|---|---|---|---|"]
     floor = (values.get("calibration") or {}).get("affine_test_robust_acc") or {}
-    for s, d in per_scale.items():
-        lr = ((search.get("plain") or {}).get(s) or {}).get("selected_lr")
-        out.append(f"| {s} | {_num(lr)} | {_num(d.get('test_clean_acc'))} | "
-                   f"{_num(d.get('test_robust_acc'))} | {_num(floor.get(s))} | "
-                   f"{d.get('seeds', '–')} |")
+    selected = {s: d.get("selected_lr") for s, d in (search.get("plain") or {}).items()}
+    out = table(["input scale", "selected lr", "test clean accuracy", "test robust accuracy",
+                 "affine arm's robust accuracy", "seeds"],
+                [[s, _num(selected.get(s)), _num(d.get("test_clean_acc")),
+                  _num(d.get("test_robust_acc")), _num(floor.get(s)), d.get("seeds", "–")]
+                 for s, d in per_scale.items()])
     base = values.get("constant_predictor_acc")
-    return ("\n".join(out) + f"\n\nConstant predictor's accuracy: {_num(base)}. Not trained "
-            f"to the target: {', '.join(values.get('not_trained_to_target') or []) or 'none'}."
-            "\n")
+    return (out + f"\nConstant predictor's accuracy: {_num(base)}. Not trained to the target: "
+            f"{', '.join(values.get('not_trained_to_target') or []) or 'none'}.\n")
 
 
 def _claims_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
-    out = ["| claim | the paper's sentence | verdict | effect (interval) | power | "
-           "negative control | where a protocol choice decides |",
-           "|---|---|---|---|---|---|---|"]
+    cells = []
     for claim in all_claims():
         r = rows.get(claim.id)
-        if r is None:
-            out.append(f"| {claim.id} | {_cell(claim.quote)} | not in this run | – | – | – | "
-                       "– |")
-            continue
-        out.append("| " + " | ".join(_cell(x) for x in (
-            f"{r['id']} ({r.get('section', '')})", r.get("quote", ""), r["verdict"],
-            effect_text(r), power_text(r), r["control"].get("verdict", "–"),
-            _protocol_text(r))) + " |")
-    return "\n".join(out) + "\n"
+        cells.append([claim.id, claim.quote, "not in this run", "–", "–", "–", "–"] if r is None
+                     else [f"{r['id']} ({r.get('section', '')})", r.get("quote", ""),
+                           r["verdict"], effect_text(r), power_text(r.get("power")),
+                           r["control"].get("verdict", "–"), _protocol_text(r)])
+    return table(["claim", "the paper's sentence", "verdict", "effect (interval)", "power",
+                  "negative control", "where a protocol choice decides"], cells)
 
 
 def _timing(run: Mapping[str, Any]) -> str:
@@ -166,18 +147,17 @@ def _timing(run: Mapping[str, Any]) -> str:
     runs = [r for r in reversed(run.get("earlier") or []) if isinstance(r, Mapping)] + [run]
     heads = [f"run {k} (`{str((r.get('commit') or {}).get('sha'))[:8]}`)"
              for k, r in enumerate(runs, 1)]
-    out = ["| experiment | jobs | " + " | ".join(f"{h}: wall (s) | {h}: CPU (s) | reused"
-                                              for h in heads) + " |",
-           "|---|---|" + "---|---|---|" * len(runs)]
+    columns = ["experiment", "jobs"] + [f"{h}: {what}" for h in heads
+                                        for what in ("wall (s)", "CPU (s)", "reused")]
+    cells = []
     for name, t in (run.get("experiments") or {}).items():
-        cells = []
-        for r in runs:
-            e = (r.get("experiments") or {}).get(name) or {}
-            cells += [_num(e.get("wall_s"), 4), _num(e.get("cpu_s"), 4), str(e.get("reused", "–"))]
-        out.append(f"| {name} | {t.get('jobs')} | " + " | ".join(cells) + " |")
-    return "\n".join(out) + ("\n\nA run's CPU time counts its jobs' CPU as stored with them, "
-                              "so a run that reused stored results repeats the job CPU of the "
-                              "run that computed them; its wall time is its own.\n")
+        found = [(r.get("experiments") or {}).get(name) or {} for r in runs]
+        cells.append([name, t.get("jobs")] + [x for e in found for x in (
+            _num(e.get("wall_s"), 4), _num(e.get("cpu_s"), 4), e.get("reused", "–"))])
+    return table(columns, cells) + (
+        "\nA run's CPU time counts its jobs' CPU as stored with them, so a run that reused "
+        "stored results repeats the job CPU of the run that computed them; its wall time is "
+        "its own.\n")
 
 
 def render_findings(folder: Path, figures: Sequence[tuple[str, str]] = ()) -> str:

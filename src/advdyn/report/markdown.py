@@ -18,7 +18,8 @@ def _md(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(columns: list[str], rows: list[list[Any]]) -> str:
+def table(columns: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table (cells through :func:`_md`)."""
     lines = ["| " + " | ".join(_md(c) for c in columns) + " |",
              "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
@@ -60,16 +61,16 @@ def _section(s: Section, base: Path, number: int, reference: Mapping[str, str]
         if s.outcome.text:
             out.append(s.outcome.text.strip() + "\n")
         if s.outcome.claims:
-            out.append("### Claims\n\n" + _table(
+            out.append("### Claims\n\n" + table(
                 _columns(reference), [_claim_row(c, reference) for c in s.outcome.claims]))
         for t in s.outcome.tables:
-            out.append(f"### {t.title}\n\n" + _table(t.columns, t.rows))
+            out.append(f"### {t.title}\n\n" + table(t.columns, t.rows))
         for fig in s.outcome.figures:
             rel = Path(os.path.relpath(fig.path, base)).as_posix()
             title = f"Figure {number}" + (f". {fig.title}" if fig.title else "")
             out.append(f"![{title}]({rel})\n\n*{title}.* {fig.caption}\n")
             number += 1
-    out.append("### Configuration\n\n" + _table(["parameter", "value"],
+    out.append("### Configuration\n\n" + table(["parameter", "value"],
                                                 [[k, v] for k, v in s.config.items()]))
     return "\n".join(out), number
 
@@ -87,7 +88,7 @@ def render_markdown(report: Report, base: Path) -> str:
         if report.smoke_test_note():
             out.append(f"> **{report.smoke_test_note()}**\n")
         out.append(f"**Verdicts:** {report.verdict_counts()}.\n")
-        out.append(_table([*_columns(report.reference), "experiment"],
+        out.append(table([*_columns(report.reference), "experiment"],
                           [[*_claim_row(c, report.reference), s.title]
                            for s, c in report.claims]))
     else:
@@ -97,12 +98,12 @@ def render_markdown(report: Report, base: Path) -> str:
         text, number = _section(s, base, number, report.reference)
         out.append(text)
     out.append("## Configuration and environment\n")
-    out.append("### Run\n\n" + _table(["setting", "value"],
+    out.append("### Run\n\n" + table(["setting", "value"],
                                       [[k, v] for k, v in report.settings.items()]))
-    out.append("### Wall time per experiment\n\n" + _table(
+    out.append("### Wall time per experiment\n\n" + table(
         ["experiment", "wall time (s)", "compute time (s)", "jobs", "reused"],
         [[s.title, round(s.wall_s, 2), round(s.compute_s, 2), s.n_jobs, s.n_reused]
          for s in report.sections]))
-    out.append("### Environment\n\n" + _table(["", "version / value"],
+    out.append("### Environment\n\n" + table(["", "version / value"],
                                               [[k, v] for k, v in report.environment.items()]))
     return "\n".join(out)
