@@ -98,3 +98,13 @@ def test_the_readme_answers_agree_with_the_committed_run() -> None:
     run = json.loads((RUN / "run.json").read_text())
     minutes = sum(r["wall_s"] for r in [run, *run["earlier"]]) / 60
     assert f"{minutes:.0f} min" in section
+
+
+def test_the_committed_results_come_from_the_committed_code() -> None:
+    """Every run into results/reference/ ran the code jobs run today (the job fingerprint keys
+    the stored results): after an edit to an experiment, the models, the engine or the runner,
+    rerun `advdyn reproduce --profile reference --out results/reference` and commit it."""
+    from advdyn.runner.store import job_code_fingerprint
+
+    run = json.loads((RUN / "run.json").read_text())
+    assert {r["job_code"] for r in [run, *run["earlier"]]} == {job_code_fingerprint()}
