@@ -110,22 +110,24 @@ def draw_lemma44(result: Mapping[str, Any], records: Sequence[Any]) -> list[Draw
 
 
 def draw_lemma45(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:
-    """Counts of trajectories per arm: reached the sphere, entered Δ⁻_η, left Δ⁺_η."""
+    """Counts of uniform-start trajectories where (6) holds and, the control, where it fails:
+    reached the sphere, entered Δ⁻_η, entered Δ⁺_η, left Δ⁺_η."""
     fig, (ax,) = _figure(1, records, ["L4.5"], 7)
     keys = ("trajectories", "reached_sphere", "entered_minus", "entered_plus", "left_plus")
-    for k, arm in enumerate(("main", "control")):
-        rows = [r for r in result["arms"][arm] if r["cond6"]]
+    for k, (arm, held) in enumerate((("main", True), ("control", False))):
+        rows = [r for r in result["arms"]["main"] if r["cond6"] == held]
         ax.bar([i + 0.4 * k for i in range(len(keys))], [sum(r[key] for r in rows)
                                                          for key in keys],
                width=0.4, color=ARM_STYLE[arm][0],
-               label={"main": "uniform starts", "control": "starts at local maxima"}[arm])
+               label="settings where (6) holds" if held else "control: (6) fails")
     ax.set(xticks=[i + 0.2 for i in range(len(keys))], xticklabels=keys,
-           ylabel="trajectories (settings where (6) holds)")
+           ylabel="uniform-start trajectories")
     ax.tick_params(axis="x", labelrotation=20)
     ax.legend(fontsize=8)
     return [Drawing("lemma45", fig, "L4.5: visits of Δ⁻_η and Δ⁺_η",
-                    "Look for: no uniform-start trajectory entering Δ⁻_η or leaving Δ⁺_η; "
-                    "the control (starts at maxima) entering Δ⁻_η.")]
+                    "Look for: no trajectory entering Δ⁻_η or leaving Δ⁺_η where (6) holds; "
+                    "the control (where (6) fails) entering Δ⁻_η, or too few reaching the "
+                    "sphere to tell.")]
 
 
 def draw_theorem31(result: Mapping[str, Any], records: Sequence[Any]) -> list[Drawing]:

@@ -2,7 +2,8 @@ r"""L4.2 — ``‖P_B(δ₀ + ηv̂) − (δ₀ + ηP_T v̂)‖ ≤ 4η²/ε`` f
 
 Pure geometry of the ball: at ``points`` uniform sphere points δ₀ of ``εS^{d-1}`` and as many
 uniform unit directions v̂ (plus the extreme ones ``±δ̂₀``), for each step ``η = q·ε`` (``q`` in
-``step_fractions``): the error ``E = ‖P_B(δ₀+ηv̂) − δ₀ − ηP_T v̂‖`` and the ratio ``E/(4η²/ε)``,
+``step_fractions``): the error ``E = ‖P_B(δ₀+ηv̂) − δ₀ − ηP_T v̂‖``, the ratio ``E/(4η²/ε)`` and
+whether it is ≤ 1 (the bound kept),
 split by the sign of ``⟨v̂, δ₀⟩``: outward directions (the projection is active) and inward ones
 (``δ₀ + ηv̂`` is inside the ball, so ``E = η|⟨v̂, δ̂₀⟩|``: an error of order η).
 """
@@ -44,7 +45,8 @@ class Config:
 
 
 def errors_job(**parameters: Any) -> dict[str, Any]:
-    """Per (d, η, side): the worst ratio ``E/(4η²/ε)`` and the number of directions."""
+    """Per (d, η, side): the worst ratio ``E/(4η²/ε)``, the number of directions and how many
+    of them keep the bound (``E ≤ 4η²/ε``)."""
     cfg = Config(**tuple_lists(parameters))
     gen = torch.Generator().manual_seed(cfg.seed)
     rows = []
@@ -62,6 +64,7 @@ def errors_job(**parameters: Any) -> dict[str, Any]:
             for name, mask in (("outward", side), ("inward", ~side)):
                 rows.append({"dim": d, "eta_over_eps": q, "side": name,
                              "directions": int(mask.sum()),
+                             "within_bound": int((ratio[mask] <= 1).sum()),
                              "max_ratio": float(ratio[mask].max()),
                              "max_error_over_eta": float((err[mask] / eta).max())})
     return {"rows": rows}

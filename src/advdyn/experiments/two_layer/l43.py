@@ -63,7 +63,8 @@ class Config(WidthSweepConfig):
 def literal_rows(objective: Any, eps: float, n: int, betas: tuple[float, ...],
                  generator: torch.Generator) -> list[dict[str, Any]]:
     """Per β: the smallest ``‖P_T∇f‖/(√(1−β²)‖∇f‖)`` over sphere points with
-    ``cos∠[∇f, δ] ≤ β`` and the fraction of sphere points where it is below 1."""
+    ``cos∠[∇f, δ] ≤ β``, how many of those points keep it ≥ 1 (``holding``) and the fraction
+    of all sphere points where it is below 1."""
     delta = L2Ball.sample_sphere(n, (objective.x.shape[1],), eps, generator)
     _, gf, _ = loss_slopes(objective, delta)
     c = alignment(gf, delta)
@@ -72,7 +73,7 @@ def literal_rows(objective: Any, eps: float, n: int, betas: tuple[float, ...],
     for b in betas:
         held = c <= b
         r = ratio[held] / (1 - b * b) ** 0.5
-        out.append({"beta": b, "points": int(held.sum()),
+        out.append({"beta": b, "points": int(held.sum()), "holding": int((r >= 1).sum()),
                     "min_ratio": float(r.min()) if r.numel() else None,
                     "frac_failing": float((r < 1).sum()) / n, "min_cos": float(c.min())})
     return out

@@ -78,7 +78,8 @@ class Config:
 def margins(objective: Any, eps: float, points: torch.Tensor, phis: tuple[float, ...]
             ) -> list[dict[str, Any]]:
     """Per φ: the smallest ``s·λ`` (``λ`` the tangent eigenvalues) over the points with
-    ``|α| ≥ φ``, raw and in units of ``‖∇L‖/ε``, and how many points qualified."""
+    ``|α| ≥ φ``, raw and in units of ``‖∇L‖/ε``, how many points qualified and how many of
+    them have a positive margin (``s·P_TΞP_T`` definite)."""
     dg = diagnose(objective.select(torch.zeros(points.shape[0], dtype=torch.long)), points,
                   eps=eps)
     alpha = dg.alignment.numpy()
@@ -89,6 +90,7 @@ def margins(objective: Any, eps: float, points: torch.Tensor, phis: tuple[float,
     for phi in phis:
         near = np.abs(alpha) >= phi
         out.append({"phi": phi, "points": int(near.sum()),
+                    "positive": int((margin[near] > 0).sum()),
                     "margin": float(margin[near].min()) if near.any() else None,
                     "margin_unit": float(unit[near].min()) if near.any() else None})
     return out
