@@ -17,6 +17,7 @@ from advdyn.claims import (
     SUPPORTED,
     all_claims,
     escape_phase,
+    for_every,
     lemmas,
     scale,
     theorems,
@@ -41,9 +42,33 @@ def _l41(power: float) -> list[dict]:
              "median": r["q01"]} for f in (0.5, 0.1) for r in _width_rows(power, "q01", {})]
 
 
-def _l44(margin: float) -> list[dict]:
-    return [{"seed": s, "phi": p, "points": 20, "margin": margin, "margin_unit": margin,
-             "saddles": 0} for s in range(3) for p in (0.5, 0.9)]
+def _l42(within: float, points: int = 500, cells: int = 2) -> list[dict]:
+    """``cells`` (d, η/ε) cells of ``points`` directions each, a fraction ``within`` of them
+    keeping the bound."""
+    return [{"dim": d, "eta_over_eps": 0.1, "directions": points,
+             "within_bound": round(within * points), "max_ratio": 0.2 if within == 1 else 50.0,
+             "max_error_over_eta": 0.1} for d in (2, 5, 20)[:cells]]
+
+
+def _l43_literal(holding: float, points: int = 500) -> list[dict]:
+    return [{"beta": b, "seed": s, "points": points, "holding": round(holding * points),
+             "min_ratio": 1.2 if holding == 1 else 0.1, "frac_failing": 1 - holding,
+             "min_cos": -0.4} for b in (0.5, 0.9) for s in range(2)]
+
+
+def _l44(positive: float, points: int = 300) -> list[dict]:
+    return [{"seed": s, "phi": p, "points": points, "positive": round(positive * points),
+             "margin": 0.5 if positive == 1 else -3.0, "margin_unit": 0.5 if positive == 1
+             else -3.0, "saddles": 0 if positive == 1 else 2}
+            for s in range(3) for p in (0.5, 0.9)]
+
+
+def _l45(kept_on_sphere: int, reached: int = 400, cond6: bool = True) -> list[dict]:
+    """One setting of 500 trajectories, ``reached`` of them on the sphere; ``kept`` counts the
+    100 that never reach it as kept."""
+    return [{"cond6": cond6, "trajectories": 500, "reached_sphere": reached,
+             "kept": kept_on_sphere + 500 - reached, "entered_minus": reached - kept_on_sphere,
+             "left_plus": 0}]
 
 
 def _t31(close: bool) -> list[dict]:
@@ -94,23 +119,13 @@ def _phase(effect: bool) -> dict:
 
 CASES = {
     "L4.1": (lemmas.judge_l41, _l41(0.0), _l41(-1.0)),
-    "L4.2": (lemmas.judge_l42, [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
-             [{"directions": 50, "max_ratio": 50.0, "max_error_over_eta": 1.0}]),
-    "L4.2-literal": (lemmas.judge_l42,
-                     [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1}] * 2,
-                     [{"directions": 50, "max_ratio": 0.2, "max_error_over_eta": 0.1},
-                      {"directions": 50, "max_ratio": 250.0, "max_error_over_eta": 1.0}]),
+    "L4.2": (for_every.judge_l42, _l42(1.0), _l42(0.3)),
+    "L4.2-literal": (for_every.judge_l42, _l42(1.0), _l42(1.0) + _l42(0.3)),
     "L4.3": (lemmas.judge_l43, _width_rows(0.0, "B_l", {"L_times_B_l": 0.1}),
              _width_rows(-0.5, "B_l", {"L_times_B_l": 0.1})),
-    "L4.3-literal": (lemmas.judge_l43_literal,
-                     [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4, "points": 50}],
-                     [{"min_ratio": 0.1, "frac_failing": 0.2, "min_cos": -0.99, "points": 50}]),
-    "L4.4": (lemmas.judge_l44, _l44(0.5), _l44(-3.0)),
-    "L4.5": (lemmas.judge_l45,
-             [{"cond6": True, "reached_sphere": 4, "trajectories": 40, "entered_minus": 0,
-               "left_plus": 0}],
-             [{"cond6": True, "reached_sphere": 4, "trajectories": 40, "entered_minus": 2,
-               "left_plus": 0}]),
+    "L4.3-literal": (for_every.judge_l43_literal, _l43_literal(1.0), _l43_literal(0.8)),
+    "L4.4": (for_every.judge_l44, _l44(1.0), _l44(0.5)),
+    "L4.5": (for_every.judge_l45, _l45(400), _l45(380)),
     "T3.1": (theorems.judge_t31, _t31(True), _t31(False)),
     "C3.1": (theorems.judge_c31, _c31(-2.0, 0.01), _c31(0.0, 0.9)),
     "T5.1": (theorems.judge_t51, [ONE] * 40, [{**ONE, "one_minimum": False}] * 20 + [ONE] * 20),
@@ -159,12 +174,11 @@ def _small_phase() -> dict:
 #: Each judge's good data cut to a size where its rule cannot pass.
 UNDERPOWERED = {
     "L4.1": _l41(0.0)[:2],
-    "L4.2": [{"directions": 5, "max_ratio": 0.2, "max_error_over_eta": 0.1}],
+    "L4.2": _l42(1.0, points=300),
     "L4.3": _width_rows(0.0, "B_l", {"L_times_B_l": 0.1})[:2],
-    "L4.3-literal": [{"min_ratio": 1.2, "frac_failing": 0.0, "min_cos": -0.4, "points": 10}],
-    "L4.4": [{**r, "points": 2} for r in _l44(0.5)],
-    "L4.5": [{"cond6": True, "reached_sphere": 4, "trajectories": 4, "entered_minus": 0,
-              "left_plus": 0}],
+    "L4.3-literal": _l43_literal(1.0, points=100),
+    "L4.4": _l44(1.0, points=50),
+    "L4.5": _l45(300, reached=300),
     "T3.1": _t31(True)[:2] + _t31(True)[20:22],
     "C3.1": {"rows": _c31(-2.0, 0.01)["rows"][:4], "constant": _c31(-2.0, 0.01)["rows"][:4]},
     "T5.1": [ONE] * 20,
@@ -193,15 +207,18 @@ def test_underpowered_size_is_inconclusive(cid: str) -> None:
 
 
 def test_counting_rules_pass_from_36_units_as_the_binomial_predicts() -> None:
-    """0.025^(1/n) ≥ 0.9 first at n = 36: 36/36 is supported, 35/35 underpowered."""
+    """0.025^(1/n) > 0.9 first at n = 36: 36/36 is supported, 35/35 underpowered; against
+    0.99 first at n = 368."""
     assert theorems.judge_t51([ONE] * 36).powered().verdict == SUPPORTED
     assert theorems.judge_t51([ONE] * 35).powered().verdict == INCONCLUSIVE
     for n in (35, 36):
-        power = binomial_power(n, "units", all_pass=True)
+        power = binomial_power(n, "units")
         assert power.adequate == (n == 36)
         assert power.min_p == pytest.approx(0.9 ** n)
-    edge = binomial_power(36, "units", all_pass=True)
+    edge = binomial_power(36, "units")
     assert edge.detectable_effect == pytest.approx(0.8 ** (1 / 36))
+    assert [binomial_power(n, "units", floor=0.99).adequate for n in (367, 368)] == [False, True]
+    assert "≥ 368 needed" in binomial_power(367, "units", floor=0.99).why
 
 
 def test_fractions_are_decided_three_way_against_0_9() -> None:

@@ -10,7 +10,9 @@ a minimum ``Δ_min < 0`` is a floor, with no reversed side); *inconclusive* when
 ``Δ_min``. A claim read in several cells decides with :func:`three_way_cells`: every cell
 supported → supported; every cell not supported → not supported; where the rule allows
 "partly", some cells supported and every other not supported → partly supported (without it:
-any cell not supported → not supported); otherwise inconclusive.
+any cell not supported → not supported); otherwise inconclusive. A claim that some cell holds
+("there exists φ") decides with :func:`three_way_any`: some cell supported → supported; every
+cell not supported → not supported; otherwise inconclusive.
 
 **Power.** Each judgement carries a :class:`Power`: the size it ran at, the smallest p its test
 can reach there, the smallest effect it could detect, and whether the rule could have said
@@ -127,6 +129,20 @@ def three_way_cells(effects: Mapping[str, Effect], *, partly: bool) -> tuple[str
         verdict = INCONCLUSIVE
     phrase = "; ".join(f"{k}: {p}" for k, (_, p) in seen.items())
     return verdict, phrase, effects[weakest]
+
+
+def three_way_any(effects: Mapping[str, Effect]) -> tuple[str, str, Effect]:
+    """The decision of an existence claim over its cells (module docstring): ``(verdict,
+    phrase, deciding effect)``, the deciding effect being the strongest cell's (the highest
+    ``low − min_effect``), the phrase every cell's."""
+    if not effects:
+        raise fail("effects", "no cell to decide", "give at least one cell's effect")
+    seen = {k: three_way(e) for k, e in effects.items()}
+    verdicts = [v for v, _ in seen.values()]
+    best = max(effects, key=lambda k: effects[k].low - effects[k].min_effect)
+    verdict = (SUPPORTED if SUPPORTED in verdicts
+               else NOT_SUPPORTED if set(verdicts) == {NOT_SUPPORTED} else INCONCLUSIVE)
+    return verdict, "; ".join(f"{k}: {p}" for k, (_, p) in seen.items()), effects[best]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-r"""The lemmas of Section 4 (two-layer model): L4.1–L4.5, each declared once with its rule and
-its negative control (the arms are produced by :mod:`advdyn.experiments.two_layer`)."""
+r"""The lemmas of Section 4 (two-layer model) decided on log–log slopes against the width, L4.1
+and L4.3, each declared once with its rule and its negative control (the arms are produced by
+:mod:`advdyn.experiments.two_layer`); the "for every" lemmas are in
+:mod:`advdyn.claims.for_every`."""
 
 from __future__ import annotations
 
@@ -13,14 +15,13 @@ from advdyn.claims.calibrated import flat_margin, t_power
 from advdyn.claims.core import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
-    SUPPORTED,
     Claim,
     Judgement,
     main_and_control,
     three_way,
     three_way_cells,
 )
-from advdyn.claims.rule_power import binomial_power, slope_effect
+from advdyn.claims.rule_power import slope_effect
 from advdyn.claims.stats import holm
 from advdyn.claims.trends import slope_test
 
@@ -164,176 +165,4 @@ L43 = Claim(
     judge=judge_l43, regime=below_regime(judge_l43))
 
 
-def judge_l43_literal(arm: Sequence[Mapping[str, Any]]) -> Judgement:
-    """Rule of the literal one-sided reading of L4.3: no sphere point with cos∠ ≤ β violates
-    ``‖P_T∇f‖ ≥ √(1−β²)‖∇f‖``."""
-    ratios = [r["min_ratio"] for r in arm if r["min_ratio"] is not None]
-    if not ratios:
-        return Judgement(INCONCLUSIVE, "no sphere point with cos∠ ≤ β", {})
-    failing = max(r["frac_failing"] for r in arm)
-    values = {"min_ratio": min(ratios), "max_frac_failing": failing,
-              "min_cos": min(r["min_cos"] for r in arm), "points_sets": len(arm)}
-    verdict = SUPPORTED if min(ratios) >= 1 else NOT_SUPPORTED
-    return Judgement(verdict, f"min ‖P_T∇f‖/(√(1−β²)‖∇f‖) over cos∠ ≤ β is {min(ratios):.3g}; "
-                     f"up to {failing:.1%} of the sphere violates it (cos∠ down to "
-                     f"{values['min_cos']:.3f})", values,
-                     binomial_power(min(r["points"] for r in arm), "sphere points per set",
-                                    all_pass=True))
-
-
-L43_LITERAL = Claim(
-    id="L4.3-literal", section="Lemma 4.3",
-    quote="for any δ ∈ εS^{d−1} and any 0 ≤ β ≤ 1 such that ∠[∂f(δ), δ] ≤ β, we have "
-          "‖Γ(δ)‖ ≥ √(1−β²)‖∂f(δ)‖",
-    measurement="At uniform sphere points, the smallest ‖P_T∇f‖/(√(1−β²)‖∇f‖) over the points "
-                "with cos∠[∇f, δ] ≤ β (the one-sided hypothesis as written), β = 0.5, 0.9.",
-    rule="Supported iff the ratio is ≥ 1 at every sampled point satisfying the hypothesis; "
-         "else not supported. (‖P_T∇f‖ = ‖∇f‖√(1−cos²), so the reading fails exactly where "
-         "cos∠ < −β: near points where ∇f is antiparallel to δ.)",
-    control="A large input scale (10, ratio 1) where ∇f turns over the sphere and many "
-            "critical points with cos∠ = −1 exist: the rule must reject.",
-    experiment="lemma43", arms=lambda r: (r["literal"]["main"], r["literal"]["control"]),
-    judge=judge_l43_literal)
-
-
-def judge_l44(arm: Sequence[Mapping[str, Any]]) -> Judgement:
-    """Rule of L4.4 (see :data:`L44`)."""
-    per_phi = {}
-    for phi, g in sorted(_groups(arm, "phi").items()):
-        if g and all(r["points"] > 0 for r in g):
-            per_phi[phi] = {"min_margin": min(r["margin"] for r in g),
-                            "min_margin_unit": min(r["margin_unit"] for r in g),
-                            "points": sum(r["points"] for r in g)}
-    if not per_phi:
-        return Judgement(INCONCLUSIVE, "no sampled point with |cos∠| ≥ φ in some setting", {})
-    good = [phi for phi, v in per_phi.items() if v["min_margin"] > 0]
-    values = {"per_phi": {str(k): v for k, v in per_phi.items()},
-              "smallest_phi_with_positive_margin": min(good) if good else None,
-              "saddles_found": sum(r["saddles"] for r in arm if r["phi"] == min(per_phi))}
-    reason = ("smallest margin of sgn⟨−∇L,δ⟩·P_TΞP_T (units ‖∇L‖/ε) over |cos∠| ≥ φ: "
-              + ", ".join(f"φ = {k:g}: {v['min_margin_unit']:.3g} ({v['points']} points)"
-                          for k, v in per_phi.items())
-              + f"; census saddles: {values['saddles_found']}")
-    deciding = min(good) if good else min(per_phi)
-    return Judgement(SUPPORTED if good else NOT_SUPPORTED, reason, values,
-                     binomial_power(per_phi[deciding]["points"], f"points with |α| ≥ {deciding:g}",
-                                    all_pass=True))
-
-
-L44 = Claim(
-    id="L4.4", section="Lemma 4.4",
-    quote="there exists universal constants φ, γ > 0, for any δ ∈ εS^{d−1}, such that "
-          "∠[∂f(δ), δ] ≥ φ, then for all ‖v‖ = 1, sgn((y − u)δᵀ∂f(δ))·vᵀΞv ≥ γ.",
-    measurement="At uniform sphere points and at every census critical point (d = 3): α = "
-                "cos∠[−∇L, δ] and the smallest eigenvalue of sgn(α)·P_TΞP_T on the tangent "
-                "space (the margin γ), per seed and ε, for φ = 0.5, 0.9, 0.99 on |α| ≥ φ (the "
-                "orientation of docs/concepts.md: near minima and near maxima of L).",
-    rule="Supported iff for some φ of the grid every (seed, ε) has points with |α| ≥ φ and the "
-         "smallest margin over them is > 0; else not supported.",
-    control="ε far above the regime (input scale 10, ratio 3: ε = 30), where the census finds "
-            "saddles (|α| = 1, indefinite tangent Hessian): the rule must reject.",
-    experiment="lemma44", arms=main_and_control,
-    judge=judge_l44, regime=below_regime(judge_l44))
-
-
-def l45_arms(result: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Main: every setting of the uniform starts (the rule reads those where (6) holds).
-    Control: the settings where (6) fails, marked as if it held (see :data:`L45`)."""
-    main = list(result["arms"]["main"])
-    return main, [{**r, "cond6": True} for r in main if not r["cond6"]]
-
-
-def judge_l45(arm: Sequence[Mapping[str, Any]]) -> Judgement:
-    """Rule of L4.5 (see :data:`L45`)."""
-    if not arm:
-        return Judgement(INCONCLUSIVE, "no settings", {},
-                         binomial_power(0, "trajectories where (6) held", all_pass=True))
-    held = [r for r in arm if r["cond6"]]
-    reached = sum(r["reached_sphere"] for r in held)
-    values = {"settings": len(arm), "settings_with_cond6": len(held),
-              "trajectories": sum(r["trajectories"] for r in held), "reached_sphere": reached,
-              "entered_minus": sum(r["entered_minus"] for r in held),
-              "left_plus": sum(r["left_plus"] for r in held),
-              "entered_minus_without_cond6": sum(r["entered_minus"] for r in arm
-                                                 if not r["cond6"])}
-    power = binomial_power(values["trajectories"], "trajectories where (6) held",
-                           all_pass=True)
-    if not held or reached == 0:
-        return Judgement(INCONCLUSIVE, "condition (6) held nowhere, or no trajectory reached "
-                         "the sphere where it held", values, power)
-    ok = values["entered_minus"] == 0 and values["left_plus"] == 0
-    reason = (f"(6) held in {len(held)}/{len(arm)} settings; there {values['entered_minus']} of "
-              f"{values['trajectories']} trajectories ({reached} reached the sphere) entered "
-              f"Δ⁻_η and {values['left_plus']} left Δ⁺_η")
-    return Judgement(SUPPORTED if ok else NOT_SUPPORTED, reason, values, power)
-
-
-L45 = Claim(
-    id="L4.5", section="Lemma 4.5",
-    quote="For learning rate η such that η < min{1, LB_l}, if (6) holds for all δ, δ' ∈ "
-          "εS^{d−1}, the trajectory initialized by drawing from a uniform distribution over "
-          "B°(0, ε) will never reach Δ⁻_η. Meanwhile, if there exists t* such that δt* ∈ Δ⁺_η, "
-          "then for all t > t*, δt ∈ Δ⁺_η.",
-    measurement="Condition (6) estimated from samples (angle spread: sample maximum; L, B_l: "
-                "sample minima) per seed and (scale, ratio); raw PGD with η = 0.01·(L̂B̂_l)²: how "
-                "many trajectories enter Δ⁻_η, and how many leave Δ⁺_η after entering it.",
-    rule="Over the settings where (6) holds: supported iff no trajectory enters Δ⁻_η and none "
-         "leaves Δ⁺_η; inconclusive if (6) holds nowhere or no trajectory reaches the sphere; "
-         "else not supported.",
-    control="The main arm's uniform starts in the settings where (6) fails, judged as if it "
-            "held: the same starts, steps and Δ^±_η bookkeeping, only condition (6) removed; if "
-            "trajectories enter Δ⁻_η there the rule rejects, and if none does the rule cannot "
-            "tell (6) from its absence at this size.",
-    experiment="lemma45", arms=l45_arms,
-    judge=judge_l45,
-    regime=lambda r: "the regime of this lemma is condition (6) itself, estimated per setting")
-
-
-def judge_l42(arm: Sequence[Mapping[str, Any]]) -> Judgement:
-    """Rule of L4.2 (see :data:`L42`)."""
-    rows = [r for r in arm if r["directions"]]
-    if not rows:
-        return Judgement(INCONCLUSIVE, "no directions", {})
-    worst = max(r["max_ratio"] for r in rows)
-    values = {"max_ratio": worst, "directions": sum(r["directions"] for r in rows),
-              "max_error_over_eta": max(r["max_error_over_eta"] for r in rows)}
-    return Judgement(SUPPORTED if worst <= 1 else NOT_SUPPORTED,
-                     f"worst ‖P_B(δ₀+ηv̂) − (δ₀+ηP_Tv̂)‖/(4η²/ε) = {worst:.3g} over "
-                     f"{values['directions']} (δ₀, v̂, η); worst error/η = "
-                     f"{values['max_error_over_eta']:.3g}", values,
-                     binomial_power(values["directions"], "(δ₀, v̂, η) triples", all_pass=True))
-
-
-L42 = Claim(
-    id="L4.2", section="Lemma 4.2",
-    quote="For any v̂ ∈ S^{d−1}, let δ̃1 = δ0 + ηv̂ and δ̃2 = δ0 + ηP_T0·v̂, then "
-          "‖P_B(0,ε)(δ̃1) − δ̃2‖ ≤ 4η²/ε.",
-    measurement="At uniform sphere points δ₀ and unit directions v̂ pointing outward "
-                "(⟨v̂, δ₀⟩ ≥ 0, the projection active; plus v̂ = δ̂₀), d = 2, 5, 20, η/ε = 10⁻³, "
-                "10⁻², 10⁻¹: the worst ratio of the error to 4η²/ε.",
-    rule="Supported iff the worst ratio is ≤ 1; else not supported.",
-    control="Inward directions (⟨v̂, δ₀⟩ < 0, including v̂ = −δ̂₀): δ₀ + ηv̂ stays in the ball and "
-            "the error is η|⟨v̂, δ̂₀⟩|, of order η, not η²/ε: the rule must reject. The lemma's "
-            "'for any v̂' is therefore false as written; it holds for outward v̂ (the case where "
-            "the projection acts).",
-    experiment="lemma42", arms=lambda r: (r["arms"]["outward"], r["arms"]["inward"]),
-    judge=judge_l42)
-
-
-L42_LITERAL = Claim(
-    id="L4.2-literal", section="Lemma 4.2",
-    quote="For any v̂ ∈ S^{d−1}, let δ̃1 = δ0 + ηv̂ and δ̃2 = δ0 + ηP_T0·v̂, then "
-          "‖P_B(0,ε)(δ̃1) − δ̃2‖ ≤ 4η²/ε.",
-    measurement="The worst ratio of the error to 4η²/ε over every direction of L4.2's sample, "
-                "outward and inward (⟨v̂, δ₀⟩ < 0, including v̂ = −δ̂₀): 'for any v̂' as written.",
-    rule="The rule of L4.2 on all directions: supported iff the worst ratio is ≤ 1; else not "
-         "supported. (Expected not supported: for inward v̂ the point stays in the ball and the "
-         "error is η|⟨v̂, δ̂₀⟩|, of order η, not η²/ε.)",
-    control="The inward directions alone, where the projection never acts: the error is of "
-            "order η, so the rule must reject.",
-    experiment="lemma42",
-    arms=lambda r: (list(r["arms"]["outward"]) + list(r["arms"]["inward"]), r["arms"]["inward"]),
-    judge=judge_l42)
-
-
-CLAIMS: tuple[Claim, ...] = (L41, L42, L42_LITERAL, L43, L43_LITERAL, L44, L45)
+CLAIMS: tuple[Claim, ...] = (L41, L43)

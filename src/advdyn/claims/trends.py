@@ -6,7 +6,7 @@ comparisons is the caller's, via :func:`advdyn.claims.stats.holm`).
   error and the one-sided t-test of ``slope > bound`` (or ``< bound``), ``n - 2`` degrees of
   freedom.
 - :func:`fraction_at_least`: the Clopper–Pearson lower confidence bound of a proportion
-  (:func:`scipy.stats.binomtest`).
+  (:func:`scipy.stats.binomtest`) at a given level.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ def slope_test(x: Sequence[float], y: Sequence[float], bound: float, *,
     return {"slope": slope, "stderr": stderr, "p": p, "n": n}
 
 
-def fraction_at_least(successes: int, trials: int) -> float:
-    """The 95 % Clopper–Pearson lower confidence bound of ``successes/trials`` (0 with no
-    trials)."""
+def fraction_at_least(successes: int, trials: int, level: float = 0.95) -> float:
+    """The lower end of the two-sided Clopper–Pearson interval of ``successes/trials`` at
+    ``level`` (95 % by default; 0 with no trials)."""
     if trials == 0:
         return 0.0
-    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(0.95, method="exact")
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(level, method="exact")
     return float(ci.low)
