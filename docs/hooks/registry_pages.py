@@ -88,7 +88,8 @@ def _claims(group: str, page: str) -> str:
             f"**The paper ({_plain(c.section)}).** {_plain(c.quote)}\n\n"
             f"**What is measured.** {_plain(c.measurement)}\n\n"
             f"**The rule.** {_plain(c.rule)}\n\n"
-            f"**Negative control.** {_plain(c.control)}\n\n"
+            + (f"**Minimum effect.** {_plain(c.min_effect)}\n\n" if c.min_effect else "")
+            + f"**Negative control.** {_plain(c.control)}\n\n"
             f"**Experiment.** {_experiment_link(c.experiment, page)}"
             + ("" if c.regime is None else "; the record also says whether the run lies in "
                "the paper's regime") + ".\n")
