@@ -40,6 +40,21 @@ def test_three_way_decides_from_the_interval_against_the_minimum_effect() -> Non
     assert verdict == NOT_SUPPORTED and "reversed" in phrase
 
 
+def test_an_existence_claim_needs_one_cell_and_every_cell_to_fail() -> None:
+    """``three_way_any``: one cell beyond the minimum → supported (deciding on it); every cell
+    below → not supported; a straddling cell beside failing ones → inconclusive; no cell → an
+    error naming the field."""
+    from advdyn.claims.core import three_way_any
+
+    passed, straddles, fails = _effect(1.5, 3.0), _effect(0.5, 3.0), _effect(0.1, 0.5)
+    verdict, phrase, deciding = three_way_any({"a": fails, "b": passed})
+    assert verdict == SUPPORTED and deciding is passed and phrase.startswith("a: ")
+    assert three_way_any({"a": fails, "b": fails})[0] == NOT_SUPPORTED
+    assert three_way_any({"a": fails, "b": straddles})[0] == INCONCLUSIVE
+    with pytest.raises(AdvdynError, match="effects"):
+        three_way_any({})
+
+
 def test_an_effect_interval_in_the_wrong_order_is_refused() -> None:
     with pytest.raises(AdvdynError, match=r"effect\.low"):
         Effect(estimate=0, low=1, high=0, min_effect=0, units="x")
