@@ -63,9 +63,11 @@ def test_an_effect_interval_in_the_wrong_order_is_refused() -> None:
 def test_an_underpowered_decisive_verdict_becomes_inconclusive() -> None:
     weak = Power(n=6, min_p=1 / 64, detectable_effect=math.inf, adequate=False,
                  why="6 pairs: smallest p 1/64 > 0.0167")
-    for verdict in (SUPPORTED, NOT_SUPPORTED):
+    for verdict in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE):
         j = Judgement(verdict, "numbers", {}, weak).powered()
         assert j.verdict == INCONCLUSIVE and j.reason.startswith("underpowered: 6 pairs")
+        assert f"it read: {verdict}; numbers" in j.reason
+        assert j.powered() == j  # said once
     strong = Power(n=60, min_p=1e-18, detectable_effect=0.1, adequate=True)
     assert Judgement(NOT_SUPPORTED, "numbers", {}, strong).powered().verdict == NOT_SUPPORTED
 

@@ -161,8 +161,9 @@ class Judgement:
         check_choice("judgement.verdict", self.verdict, VERDICTS)
 
     def powered(self) -> Judgement:
-        """This judgement with an underpowered decisive verdict made "inconclusive": a rule
-        that could not have said "supported" at this size cannot say "not supported" either.
+        """This judgement with an underpowered verdict made "inconclusive (underpowered: …)": a
+        rule that could not have said "supported" at this size cannot say "not supported"
+        either, and an inconclusive verdict says that the size, not the data, left it open.
         An inconclusive judgement that states no power (the rule found no data it could use)
         gets ``n = 0`` and ``adequate = False``."""
         p = self.power
@@ -170,7 +171,8 @@ class Judgement:
             return Judgement(INCONCLUSIVE, self.reason, self.values,
                              Power(0, 1.0, math.inf, False, f"no usable data: {self.reason}"),
                              self.effect)
-        if p is None or p.adequate or self.verdict not in (SUPPORTED, NOT_SUPPORTED, PARTLY):
+        if (p is None or p.adequate or self.reason.startswith("underpowered")
+                or self.verdict not in (SUPPORTED, NOT_SUPPORTED, PARTLY, INCONCLUSIVE)):
             return self
         return Judgement(INCONCLUSIVE, f"underpowered: {p.why or 'the rule could not pass'} "
                                        f"(it read: {self.verdict}; {self.reason})",
