@@ -49,7 +49,9 @@ from advdyn.experiments.advtrain import (
     check_data_fields,
     network,
     prepare,
+    shareable,
     train,
+    train_together,
 )
 from advdyn.experiments.at_scale_collect import at_scale_collect
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
@@ -170,11 +172,17 @@ EpochCall = Callable[[int, int, nn.Module], None]
 def train_runs(configs: list[TrainConfig], data: MnistData, epochs: int,
                on_epoch: EpochCall, device: str) -> list[list[dict[str, Any]]]:
     """The one place this experiment trains: every configuration for ``epochs`` on ``device``,
-    calling ``on_epoch(index, epoch, model)``; the histories."""
+    calling ``on_epoch(index, epoch, model)``; the histories. Configurations that can share one
+    ensemble (:func:`~advdyn.experiments.advtrain.shareable`: the lr search, the other seeds)
+    train at once (:func:`~advdyn.experiments.advtrain.train_together`, the same runs up to
+    float32 rounding), others one after the other."""
     def hook(i: int) -> Callable[[int, nn.Module, dict[str, Any]], None]:
         return lambda epoch, model, _state: on_epoch(i, epoch, model)
-    return [train(c, data, epochs, on_epoch=hook(i), device=device)
-            for i, c in enumerate(configs)]
+    hooks = [hook(i) for i in range(len(configs))]
+    if shareable(configs):
+        return train_together(configs, data, epochs, on_epoch=hooks, device=device)
+    return [train(c, data, epochs, on_epoch=h, device=device)
+            for c, h in zip(configs, hooks, strict=True)]
 
 
 def splits(config: AtScaleConfig, data: MnistData) -> MnistData:
