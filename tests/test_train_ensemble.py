@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from advdyn.errors import AdvdynError
-from advdyn.models.cnn import build_cnn, scale_invisible
+from advdyn.models.cnn import ARCHITECTURES, build_cnn, scale_invisible
 from advdyn.train import (
     Callback,
     GroupedNet,
@@ -25,6 +25,7 @@ from advdyn.train import (
     Step,
     fit,
     fit_ensemble,
+    groupable,
 )
 
 #: torch.testing's float32 tolerances (assert_close's defaults for float32).
@@ -99,16 +100,24 @@ def test_grouped_net_is_every_member_on_its_rows() -> None:
     torch.testing.assert_close(out, expected, rtol=RTOL, atol=ATOL)
 
 
+def test_every_architecture_runs_grouped() -> None:
+    """The CNNs and the affine arm (``Flatten → Linear``), plain or behind ``x/scale``."""
+    for arch in ARCHITECTURES:
+        assert groupable(build_cnn(arch)) and groupable(scale_invisible(build_cnn(arch), 3.0))
+
+
 def test_what_an_ensemble_cannot_hold_is_refused() -> None:
     x, y = _data()
     members = _members("sgd")
     models = [build_cnn("tiny", seed=k) for k in range(3)]
-    odd = Member(Recipe(InnerPGD(1.0, 3), Optimiser(), 8, 0))
+    other = Member(Recipe(InnerPGD(1.0, 3), Optimiser(), 8, 0))
     with pytest.raises(AdvdynError, match="batch_size"):
-        fit_ensemble(models, x, y, [*members[:2], odd], 1)
+        fit_ensemble(models, x, y, [*members[:2], other], 1)
     with pytest.raises(AdvdynError, match="architecture"):
         GroupedNet([build_cnn("tiny"), build_cnn("small")])
+    odd = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    assert not groupable(odd)
     with pytest.raises(AdvdynError, match="not supported"):
-        GroupedNet([nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))])
+        GroupedNet([odd])
     with pytest.raises(AdvdynError, match="members"):
         fit_ensemble(models[:2], x, y, members, 1)

@@ -23,7 +23,9 @@ measurements above as callbacks, hands ``on_epoch(epoch, model, state)`` every e
 optimiser state, history) and resumes from such a ``state`` given as ``resume``. The caller
 decides where checkpoints go (``advdyn train`` writes them atomically; jobs keep none). The
 controls draw from their own :func:`advdyn.train.stream` purposes, so they change nothing in the
-training.
+training. :func:`train_together` trains several configurations that share a network, training
+set and attack shape as one ensemble (:func:`advdyn.train.fit_ensemble`), each with the same
+measurements: what :func:`train` gives for each, up to float32 rounding.
 """
 
 from __future__ import annotations
@@ -48,10 +50,13 @@ from advdyn.train import (
     EpochHook,
     HeldOut,
     InnerPGD,
+    Member,
     Optimiser,
     Recipe,
     Step,
     fit,
+    fit_ensemble,
+    groupable,
     perturb,
     robust_accuracy,
     stream,
@@ -308,11 +313,54 @@ def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
     run resumes on another device."""
     epochs = check_number("epochs", epochs, nonnegative=True, integer=True)
     p = prepare(cfg, data).to(device)
+    return fit(network(cfg).to(device), p.x, p.y, recipe(cfg, p.eps), epochs,
+               callbacks=[*measurements(p, cfg, on_epoch), *callbacks], resume=resume,
+               identity={"config": asdict(cfg), "source": data.source})
+
+
+def measurements(p: Prepared, cfg: TrainConfig, on_epoch: EpochCallback | None
+                 ) -> list[Callback]:
+    """The callbacks :func:`train` adds to a run of ``cfg`` on ``p`` (module docstring): the
+    on-sphere statistics, the held-out accuracies, then ``on_epoch`` (if any)."""
     hooks: list[Callback] = [SphereStats(p, cfg),
                              HeldOut(p.x_eval, p.y_eval, inner(cfg, p.eps), cfg.eval_restarts,
                                      cfg.seed)]
-    if on_epoch is not None:
-        hooks.append(EpochHook(on_epoch))
-    return fit(network(cfg).to(device), p.x, p.y, recipe(cfg, p.eps), epochs,
-               callbacks=[*hooks, *callbacks], resume=resume,
-               identity={"config": asdict(cfg), "source": data.source})
+    return hooks if on_epoch is None else [*hooks, EpochHook(on_epoch)]
+
+
+#: What the configurations of one ensemble share (:func:`train_together`): one network
+#: architecture, one training set (input scale and images), and what one batched PGD run and one
+#: stacked minibatch fix (:func:`advdyn.train.fit_ensemble`). Learning rate, optimiser, seed,
+#: ratio (ε), step factor and the held-out evaluation may differ.
+SHARED_FIELDS = ("arch", "activation", "pool", "invisible", "scale", "train_images",
+                 "batch_size", "pgd_steps", "pgd_rule", "box")
+
+
+def shareable(cfgs: Sequence[TrainConfig]) -> bool:
+    """Whether ``cfgs`` (at least two) can train as one ensemble: they agree on every field of
+    :data:`SHARED_FIELDS` and their network runs grouped (:func:`advdyn.train.groupable`)."""
+    return (len(cfgs) > 1
+            and all(getattr(c, f) == getattr(cfgs[0], f) for c in cfgs for f in SHARED_FIELDS)
+            and groupable(network(cfgs[0])))
+
+
+def train_together(cfgs: Sequence[TrainConfig], data: MnistData, epochs: int, *,
+                   on_epoch: Sequence[EpochCallback | None] | None = None, device: str = "cpu"
+                   ) -> list[list[dict[str, Any]]]:
+    """What :func:`train` returns for each of ``cfgs`` from scratch (``on_epoch[k]`` the hook of
+    run ``k``), all trained at once by :func:`advdyn.train.fit_ensemble`: the same runs up to
+    float32 rounding (grouped kernels sum in another order), the same measurements per run.
+    ``cfgs`` must be :func:`shareable`. The snapshots handed to the hooks carry no identity (an
+    ensemble does not resume)."""
+    epochs = check_number("epochs", epochs, nonnegative=True, integer=True)
+    if not shareable(cfgs):
+        raise fail("cfgs", f"{len(cfgs)} configurations cannot train as one ensemble",
+                   f"give two or more that agree on {', '.join(SHARED_FIELDS)}")
+    hooks = list(on_epoch) if on_epoch is not None else [None] * len(cfgs)
+    if len(hooks) != len(cfgs):
+        raise fail("on_epoch", f"{len(hooks)} hooks for {len(cfgs)} configurations")
+    preps = [prepare(c, data).to(device) for c in cfgs]
+    return fit_ensemble([network(c).to(device) for c in cfgs], preps[0].x, preps[0].y,
+                        [Member(recipe(c, p.eps)) for c, p in zip(cfgs, preps, strict=True)],
+                        epochs, callbacks=[measurements(p, c, h) for c, p, h
+                                           in zip(cfgs, preps, hooks, strict=True)])

@@ -21,8 +21,8 @@ mechanism is absent, every artifact of the ruler is kept — Q2's control).
 the Figure 2 escape probe (normalised convention); Question 1's curves, the restarts' plateau,
 spread and distinct maxima with the training's own step ``pgd_rho`` and box
 (:mod:`advdyn.experiments.stationarity`) — on the network and, for ``plain``, on the network
-linearised at each input (:class:`advdyn.models.calibration.Linearised`); and how affine ℓ is
-over the ball.
+linearised at each input (:class:`advdyn.models.calibration.JacobianLinearised`); and how
+affine ℓ is over the ball.
 """
 
 from __future__ import annotations
@@ -49,13 +49,15 @@ from advdyn.experiments.advtrain import (
     check_data_fields,
     network,
     prepare,
+    shareable,
     train,
+    train_together,
 )
 from advdyn.experiments.at_scale_collect import at_scale_collect
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
 from advdyn.experiments.escape import ProbeConfig, probe
 from advdyn.experiments.fig2 import load_data, plain_record, probe_images
-from advdyn.models.calibration import Linearised
+from advdyn.models.calibration import JacobianLinearised
 from advdyn.models.checks import check_device
 
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainingChoices))
@@ -170,11 +172,17 @@ EpochCall = Callable[[int, int, nn.Module], None]
 def train_runs(configs: list[TrainConfig], data: MnistData, epochs: int,
                on_epoch: EpochCall, device: str) -> list[list[dict[str, Any]]]:
     """The one place this experiment trains: every configuration for ``epochs`` on ``device``,
-    calling ``on_epoch(index, epoch, model)``; the histories."""
+    calling ``on_epoch(index, epoch, model)``; the histories. Configurations that can share one
+    ensemble (:func:`~advdyn.experiments.advtrain.shareable`: the lr search, the other seeds)
+    train at once (:func:`~advdyn.experiments.advtrain.train_together`, the same runs up to
+    float32 rounding), others one after the other."""
     def hook(i: int) -> Callable[[int, nn.Module, dict[str, Any]], None]:
         return lambda epoch, model, _state: on_epoch(i, epoch, model)
-    return [train(c, data, epochs, on_epoch=hook(i), device=device)
-            for i, c in enumerate(configs)]
+    hooks = [hook(i) for i in range(len(configs))]
+    if shareable(configs):
+        return train_together(configs, data, epochs, on_epoch=hooks, device=device)
+    return [train(c, data, epochs, on_epoch=h, device=device)
+            for c, h in zip(configs, hooks, strict=True)]
 
 
 def splits(config: AtScaleConfig, data: MnistData) -> MnistData:
@@ -207,7 +215,7 @@ def _probe(config: AtScaleConfig, arm: str, model: nn.Module, scale: float, unit
            "affineness": st.affineness(net, x, y, eps, cfg.affine_probes, seed),
            "net": st.measure(lambda _x: net, x, y, eps, config.pgd_rho, box, cfg, seed)}
     if arm == "plain":  # one maximum: two restarts find ℓ* and ℓ_min
-        out["linearised"] = st.measure(lambda bx: Linearised(net, bx), x, y, eps,
+        out["linearised"] = st.measure(lambda bx: JacobianLinearised.of(net, bx), x, y, eps,
                                        config.pgd_rho, box, replace(cfg, restarts=2), seed)
     return out
 

@@ -33,6 +33,9 @@ For every image and radius (one batch of rows, each row its own ε):
 ``‖Γ‖/‖∇ℓ‖`` (a KKT point of the ball problem has ``∇ℓ = μδ``, ``μ ≥ 0``); inside the ball
 ``‖∇ℓ_t‖/‖∇ℓ_0‖``. A step is *stationary at tolerance τ* when on the sphere ``‖Γ‖/‖∇ℓ‖ ≤ τ`` and
 ``cos > 0``, or inside the ball ``‖∇ℓ_t‖/‖∇ℓ_0‖ ≤ τ``.
+
+Every tensor is made in the images' dtype and on their device; random draws come from the
+CPU's generators (a seed gives the same numbers on every device) and are moved there.
 """
 
 from __future__ import annotations
@@ -155,8 +158,9 @@ def ascend_ell(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tenso
     stationarity recorded (module docstring)."""
     if len(modes) != start.shape[0]:
         raise fail("modes", f"expected one convention per row ({start.shape[0]})")
-    normalized = torch.tensor([m in ("normalized", "random") for m in modes])
-    random = torch.tensor([m == "random" for m in modes])
+    normalized = torch.tensor([m in ("normalized", "random") for m in modes],
+                              device=start.device)
+    random = torch.tensor([m == "random" for m in modes], device=start.device)
     shape = tuple(start.shape[1:])
     rtol = sphere_rtol(start.dtype)
     delta = start.clone()
@@ -169,17 +173,17 @@ def ascend_ell(objective: ModuleObjective, eps: torch.Tensor, start: torch.Tenso
         norm, gamma, _ = sphere_terms(g, delta)
         gnorm = row_norm(g)
         cosine = row_dot(g, delta) / (gnorm * norm).clamp_min(1e-300)
-        rows["log_ell"].append(ev.ell.numpy())
-        rows["on_sphere"].append((norm >= eps * (1 - rtol)).numpy())
-        rows["cosine"].append(cosine.numpy())
-        rows["tangent"].append((gamma / gnorm.clamp_min(1e-300)).numpy())
-        rows["log_grad"].append((ev.ell + torch.log(gnorm.clamp_min(1e-300))).numpy())
+        rows["log_ell"].append(ev.ell.cpu().numpy())
+        rows["on_sphere"].append((norm >= eps * (1 - rtol)).cpu().numpy())
+        rows["cosine"].append(cosine.cpu().numpy())
+        rows["tangent"].append((gamma / gnorm.clamp_min(1e-300)).cpu().numpy())
+        rows["log_grad"].append((ev.ell + torch.log(gnorm.clamp_min(1e-300))).cpu().numpy())
         if t == steps:
             break
         unit = L2Ball.normalize(g)
         if random.any():
             unit[random] = L2Ball.sample_sphere(int(random.sum()), shape, 1.0, generator,
-                                                 start.dtype)
+                                                 start.dtype).to(start.device)
         raw = per_row(torch.exp(ev.ell), g) * g  # ∇ℓ = ℓ ∇log ℓ
         move = torch.where(per_row(normalized, g).bool(), unit, raw)
         delta = L2Ball.project(delta + per_row(step, g) * move, eps)
@@ -240,7 +244,7 @@ def _ascend_to_maximum(objective: ModuleObjective, select: Callable[[torch.Tenso
     floor = cfg.perturb * eps
     L0 = objective.evaluate(delta, grad=False).L
     L_prev = L0.clone()
-    active = torch.arange(delta.shape[0])
+    active = torch.arange(delta.shape[0], device=delta.device)
     done = 0
     while active.numel() and done < cfg.ascent_steps:
         chunk = min(cfg.ascent_check, cfg.ascent_steps - done)
@@ -268,8 +272,8 @@ def certify(objective: ModuleObjective, delta: torch.Tensor, eps: torch.Tensor,
     tangent = gamma / gnorm
     on_sphere = norm >= eps * (1 - sphere_rtol(delta.dtype))
     ok = on_sphere & (tangent <= kkt_tol) & (one_minus_cos <= kkt_tol ** 2 / 2)
-    return {"one_minus_cos": one_minus_cos.numpy(), "tangent": tangent.numpy(),
-            "certified": ok.numpy(), "log_ell": ev.ell.numpy()}
+    return {"one_minus_cos": one_minus_cos.cpu().numpy(), "tangent": tangent.cpu().numpy(),
+            "certified": ok.cpu().numpy(), "log_ell": ev.ell.cpu().numpy()}
 
 
 def probe(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, scale: float,
@@ -293,24 +297,24 @@ def probe(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, scale: flo
         return ModuleObjective(net if lin is None else lin.rows(img), LogCrossEntropy,
                                xs[img], ys[img])
 
-    eps = torch.tensor([r * scale * unit_mean_norm for r in cfg.ratios],
-                       dtype=dtype).repeat_interleave(n)
+    eps = torch.tensor([r * scale * unit_mean_norm for r in cfg.ratios], dtype=dtype,
+                       device=xs.device).repeat_interleave(n)
     shape = tuple(images.shape[1:])
-    objective = objective_of(torch.arange(n * k))
+    objective = objective_of(torch.arange(n * k, device=xs.device))
     gen = torch.Generator().manual_seed(cfg.seed)
-    unit = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).repeat(k, 1, 1, 1)
-    kick = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).repeat(k, 1, 1, 1)
+    unit = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).to(xs.device).repeat(k, 1, 1, 1)
+    kick = L2Ball.sample_sphere(n, shape, 1.0, gen, dtype).to(xs.device).repeat(k, 1, 1, 1)
     select = objective.select if lin is None else objective_of
     top = _ascend_to_maximum(objective, select, eps, unit * per_row(eps, unit), cfg)
     cert = certify(objective, top, eps, cfg.kkt_tol)
     start = L2Ball.project(top + cfg.perturb * per_row(eps, kick) * kick, eps)
     ref = run_pgd(objective, eps, cfg.reference_rho * eps, cfg.reference_steps,
                   rule="normalized", direction="descent", start="uniform", generator=gen)
-    log_ref = ref.ell.numpy()
+    log_ref = ref.ell.cpu().numpy()
     c = len(cfg.conventions)
     modes = [m for m in cfg.conventions for _ in range(n * k)]
     steps = torch.cat([step_of(m, eps, cfg) for m in cfg.conventions])
-    both = objective_of(torch.arange(c * n * k))
+    both = objective_of(torch.arange(c * n * k, device=xs.device))
     trace = ascend_ell(both, eps.repeat(c), start.repeat(c, 1, 1, 1), modes, steps, cfg.steps,
                        gen)
     times, escaped, gap = escape_times(trace.log_ell, np.tile(log_ref, c), cfg.fraction)

@@ -23,6 +23,9 @@ coordinates of δ, so the iterate stays in the ball).
   single-linkage clusters of the end points at distance ``merge·ε``.
 * **Affineness** (the paper's mechanism). At random δ on the sphere, the relative size of the
   second-order term ``|ℓ(δ) − ℓ(0) − ∇ℓ(0)·δ| / |∇ℓ(0)·δ|`` (0 for an affine ℓ).
+
+Every tensor is made in the inputs' dtype and on their device; random draws come from the
+CPU's generators (a seed gives the same numbers on every device) and are moved there.
 """
 
 from __future__ import annotations
@@ -121,9 +124,9 @@ def ascend(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, rho: 
         assert ev.grad is not None  # evaluate(grad=True) returns the gradient
         g = -ev.grad if not descend else ev.grad  # ∇log ℓ has the direction of ∇ℓ
         g0 = row_norm(g) if g0 is None else g0
-        logs.append(ev.ell.numpy())
+        logs.append(ev.ell.cpu().numpy())
         if residual:
-            res.append(kkt_residual(g, delta, eps, x, box, g0).numpy())
+            res.append(kkt_residual(g, delta, eps, x, box, g0).cpu().numpy())
         if t == steps:
             break
         delta = L2Ball.project(delta + rho * eps * L2Ball.normalize(g), eps)
@@ -133,7 +136,7 @@ def ascend(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, rho: 
 
 
 def _start(x: torch.Tensor, eps: float, box: Box, gen: torch.Generator) -> torch.Tensor:
-    d = L2Ball.sample(x.shape[0], tuple(x.shape[1:]), eps, gen, x.dtype)
+    d = L2Ball.sample(x.shape[0], tuple(x.shape[1:]), eps, gen, x.dtype).to(x.device)
     return d if box is None else clip_to_box(x, d, box[0], box[1])
 
 
@@ -163,7 +166,7 @@ def restarts(arm_of: ArmOf, x: torch.Tensor, y: torch.Tensor, eps: float, rho: f
     ell = np.exp(final - best[:, None])  # ℓ/ℓ*, exact at any magnitude
     span = -np.expm1(bottom - best)      # (ℓ* − ℓ_min)/ℓ*
     spread = np.where(span > 0, ell.std(axis=1) / np.maximum(span, 1e-300), 0.0)
-    ends = up.delta.reshape(n, r, -1).numpy()
+    ends = up.delta.reshape(n, r, -1).cpu().numpy()
     return {"log_best": best.tolist(), "log_final": final.tolist(), "log_min": bottom.tolist(),
             "spread": spread.tolist(),
             "distinct": [distinct_points(e, cfg.merge * eps) for e in ends]}
@@ -197,7 +200,8 @@ def affineness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, p
     n = x.shape[0]
     xr, yr = x.repeat_interleave(probes, 0), y.repeat_interleave(probes)
     gen = torch.Generator().manual_seed(seed + 2)
-    delta = L2Ball.sample_sphere(xr.shape[0], tuple(x.shape[1:]), eps, gen, x.dtype)
+    delta = L2Ball.sample_sphere(xr.shape[0], tuple(x.shape[1:]), eps, gen, x.dtype
+                                 ).to(x.device)
     objective = ModuleObjective(model, LogCrossEntropy, xr, yr)
     at0 = objective.evaluate(torch.zeros_like(xr))
     assert at0.grad is not None
@@ -205,7 +209,7 @@ def affineness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, p
     linear = row_dot(-at0.grad * per_row(ell0, xr), delta)  # ∇ℓ = ℓ ∇log ℓ
     ell = torch.exp(objective.evaluate(delta, grad=False).ell)
     ratio = (ell - ell0 - linear).abs() / linear.abs().clamp_min(1e-300)
-    return np.median(ratio.reshape(n, probes).numpy(), axis=1).tolist()
+    return np.median(ratio.reshape(n, probes).cpu().numpy(), axis=1).tolist()
 
 
 def measure(arm_of: ArmOf, x: torch.Tensor, y: torch.Tensor, eps: float, rho: float, box: Box,

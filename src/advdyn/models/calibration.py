@@ -6,22 +6,21 @@ budget, loss) but have a single maximum of the loss over the ball — the ruler'
   flatten). Its cross-entropy ``ℓ(δ) = logsumexp(f(x+δ)) − f_y(x+δ)`` is convex in δ, so its
   maxima over the ball lie on the sphere; where the logits move little over the ball ``ℓ`` is
   close to linear in δ and the maximum is the single point ``ε·ĝ`` (``g = ∇ℓ(0)``).
-- :class:`Linearised`: a network linearised in its input at anchors ``x₀`` (one per row) and at
-  its current weights, ``f̃(x₀ + δ) = f(x₀) + J_f(x₀) δ`` (:func:`torch.func.jvp`). ``f̃`` is
-  affine in δ, so the loss of ``f̃`` over the ball has the same single-maximum landscape as the
-  affine arm while keeping the network's logits and input-Jacobian at ``x₀``. Gradients flow
-  through the ``jvp`` (it is differentiable in the tangent), so PGD, Hessians and
-  :class:`~advdyn.models.ModuleObjective` work on it unchanged. The linearisation is in the
-  input only: the weights are frozen copies (``requires_grad=False``), the anchors fixed.
+- :class:`JacobianLinearised`: a network linearised in its input at anchors ``x₀`` (one per row)
+  and at its current weights, ``f̃(x₀ + δ) = f(x₀) + J_f(x₀) δ``, the input-Jacobian formed once
+  per anchor (:func:`torch.func.jacrev`). ``f̃`` is affine in δ, so the loss of ``f̃`` over the
+  ball has the same single-maximum landscape as the affine arm while keeping the network's
+  logits and input-Jacobian at ``x₀``. Gradients flow through the product with ``J``, so PGD,
+  Hessians and :class:`~advdyn.models.ModuleObjective` work on it unchanged. The linearisation
+  is in the input only: ``f(x₀)`` and ``J`` are detached tensors (training the network later
+  does not move this arm), the anchors fixed.
 """
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
-from torch.func import functional_call, jacrev, jvp, vmap
+from torch.func import jacrev, vmap
 
 from advdyn.errors import fail
 
@@ -42,44 +41,12 @@ def affine_classifier(in_shape: tuple[int, ...] = (1, 28, 28), classes: int = 10
         return nn.Sequential(nn.Flatten(), nn.Linear(features, classes, dtype=dtype))
 
 
-class Linearised(nn.Module):
-    """``z ↦ f(x₀) + J_f(x₀)(z − x₀)``, row by row: ``model`` linearised in its input at the
-    anchors ``x₀`` (shape ``(B, *input)``; ``z`` must have the same shape), weights frozen at
-    their current values (a copy: training ``model`` later does not move this arm)."""
-
-    def __init__(self, model: nn.Module, anchors: torch.Tensor) -> None:
-        super().__init__()
-        frozen = copy.deepcopy(model).eval()
-        for p in frozen.parameters():
-            p.requires_grad_(False)
-        self.model = frozen
-        self.register_buffer("anchors", anchors.detach().clone())
-        with torch.no_grad():
-            self.register_buffer("at_anchor", frozen(self.anchors))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x0: torch.Tensor = self.anchors  # type: ignore[assignment]
-        if z.shape != x0.shape:
-            raise fail("z", f"has shape {tuple(z.shape)}, the anchors {tuple(x0.shape)}",
-                       "linearise at one anchor per row of the batch you evaluate")
-        state: dict[str, torch.Tensor] = {**dict(self.model.named_parameters()),
-                                          **dict(self.model.named_buffers())}
-
-        def f(inp: torch.Tensor) -> torch.Tensor:
-            out: torch.Tensor = functional_call(self.model, state, (inp,))
-            return out
-
-        tangent = jvp(f, (x0.to(z.dtype),), (z - x0.to(z.dtype),))[1]
-        at_anchor: torch.Tensor = self.at_anchor  # type: ignore[assignment]
-        return at_anchor.to(z.dtype) + tangent
-
-
 class JacobianLinearised(nn.Module):
-    """The model of :class:`Linearised` with the input-Jacobian formed once:
-    ``z ↦ f(x₀) + J(z − x₀)``, ``J = J_f(x₀)`` of shape ``(B, K, *input)`` (``torch.func.jacrev``
-    per anchor). Each step then costs one batched matrix product instead of a ``jvp`` through
-    the network, and :meth:`rows` gives the same model on a subset (or repetition) of its
-    anchors, for objectives that re-select rows."""
+    """``z ↦ f(x₀) + J(z − x₀)``, row by row: ``model`` linearised in its input at the anchors
+    ``x₀`` (shape ``(B, *input)``; ``z`` must have the same shape), ``J = J_f(x₀)`` of shape
+    ``(B, K, *input)`` formed once (``torch.func.jacrev`` per anchor, in the anchors' dtype).
+    Each step costs one batched matrix product, and :meth:`rows` gives the same model on a
+    subset (or repetition) of its anchors, for objectives that re-select rows."""
 
     def __init__(self, at_anchor: torch.Tensor, jacobian: torch.Tensor,
                  anchors: torch.Tensor) -> None:

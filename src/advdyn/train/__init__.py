@@ -4,7 +4,7 @@ one architecture at once (:func:`fit_ensemble`, on :class:`GroupedNet`), its inn
 and the callbacks that observe a run. No file is written here."""
 
 from advdyn.train.ensemble import Member, fit_ensemble, perturb_ensemble
-from advdyn.train.grouped import EnsembleObjective, GroupedNet
+from advdyn.train.grouped import EnsembleObjective, GroupedNet, groupable
 from advdyn.train.inner import (
     ATTACK,
     EVALUATE,
@@ -33,5 +33,5 @@ from advdyn.train.loop import (
 __all__ = ["ATTACK", "EVALUATE", "FIRST_FREE_PURPOSE", "FORMAT", "OPTIMIZERS", "SHUFFLE",
            "Callback", "EnsembleObjective", "EpochHook", "GroupedNet", "HeldOut", "InnerPGD",
            "Member", "Optimiser", "Progress", "Recipe", "Step", "attack_loss", "fit",
-           "fit_ensemble", "perturb", "perturb_ensemble", "robust_accuracy", "stream",
+           "fit_ensemble", "groupable", "perturb", "perturb_ensemble", "robust_accuracy", "stream",
            "train_epoch"]

@@ -60,11 +60,17 @@ def _parametrised(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
 
 
 def _supported(layer: nn.Module) -> bool:
+    """Whether one layer runs on the grouped layout (module docstring)."""
     if isinstance(layer, nn.Conv2d):
         return layer.groups == 1 and layer.padding_mode == "zeros"
     if isinstance(layer, nn.Flatten):
         return layer.start_dim == 1 and layer.end_dim == -1
     return isinstance(layer, (nn.Linear, InputScaling, *PER_CHANNEL))
+
+
+def groupable(model: nn.Module) -> bool:
+    """Whether every layer of ``model`` is one :class:`GroupedNet` supports (module docstring)."""
+    return all(_supported(layer) for layer in leaves(model))
 
 
 class GroupedNet:
@@ -77,11 +83,11 @@ class GroupedNet:
         if not self.models:
             raise fail("models", "an ensemble needs at least one model")
         self.layers = leaves(self.models[0])
-        for layer in self.layers:
-            if not _supported(layer):
-                raise fail("model", f"layer {layer!r} is not supported by the grouped ensemble",
-                           "use Conv2d, Linear, Flatten, InputScaling and pointwise or "
-                           "pooling layers")
+        if not groupable(self.models[0]):
+            odd = next(layer for layer in self.layers if not _supported(layer))
+            raise fail("model", f"layer {odd!r} is not supported by the grouped ensemble",
+                       "use Conv2d, Linear, Flatten, InputScaling and pointwise or "
+                       "pooling layers")
         for k, m in enumerate(self.models[1:], start=1):
             if [repr(layer) for layer in leaves(m)] != [repr(layer) for layer in self.layers]:
                 raise fail("models", f"model {k} has another architecture than model 0")
