@@ -5,7 +5,7 @@ configuration — hence its cache key and result — is what it was before the d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,14 @@ from advdyn.cli.main import main
 from advdyn.errors import AdvdynError
 from advdyn.experiments import registry
 from advdyn.experiments.at_scale import train_job
-from advdyn.experiments.base import on_device
+from advdyn.experiments.base import Job, on_device
 from advdyn.experiments.fig2 import probe_job
 from advdyn.models.checks import resolve_device
 from advdyn.pipeline import plan
+from advdyn.pipeline import sweep as run_sweep
+from advdyn.runner.executors import Completed, Executor
 from advdyn.runner.store import key_of
+from advdyn.runner.sweep import load_sweep
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 ON_DEVICE = {"fig2", "at_scale"}
@@ -42,12 +45,21 @@ def test_cuda_is_refused_here_but_kept_for_remote_workers() -> None:
     assert resolve_device("cuda", local=False) == "cuda"
 
 
+def fig2_sweep(folder: Path) -> Path:
+    """A two-point sweep of the fig2 experiment (whose jobs take a device)."""
+    grid = folder / "grid.yaml"
+    grid.write_text("experiment: fig2\ngrid:\n  model_seed: [0, 1]\n", encoding="utf-8")
+    return grid
+
+
 @NO_GPU
 @pytest.mark.parametrize("argv", [["train", "--epochs", "1"], ["fig2", "--quick"],
-                                  ["fig3", "--quick"], ["reproduce", "--quick"]])
+                                  ["fig3", "--quick"], ["reproduce", "--quick"],
+                                  ["check", "fig2a", "--quick"], ["sweep", "GRID"]])
 def test_an_absent_device_exits_2_with_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     out = tmp_path / "out"
+    argv = [str(fig2_sweep(tmp_path)) if a == "GRID" else a for a in argv]
     assert main([*argv, "--out", str(out), "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--device" in err
@@ -84,6 +96,44 @@ def test_jobs_carry_a_device_other_than_the_cpu_and_cpu_jobs_keep_their_keys() -
     assert {e.name for e in experiments if e.devices} == ON_DEVICE
     fig2 = registry.get("fig2", "experiment")
     assert on_device(fig2, [], "cuda") == []
+
+
+class _Refusing(Executor):
+    """An executor that records the jobs it is given and runs none."""
+
+    name = "refusing"
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Completed]:
+        self.jobs.extend(jobs)
+        raise _RefusedError
+
+
+class _RefusedError(Exception):
+    """Raised by :class:`_Refusing` instead of running a job."""
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_sweep_sends_its_jobs_to_the_device_and_cpu_jobs_keep_their_keys(
+        tmp_path: Path, device: str) -> None:
+    sweep = load_sweep(fig2_sweep(tmp_path))
+    executor = _Refusing()
+    with pytest.raises(_RefusedError):
+        run_sweep(sweep, tmp_path / "out", executor, progress=False, device=device)
+    expected = [j if device == "cpu" else Job(j.function, {**j.config, "device": device})
+                for j in sweep.all_jobs]
+    assert executor.jobs and [key_of(j) for j in executor.jobs] == [key_of(j) for j in expected]
+
+
+def test_check_and_sweep_default_to_the_cpu() -> None:
+    from advdyn.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["check", "fig2a", "--out", "o"]).device == "cpu"
+    assert parser.parse_args(["sweep", "g.yaml", "--out", "o"]).device == "cpu"
+    assert parser.parse_args(["check", "fig2a", "--out", "o", "--device", "auto"]).device == "auto"
 
 
 @NO_GPU

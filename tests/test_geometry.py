@@ -131,6 +131,31 @@ def test_normalize_is_unit_even_for_tiny_gradients():
                                torch.tensor([[0.6, 0.8]], dtype=torch.float32))
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_normalize_and_project_keep_the_layout_and_the_flat_rows_formula(layout):
+    """On images (B, C, H, W) in either memory layout: the results are the formulas on the
+    flattened rows, ``ĝ/‖ĝ‖`` with ``ĝ = g/max|g|`` and ``v·min(1, ε/‖v‖)`` (bit for bit in
+    the contiguous layout, whose reductions run in the same order), in the input's layout."""
+    g = torch.Generator().manual_seed(5)
+    v = (torch.randn(6, 3, 4, 5, generator=g) * torch.logspace(-3, 3, 6)[:, None, None, None]
+         ).contiguous(memory_format=layout)
+    v[2] = 0
+    eps = torch.linspace(0.5, 40.0, 6)
+    flat = v.reshape(6, -1)
+    hat = flat / flat.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
+    unit = hat / torch.linalg.vector_norm(hat, dim=1, keepdim=True).clamp_min(1e-30)
+    projected = flat * (eps[:, None] / torch.linalg.vector_norm(flat, dim=1, keepdim=True)
+                        ).clamp_max(1)
+    for got, want in ((L2Ball.normalize(v), unit), (L2Ball.project(v, eps), projected)):
+        assert got.is_contiguous(memory_format=layout)
+        if layout == torch.contiguous_format:
+            assert torch.equal(got.reshape(6, -1), want)
+        else:
+            torch.testing.assert_close(got.reshape(6, -1), want)
+    assert row_norm(v, keepdim=True).shape == (6, 1, 1, 1)
+    assert torch.equal(row_norm(v, keepdim=True).reshape(6), row_norm(v))
+
+
 def test_atomic_files_are_world_readable(tmp_path):
     import os
     import stat

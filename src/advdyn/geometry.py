@@ -43,9 +43,10 @@ def in_dtype(value: torch.Tensor | float, dtype: torch.dtype,
     return t.to(dtype=dtype, device=device)
 
 
-def row_norm(v: torch.Tensor) -> torch.Tensor:
-    """``‖v_b‖₂`` for every row, shape ``(B,)``."""
-    return torch.linalg.vector_norm(v.flatten(1), dim=1)
+def row_norm(v: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    """``‖v_b‖₂`` for every row: shape ``(B,)``, or ``(B, 1, ..., 1)`` with ``keepdim`` (which
+    broadcasts against ``v`` in any memory layout)."""
+    return torch.linalg.vector_norm(v, dim=tuple(range(1, v.ndim)), keepdim=keepdim)
 
 
 def row_dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -112,17 +113,18 @@ class L2Ball:
         Computed as ``ĝ/‖ĝ‖`` with ``ĝ = g/max|g|``, so a gradient of any tiny nonzero size (a
         saturated loss, ``‖g‖ ≈ 1e-99``) still gives a unit direction instead of stalling.
         """
-        flat = grad.reshape(grad.shape[0], -1)
-        peak = flat.abs().amax(dim=1).clamp_min(torch.finfo(grad.dtype).tiny)
-        g = grad / per_row(peak, grad)
-        return g / per_row(row_norm(g).clamp_min(TINY), g)
+        # the row scalars keep their dimensions (B, 1, ...) and are updated in place: one kernel
+        # each, no reshape (nor the copy that flattening a channels-last gradient would make)
+        peak = grad.abs().amax(dim=tuple(range(1, grad.ndim)), keepdim=True)
+        g = grad / peak.clamp_min_(torch.finfo(grad.dtype).tiny)
+        return g.div_(row_norm(g, keepdim=True).clamp_min_(TINY))
 
     @staticmethod
     def project(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
         r"""``P_B(v) = v · min(1, ε/‖v‖)``."""
-        # min(1, ε/‖v‖) (= 1 for v = 0, where ε/0 = inf)
-        scale = (per_row(eps, delta).reshape(-1) / row_norm(delta)).clamp_max(1)
-        return delta * per_row(scale, delta)
+        # min(1, ε/‖v‖) (= 1 for v = 0, where ε/0 = inf), shaped (B, 1, ...)
+        scale = per_row(eps, delta) / row_norm(delta, keepdim=True)
+        return delta * scale.clamp_max_(1)
 
     @staticmethod
     def radius(delta: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ import typing
 from advdyn.cli.common import (
     LazySubparsers,
     add_command,
+    add_device_flag,
+    device_of,
     emit_json,
     flag_type,
     number_type,
@@ -26,7 +28,8 @@ from advdyn.cli.common import (
 )
 from advdyn.cli.names import CLAIMS, OLD_CLAIM_IDS
 
-USAGE = "advdyn check CLAIM --out DIR [--quick] [--json] [--threads N] [--PARAMETER V ...]"
+USAGE = ("advdyn check CLAIM --out DIR [--quick] [--json] [--threads N] [--device D] "
+         "[--PARAMETER V ...]")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--threads", type=positive_int, default=1,
                        help="torch CPU threads (default 1: the small batched kernels here are "
                        "latency-bound; extra threads cost more than they give on a busy machine)")
+        add_device_flag(q, "the jobs of an experiment on a CNN (fig2, at_scale; the others run "
+                        "on the CPU)")
         q.set_defaults(run=run)
 
 
@@ -92,13 +97,14 @@ def run(args: argparse.Namespace) -> int:
     experiment = registry.get(claim(claim_id).experiment, "claim")
     # every parameter is validated before anything is written
     plan([experiment], quick=args.quick, overrides={experiment.name: parameters})
+    device = device_of(args)
     out = output_folder(args.out)
     if claim_id != args.claim:
         print(f"advdyn check: note: {args.claim!r} is the old id of {claim_id}; type "
               f"{claim_id} (old ids are accepted until the next release)", file=sys.stderr)
     torch.set_num_threads(args.threads)
     done = check(claim_id, out, InlineExecutor(threads=args.threads), quick=args.quick,
-                 parameters=parameters, progress=False)
+                 parameters=parameters, progress=False, device=device)
     if done.section.error is not None:
         print(done.section.error.rstrip().splitlines()[-1])
         return 1

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from advdyn.atomic import write_text
-from advdyn.cli.common import add_command, add_executor_arguments, executor_from, output_folder
+from advdyn.cli.common import (
+    add_command,
+    add_device_flag,
+    add_executor_arguments,
+    device_of,
+    executor_from,
+    output_folder,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("grid", metavar="GRID.yaml", help="the sweep file")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_executor_arguments(p)
+    add_device_flag(p, "the jobs of an experiment on a CNN (fig2, at_scale; the others run on "
+                    "the CPU; with --executor dask, cuda is checked on the workers)")
     p.set_defaults(run=run)
 
 
@@ -29,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = output_folder(args.out)
     sweep = load_sweep(args.grid)
+    device = device_of(args, local=args.executor != "dask")
     with executor_from(args) as executor:
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "sweep.yaml", Path(args.grid).read_text(encoding="utf-8"))
-        result = run_sweep(sweep, out, executor, progress=not args.no_progress)
+        result = run_sweep(sweep, out, executor, progress=not args.no_progress, device=device)
     print(f"sweep {sweep.experiment.name}: {len(sweep.points)} grid points, {result.n_jobs} "
           f"jobs ({result.n_reused} reused) in {result.wall_s:.1f} s")
     for path in [out / "sweep.yaml", *result.files]:

@@ -3,6 +3,7 @@ claim), the standalone experiment commands, and ``sweep``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -231,23 +232,29 @@ def run_standalone(experiment: Experiment, config: Any, out: Path, *, progress: 
 
 
 def check(claim_id: str, out: Path, executor: Executor, *, quick: bool = False,
-          parameters: Mapping[str, Any] | None = None, progress: bool = True) -> Done:
+          parameters: Mapping[str, Any] | None = None, progress: bool = True,
+          device: str = "cpu") -> Done:
     """``advdyn check CLAIM``: run the experiment that holds ``claim_id``'s arms (its quick
-    configuration with ``quick``, then ``parameters``), write its files and ``out/claims.json``
-    (that experiment's records)."""
+    configuration with ``quick``, then ``parameters``), its jobs on ``device`` where they take
+    one, write its files and ``out/claims.json`` (that experiment's records)."""
     experiment = registry.get(claim(claim_id).experiment, "claim")
     [(e, config, jobs)] = plan([experiment], quick=quick,
-                               overrides={experiment.name: parameters or {}}).entries
+                               overrides={experiment.name: parameters or {}},
+                               device=device).entries
     done = run_experiment(e, config, out, ResultStore(out / "cache"), executor, jobs=jobs,
                           progress=progress)
     write_claims(out, done.records)
     return done
 
 
-def sweep(the_sweep: Sweep, out: Path, executor: Executor, *, progress: bool = True) -> SweepRun:
-    """``advdyn sweep``: the grid's jobs through the runner, the tidy table and the summary
+def sweep(the_sweep: Sweep, out: Path, executor: Executor, *, progress: bool = True,
+          device: str = "cpu") -> SweepRun:
+    """``advdyn sweep``: the grid's jobs (on ``device`` where they take one, which then shows
+    as the table's ``device`` column) through the runner, the tidy table and the summary
     figure (:func:`advdyn.plots.sweep.sweep_summary`)."""
     name = the_sweep.experiment.name
+    the_sweep = dataclasses.replace(the_sweep, jobs=[
+        on_device(the_sweep.experiment, jobs, device) for jobs in the_sweep.jobs])
 
     def summary(rows: list[dict[str, Any]], swept: list[str], results: list[str]) -> Any:
         return sweep_summary(rows, swept, results, title=f"sweep of {name}")
