@@ -146,7 +146,7 @@ def eps_turns(cfg: Config, seed: int) -> dict[str, list[float]]:
         turns = []
         for c in cfg.eps_scales:
             model = net if arm == "main" else scale_free_control(net, c)
-            _, g = model.value_and_grad((c * u + eps * unit).reshape(-1, 2))
+            g = model.grad((c * u + eps * unit).reshape(-1, 2))
             turns.append(largest_turn(g.reshape(len(cfg.eps_values), -1, 2)))
         out[arm] = torch.cat(turns).tolist()
     return out
