@@ -142,7 +142,8 @@ def test_the_experiments_eps_only_control_is_not_supported() -> None:
     cfg = EXPERIMENT.make_config({"width": 64, "n_points": 25, "eps_scales": (0.01, 100.0),
                                   "eps_values": (1.0,), "seeds": 1, "eps_seeds": 1000})
     values = [execute(job)[1] for job in EXPERIMENT.jobs(cfg)[cfg.seeds:]]
-    control = eps_cells(cfg, values)["control"]
+    grid, turn = eps_cells(cfg, values)
+    _, control = scale.eps_only_arms({"eps_only": grid, "eps_only_turn": turn})
     assert control["seeds"] == list(range(1000))
     seen = scale.judge_eps_only(control).powered()
     assert seen.power is not None and seen.power.adequate, seen.power
@@ -163,6 +164,15 @@ def test_one_of_two_effects_supported_is_partly() -> None:
     assert scale.judge_minima(mixed).verdict == PARTLY
 
 
+def _eps_result(main: dict, control: dict) -> dict:
+    """Two eps-only arms as the experiment stores them: the grid, and the turns as an array
+    ``(arm, cell, seed)``."""
+    return {"eps_only": {"seeds": main["seeds"],
+                         "cells": [{"scale": c["scale"], "eps": c["eps"]} for c in main["cells"]]},
+            "eps_only_turn": np.array([[c["turn"] for c in arm["cells"]]
+                                       for arm in (main, control)])}
+
+
 def test_records_carry_the_effect_and_the_control_is_rejected() -> None:
     """Through ``Claim.evaluate`` on results shaped as the experiments store them: the main arm
     supported with its effect and power in the record, the control rejected by the same rule."""
@@ -173,7 +183,7 @@ def test_records_carry_the_effect_and_the_control_is_rejected() -> None:
         "s5.1-minima": {"arms": {"main": _phase(True), "control": _phase(False)}},
         "concentration": {"concentration": {"main": CASES["concentration"][1],
                                             "control": CASES["concentration"][2]}},
-        "eps-only": {"eps_only": {"main": CASES["eps-only"][1], "control": CASES["eps-only"][2]}},
+        "eps-only": _eps_result(CASES["eps-only"][1], CASES["eps-only"][2]),
         "angle": {"angle": {"main": CASES["angle"][1], "control": CASES["angle"][2]}},
     }
     for cid, result in results.items():

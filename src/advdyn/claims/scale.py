@@ -178,6 +178,16 @@ def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
                      f"{', '.join(visible) or 'no scale'}", values, power, effect)
 
 
+def eps_only_arms(result: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two eps-only arms (``main``, ``control``): ``seeds`` and per (scale, ε) cell the
+    turn per seed, from the experiment's cells and its ``eps_only_turn`` ``(arm, cell, seed)``."""
+    grid, turn = result["eps_only"], result["eps_only_turn"]
+    main, control = ({"seeds": grid["seeds"],
+                      "cells": [{"scale": c["scale"], "eps": c["eps"], "turn": turn[a, i]}
+                                for i, c in enumerate(grid["cells"])]} for a in (0, 1))
+    return main, control
+
+
 EPS_ONLY = Claim(
     id="eps-only", section="§5.1.1",
     quote="the concentration results for all quantities such as sup ‖∂f(a, W, δ + x)/∂δ‖ and "
@@ -206,8 +216,7 @@ EPS_ONLY = Claim(
             "fixed ε the input scale then moves the turn from a ball around the origin (ratio "
             "≫ 1: the gradient turns fully) to a ball far from it (ratio ≪ 1: it barely "
             "turns), so the rule must reject.",
-    experiment="concentration", arms=lambda r: (r["eps_only"]["main"], r["eps_only"]["control"]),
-    judge=judge_eps_only)
+    experiment="concentration", arms=eps_only_arms, judge=judge_eps_only)
 
 
 def judge_angle(arm: Sequence[Mapping[str, Any]]) -> Judgement:

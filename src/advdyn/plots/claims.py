@@ -195,12 +195,12 @@ def draw_concentration(result: Mapping[str, Any], records: Sequence[Any]) -> lis
                    label=f"{arm}, ratio {ratio:g}")
     a.set(xscale="log", xlabel="input scale", ylabel="mean spread of ℓ over the minima of L\n"
           "(relative to the range of ℓ on the sphere)")
-    for arm, style in (("main", "o-"), ("control", "x--")):
-        cells = result["eps_only"][arm]["cells"]
+    cells = result["eps_only"]["cells"]
+    for arm, key, style in (("main", "mean_turn", "o-"), ("control", "mean_turn_control", "x--")):
         for i, eps in enumerate(sorted({x["eps"] for x in cells})):
             g = sorted((x for x in cells if x["eps"] == eps), key=lambda x: x["scale"])
-            mean = [max(sum(x["turn"]) / len(x["turn"]), 1e-16) for x in g]
-            b.plot([x["scale"] for x in g], mean, style, color=f"C{i}", label=f"{arm}, ε = {eps:g}")
+            b.plot([x["scale"] for x in g], [max(x[key], 1e-16) for x in g], style,
+                   color=f"C{i}", label=f"{arm}, ε = {eps:g}")
     b.set(xscale="log", yscale="log", xlabel="input scale (ε fixed per colour)",
           ylabel="mean over seeds of 1 − min cos∠[∂f(δ), ∂f(δ′)]\n"
                  "(control: f_c(z) = c·f(z/c))")

@@ -214,39 +214,39 @@ def cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def eps_cells(config: Config, chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The eps-only arms from the :func:`eps_job` values: per arm, ``seeds`` and one cell per
-    (scale, ε) with its ``turn`` per seed (in the order of ``seeds``: paired across cells)."""
+def eps_cells(config: Config, chunks: list[dict[str, Any]]) -> tuple[dict[str, Any], np.ndarray]:
+    """The eps-only grid from the :func:`eps_job` values: ``seeds`` and the cells (``scale``,
+    ``eps``, and the mean turn per arm), and the turns ``(arm, cell, seed)`` (arms ``main``,
+    ``control``; the seeds paired across cells), kept out of the result's JSON."""
     seeds = [s for c in chunks for s in c["seeds"]]
-    keys = [(c, e) for c in config.eps_scales for e in config.eps_values]
-    arms = {arm: [{"scale": c, "eps": e, "turn": [t[i] for ch in chunks for t in ch[arm]]}
-                  for i, (c, e) in enumerate(keys)] for arm in ("main", "control")}
-    return {arm: {"seeds": seeds, "cells": cells} for arm, cells in arms.items()}
+    turn = np.array([[t for ch in chunks for t in ch[arm]] for arm in ("main", "control")])
+    turn = turn.transpose(0, 2, 1)                                  # (arm, cell, seed)
+    cells = [{"scale": c, "eps": e, "mean_turn": float(turn[0, i].mean()),
+              "mean_turn_control": float(turn[1, i].mean())}
+             for i, (c, e) in enumerate((c, e) for c in config.eps_scales
+                                        for e in config.eps_values)]
+    return {"seeds": seeds, "cells": cells}, turn
 
 
 def collect(config: Config, values: list[dict[str, Any]]) -> dict[str, Any]:
     """The three measurements, per arm, with per-cell means for the concentration grid and the
-    eps-only grid."""
+    eps-only grid (its per-seed turns as the array ``eps_only_turn``, :func:`eps_cells`)."""
     per_seed, chunks = values[:config.seeds], values[config.seeds:]
     conc = [r for v in per_seed for r in v["concentration"]]
     angle = [r for v in per_seed for r in v["angle"]]
     by_arm = {a: [r for r in conc if r["arm"] == a] for a in ("main", "control")}
-    eps_only = eps_cells(config, chunks)
-    means = [{"scale": m["scale"], "eps": m["eps"], "seeds": len(m["turn"]),
-              "mean_turn": float(np.mean(m["turn"])),
-              "mean_turn_control": float(np.mean(c["turn"]))}
-             for m, c in zip(eps_only["main"]["cells"], eps_only["control"]["cells"],
-                             strict=True)]
+    eps_only, turn = eps_cells(config, chunks)
     return {"text": f"Figure 1 family: d = 2, m = {config.width}, bce with label 0, "
                     f"{config.seeds} seeds ({config.eps_seeds} for eps-only); exact circle "
                     "scan.",
             "tables": [table("concentration of the minima of L (main)", cells(by_arm["main"])),
                        table("1 − min cos∠[∂f(δ), ∂f(δ′)] per input scale and ε (mean over "
-                             "seeds; control: f_c(z) = c·f(z/c))", means),
+                             f"{config.eps_seeds} seeds; control: f_c(z) = c·f(z/c))",
+                             eps_only["cells"]),
                        table("1 − min cos∠[∂f(δ), ∂f(δ′)] along ε", angle)],
             "concentration": {a: {"rows": rows, "cells": cells(rows)}
                               for a, rows in by_arm.items()},
-            "eps_only": eps_only,
+            "eps_only": eps_only, "eps_only_turn": turn,
             "angle": {a: [r for r in angle if r["arm"] == a] for a in ("main", "control")}}
 
 
