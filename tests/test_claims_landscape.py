@@ -1,67 +1,87 @@
-"""The Figure 1 claim's judge (advdyn.claims.landscape): failing counts → not supported, passing
-counts → supported, one half → partly supported, and the scale-swapped control of a
-scale-dependent landscape → not supported (so the main verdict stands); the power of exact
-counts, and an empty row → inconclusive (underpowered)."""
+"""The Figure 1 claim's judge (advdyn.claims.landscape): fractions of networks with exact
+Clopper–Pearson intervals against 0.9, decided three-way without "partly"; the verdict the
+power computation predicts at the edge of detectability (36 networks); and the experiment's
+linear-network control arm → not supported."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, claim
+from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, claim
 from advdyn.claims.landscape import fig1_arms, fig1_judge
+from advdyn.claims.rule_power import HIGH, binomial_power
+from advdyn.experiments.fig1 import Fig1Config, network_counts
 
 SCALES, RATIOS = (0.01, 1.0, 100.0), (0.1, 1.0, 10.0)
 
 
-def result(minima: dict[tuple[float, float], int]) -> dict:
-    """A Figure 1 result with the given local-minimum counts per (scale, ratio) (1 elsewhere)."""
-    panels = [{"scale": s, "ratio": r, "minima": minima.get((s, r), 1)}
-              for s in SCALES for r in RATIOS]
-    return {"panels": panels, "config": {"width": 8, "loss": "bce", "label": 0.0, "seed": 0}}
+def counts(row: int, corner: int) -> list[list[int]]:
+    """A network's minima per (scale, ratio): ``row`` at every ratio of the smallest scale,
+    ``corner`` at the largest scale and ratio, 3 elsewhere."""
+    return [[row] * 3, [3] * 3, [3, 3, corner]]
 
 
-# the paper's picture: one minimum at small scale, many at large scale and ratio
-PAPER = result({(100.0, 1.0): 3, (100.0, 10.0): 9, (1.0, 10.0): 2})
+def result(main: list[list[list[int]]], control: list[list[list[int]]] | None = None) -> dict:
+    """A Figure 1 result whose networks have the given counts (control: one minimum
+    everywhere, the linear network's landscape)."""
+    control = control or [counts(1, 1)] * len(main)
+    return {"networks": {"scales": list(SCALES), "ratios": list(RATIOS),
+                         "main": [{"seed": s, "minima": m} for s, m in enumerate(main)],
+                         "control": [{"seed": s, "minima": m} for s, m in enumerate(control)]},
+            "config": {"width": 8, "loss": "bce", "label": 0.0, "seed": 0,
+                       "networks": len(main)}}
 
 
-def test_paper_like_counts_are_supported_and_the_swapped_control_is_not() -> None:
-    main, control = fig1_arms(PAPER)
-    assert fig1_judge(main).verdict == SUPPORTED
-    assert fig1_judge(control).verdict == NOT_SUPPORTED
-    rec = claim("fig1").evaluate(PAPER)
+def test_paper_like_networks_are_supported_and_the_one_minimum_control_is_not() -> None:
+    rec = claim("fig1").evaluate(result([counts(1, 9)] * 60))
     assert rec.verdict == SUPPORTED and rec.control["verdict"] == NOT_SUPPORTED
-    assert rec.values["row_minima"] == {"0.1": 1, "1": 1, "10": 1}
-    assert rec.values["corner_minima"] == 9
+    assert rec.values["one_in_row"] == rec.values["several_at_corner"] == 60
+    assert rec.effect["min_effect"] == HIGH and rec.effect["low"] > HIGH
+    assert rec.control["values"]["several_at_corner"] == 0
+    assert "smaller than the minimum" in rec.control["reason"]
 
 
-@pytest.mark.parametrize("counts, verdict", [
-    ({(0.01, 10.0): 2}, NOT_SUPPORTED),                 # several at small scale, one at corner
-    ({(0.01, 1.0): 2, (100.0, 10.0): 4}, PARTLY),       # B holds, A fails
-    ({}, PARTLY),                                       # A holds, B fails (one everywhere)
+@pytest.mark.parametrize("main, verdict", [
+    ([counts(2, 9)] * 60, NOT_SUPPORTED),                      # A fails: several at small scale
+    ([counts(1, 1)] * 60, NOT_SUPPORTED),                      # B fails: one everywhere
+    ([counts(1, 9)] * 56 + [counts(1, 1)] * 4, INCONCLUSIVE),  # B: 56/60, interval straddles
 ])
-def test_failing_counts_are_not_or_partly_supported(counts: dict, verdict: str) -> None:
-    main, _ = fig1_arms(result(counts))
-    assert fig1_judge(main).verdict == verdict
+def test_either_half_failing_is_not_supported_and_a_straddle_inconclusive(
+        main: list, verdict: str) -> None:
+    arm, _ = fig1_arms(result(main))
+    assert fig1_judge(arm).verdict == verdict
 
 
-def test_a_scale_free_landscape_makes_the_claim_inconclusive() -> None:
-    """Counts that do not depend on the input scale pass the rule on both arms: the control is
-    not rejected, so the rule cannot tell the claim from its absence."""
-    flat = result({(s, 10.0): 3 for s in SCALES})
-    main, control = fig1_arms(flat)
-    assert fig1_judge(main).verdict == fig1_judge(control).verdict == PARTLY
-    rec = claim("fig1").evaluate(flat)
-    assert rec.verdict == INCONCLUSIVE and "does not discriminate" in rec.reason
+def test_the_edge_of_detectability_is_where_the_power_says() -> None:
+    """The counting rule's power: n/n has the 95 % lower bound 0.025^{1/n}, at least 0.9 from
+    n = 36 on. At 36 networks all passing the rule is adequate and says supported; at 35 it is
+    not adequate, and the same perfect data cannot pass: their interval straddles 0.9."""
+    edge = math.ceil(math.log(0.025) / math.log(HIGH))
+    assert edge == 36
+    for n, adequate in ((edge, True), (edge - 1, False)):
+        rec = claim("fig1").evaluate(result([counts(1, 9)] * n))
+        assert rec.power == binomial_power(n, "networks").to_json()
+        assert rec.power["adequate"] is adequate
+        if adequate:
+            assert rec.verdict == SUPPORTED
+            assert rec.power["detectable_effect"] == pytest.approx(0.8 ** (1 / n))
+        else:
+            assert rec.verdict == INCONCLUSIVE and "straddles" in rec.reason
+            assert rec.power["why"].startswith("35 networks: even 35/35")
 
 
-def test_power_of_the_exact_counts() -> None:
-    """Exact counts of one network: no p-value, a difference of one minimum is seen, over the
-    row's panels and the corner; a run with no panel in the row could not pass (underpowered)."""
-    rec = claim("fig1").evaluate(PAPER)
-    assert rec.power == {"n": len(RATIOS) + 1, "min_p": 0.0, "detectable_effect": 1.0,
-                         "adequate": True, "why": ""}
-    main, _ = fig1_arms(PAPER)
-    empty = fig1_judge({**main, "row_minima": {}, "corner_minima": 9})
-    assert empty.power is not None and not empty.power.adequate
-    powered = empty.powered()
-    assert powered.verdict == INCONCLUSIVE and "underpowered: no panel in the row" in powered.reason
+@pytest.mark.slow
+def test_the_experiments_linear_control_arm_is_not_supported() -> None:
+    """The control arm as the experiment builds it (linear networks f = γ_c w₁ᵀz of 36 draws,
+    scanned on the same circles): one minimum of L everywhere, so B fails → not supported, at
+    an adequate size."""
+    cfg = Fig1Config(scales=(0.01, 1.0), ratios=(0.1, 1.0), width=16, networks=36)
+    nets = {"scales": list(cfg.scales), "ratios": list(cfg.ratios),
+            **network_counts(cfg, 0, cfg.networks)}
+    _, control = fig1_arms({"networks": nets})
+    judged = fig1_judge(control).powered()
+    assert control["one_in_row"] == 36 and control["several_at_corner"] == 0
+    assert judged.power is not None and judged.power.adequate
+    assert judged.verdict == NOT_SUPPORTED

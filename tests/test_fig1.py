@@ -206,24 +206,26 @@ def test_experiment_runs_the_job_and_writes_the_cli_files(tmp_path, small: dict)
     from advdyn.runner import ResultStore
     from advdyn.runner.executors import InlineExecutor
 
-    done = run_experiment(EXPERIMENT, EXPERIMENT.make_config(SMALL), tmp_path / "fig1",
-                          ResultStore(tmp_path / "cache"), InlineExecutor(), progress=False)
+    done = run_experiment(EXPERIMENT, EXPERIMENT.make_config({**SMALL, "networks": 4}),
+                          tmp_path / "fig1", ResultStore(tmp_path / "cache"), InlineExecutor(),
+                          progress=False)
     section = done.section
-    assert section.error is None and section.n_jobs == 1
+    assert section.error is None and section.n_jobs == 2     # the figure, one chunk of networks
     folder = tmp_path / "fig1"
     data = json.loads((folder / "fig1.json").read_text())
     assert data["panels"] == json.loads(json.dumps(small["panels"]))
     assert imread(folder / "fig1.png").shape[1] >= 1000 and (folder / "fig1.pdf").is_file()
     [claim] = section.outcome.claims
     assert claim.id == "fig1" and claim == fig1_claim(done.result)
-    checks = small["checks"]
-    both = (checks["exactly_one_minimum_at_smallest_scale"],
-            checks["several_minima_at_largest_scale_and_ratio"])
-    expected = {2: "supported", 1: "partly supported", 0: "not supported"}[sum(both)]
-    if claim.control["verdict"] == "not supported":
-        assert claim.verdict == expected
-    else:  # a rule that does not reject its control cannot decide
-        assert claim.verdict == "inconclusive"
+    nets = done.result["networks"]
+    assert [r["seed"] for r in nets["main"]] == [r["seed"] for r in nets["control"]] == [0, 1, 2, 3]
+    # the figure's network is the first counted one
+    assert [row[0] for row in nets["main"][0]["minima"]] == [
+        p["minima"] for p in small["panels"] if p["ratio"] == SMALL["ratios"][0]]
+    assert all(n == 1 for r in nets["control"] for row in r["minima"] for n in row)
+    # 4 networks: even 4/4 cannot put a 95 % lower bound above 0.9 (36 are needed)
+    assert claim.verdict == "inconclusive" and not claim.power["adequate"]
+    assert claim.power["why"].startswith("4 networks: even 4/4")
     assert [row[:2] for row in section.outcome.tables[0].rows] == [
         [p["scale"], p["ratio"]] for p in small["panels"]]
 

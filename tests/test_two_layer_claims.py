@@ -92,14 +92,16 @@ def _trend(y_of_scale, scales=(0.01, 1, 100)) -> dict:
     return {"rows": rows, "cells": []}
 
 
-def _eps_only(scale_matters: bool, shift: float = 0.0) -> dict:
-    """1 − min cos = ε (+ the scale where it matters; + ``shift`` at the largest scale only),
-    ± 5·10⁻⁴ by seed parity."""
-    rows = [{"seed": s, "scale": c, "eps": e,
-             "turn": e + (c if scale_matters else 0) + (shift if c == 10 else 0)
-             + 1e-3 * (s % 2)}
-            for c in (0.1, 1, 10) for e in (0.1, 1, 10) for s in range(6)]
-    return {"rows": rows, "group": "eps", "level": "scale"}
+def _eps_only(scale_matters: bool, shift: float = 0.0, seeds: int = 6) -> dict:
+    """1 − min cos = ε (+ the scale where it matters; + ``shift`` at the largest scale only;
+    + 10⁻³ on odd seeds at the largest scale), per seed and (scale, ε) cell, paired across
+    cells as the experiment stores them."""
+    return {"seeds": list(range(seeds)),
+            "cells": [{"scale": c, "eps": e,
+                       "turn": [e + (c if scale_matters else 0)
+                                + ((shift + 1e-3 * (s % 2)) if c == 10 else 0)
+                                for s in range(seeds)]}
+                      for c in (0.1, 1, 10) for e in (0.1, 1, 10)]}
 
 
 def _phase(effect: bool) -> dict:
@@ -186,8 +188,7 @@ UNDERPOWERED = {
                    "ratio": 1}],
     "concentration": {"rows": [r for r in _trend(lambda c: np.log10(c) + 2, (0.01, 100))["rows"]
                                if r["seed"] == 0], "cells": []},
-    "eps-only": {**_eps_only(False), "rows": [r for r in _eps_only(False)["rows"]
-                                              if r["seed"] == 0]},
+    "eps-only": _eps_only(False, seeds=2),
     "angle": [{"eps": e, "turn": e * 1e-3, "seed": 0} for e in (1e-3, 1e-2)],
     "s5.1-minima": _small_phase(),
     "s5.1-escape": _small_phase(),

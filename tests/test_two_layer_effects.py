@@ -2,12 +2,14 @@
 margins, RMST differences): an effect beyond the minimum → supported, smaller (but nonzero) or
 reversed → not supported, an interval straddling the minimum → inconclusive, the control's data →
 not supported; "partly" where one of several cells passes; the records through
-``Claim.evaluate``; the power edges of the RMST bootstrap and of eps-only's exact interval."""
+``Claim.evaluate``; the power edges of the RMST bootstrap and of eps-only's paired interval, and
+eps-only's control arm as the experiment builds it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from advdyn.claims import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, claim, escape_phase, scale
 from advdyn.claims.survival import MIN_RUNS, rmst_difference
@@ -96,15 +98,57 @@ def test_three_way_smaller_reversed_straddling(cid: str, kind: str) -> None:
             assert "reversed" not in seen.reason
 
 
-def test_eps_only_needs_the_exact_floor_below_the_holm_level() -> None:
-    """Nine scale pairs: the exact two-group floor must reach α/18 = 0.0028: 6 seeds a cell
-    (1/924) can, 5 (1/252) cannot — underpowered, whatever the data."""
-    six, five = _eps_only(False), _eps_only(False)
-    five["rows"] = [r for r in five["rows"] if r["seed"] < 5]
-    assert scale.judge_eps_only(six).power.adequate
-    seen = scale.judge_eps_only(five)
-    assert not seen.power.adequate and "smallest Holm p 0.0714" in seen.power.why
-    assert seen.powered().verdict == INCONCLUSIVE
+def _eps_edge(amplitude: float, n: int) -> dict:
+    """eps-only at 4 scales × 3 ε (18 pairs): 1 − min cos = ε, and ±``amplitude`` on alternate
+    seeds at scale 1, ε 0.1 (paired differences of mean 0 and sample sd
+    ``amplitude·√(n/(n − 1))`` in the three pairs with scale 1 at ε 0.1; 0 in the others)."""
+    return {"seeds": list(range(n)),
+            "cells": [{"scale": c, "eps": e,
+                       "turn": [e + (amplitude * (-1) ** s if (c, e) == (1, 0.1) else 0)
+                                for s in range(n)]}
+                      for c in (0.1, 1, 10, 100) for e in (0.1, 1, 10)]}
+
+
+@pytest.mark.parametrize("detectable, adequate", [(0.045, True), (0.055, False)])
+def test_eps_only_at_the_edge_of_detectability(detectable: float, adequate: bool) -> None:
+    """The paired rule's power: the worst pair's detectable margin (t_{1−α/2k, n−1} + z₀.₈)·se
+    must be within the bound 0.05 (k = 18 pairs, α = 0.05). Data whose se puts it at 0.045
+    are adequately powered and, equivalent (mean difference 0), supported; at 0.055 the same
+    equivalent data read supported but the rule could not reliably have passed: inconclusive
+    (underpowered)."""
+    n, k = 40, 18
+    factor = stats.t.ppf(1 - 0.05 / (2 * k), n - 1) + stats.norm.ppf(0.8)
+    sd = detectable / factor * np.sqrt(n)              # the paired differences' sample sd
+    seen = scale.judge_eps_only(_eps_edge(sd * np.sqrt((n - 1) / n), n))
+    assert seen.power is not None and seen.power.n == n
+    assert seen.power.detectable_effect == pytest.approx(detectable)
+    assert seen.power.adequate is adequate
+    assert seen.verdict == SUPPORTED, seen.reason
+    powered = seen.powered()
+    assert powered.verdict == (SUPPORTED if adequate else INCONCLUSIVE)
+    if not adequate:
+        assert powered.reason.startswith("underpowered: 40 seeds (paired across cells)")
+
+
+@pytest.mark.slow
+def test_the_experiments_eps_only_control_is_not_supported() -> None:
+    """The control arm as the experiment builds it (f_c(z) = c·f(z/c) on the same networks and
+    points; 1000 seeds, ε = 1 at input scales 0.01 and 100, i.e. ratios 100 and 0.01): the turn
+    follows the ratio, so the input scale moves it far beyond the bound: not supported, at an
+    adequate size."""
+    from advdyn.experiments.two_layer.concentration import EXPERIMENT, eps_cells
+    from advdyn.runner.executors import execute
+
+    cfg = EXPERIMENT.make_config({"width": 64, "n_points": 25, "eps_scales": (0.01, 100.0),
+                                  "eps_values": (1.0,), "seeds": 1, "eps_seeds": 1000})
+    values = [execute(job)[1] for job in EXPERIMENT.jobs(cfg)[cfg.seeds:]]
+    grid, turn = eps_cells(cfg, values)
+    _, control = scale.eps_only_arms({"eps_only": grid, "eps_only_turn": turn})
+    assert control["seeds"] == list(range(1000))
+    seen = scale.judge_eps_only(control).powered()
+    assert seen.power is not None and seen.power.adequate, seen.power
+    assert seen.verdict == NOT_SUPPORTED, seen.reason
+    assert seen.effect is not None and seen.effect.high < 0    # wholly outside the bound
 
 
 def test_one_of_two_effects_supported_is_partly() -> None:
@@ -120,6 +164,15 @@ def test_one_of_two_effects_supported_is_partly() -> None:
     assert scale.judge_minima(mixed).verdict == PARTLY
 
 
+def _eps_result(main: dict, control: dict) -> dict:
+    """Two eps-only arms as the experiment stores them: the grid, and the turns as an array
+    ``(arm, cell, seed)``."""
+    return {"eps_only": {"seeds": main["seeds"],
+                         "cells": [{"scale": c["scale"], "eps": c["eps"]} for c in main["cells"]]},
+            "eps_only_turn": np.array([[c["turn"] for c in arm["cells"]]
+                                       for arm in (main, control)])}
+
+
 def test_records_carry_the_effect_and_the_control_is_rejected() -> None:
     """Through ``Claim.evaluate`` on results shaped as the experiments store them: the main arm
     supported with its effect and power in the record, the control rejected by the same rule."""
@@ -130,7 +183,7 @@ def test_records_carry_the_effect_and_the_control_is_rejected() -> None:
         "s5.1-minima": {"arms": {"main": _phase(True), "control": _phase(False)}},
         "concentration": {"concentration": {"main": CASES["concentration"][1],
                                             "control": CASES["concentration"][2]}},
-        "eps-only": {"eps_only": {"main": CASES["eps-only"][1], "control": CASES["eps-only"][2]}},
+        "eps-only": _eps_result(CASES["eps-only"][1], CASES["eps-only"][2]),
         "angle": {"angle": {"main": CASES["angle"][1], "control": CASES["angle"][2]}},
     }
     for cid, result in results.items():

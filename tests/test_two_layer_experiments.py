@@ -34,7 +34,7 @@ TINY = {
     "advdyn.experiments.two_layer.concentration": {
         "width": 32, "scales": (0.01, 100.0), "ratios": (1.0,), "eps_scales": (1.0, 10.0),
         "eps_values": (0.1, 1.0), "angle_eps": (0.001, 1.0), "n_angles": 512, "n_points": 50,
-        "seeds": 2},
+        "seeds": 2, "eps_seeds": 3},
     "advdyn.experiments.threshold": {"dims": (2,), "widths": (64,), "scales": (1.0,),
                                      "base_width": 64, "seeds": 2, "n_ratios": 6, "refine": 1,
                                      "below_dim": 2, "below_width": 4},
@@ -45,6 +45,7 @@ BAD = {
     "advdyn.experiments.two_layer.l44": ("dim", {"dim": 2}),
     "advdyn.experiments.two_layer.t31": ("eta_factors", {"eta_factors": (0.5,)}),
     "advdyn.experiments.two_layer.c31": ("starts", {"starts": 0}),
+    "advdyn.experiments.two_layer.concentration": ("eps_seeds", {"eps_seeds": 0}),
     "advdyn.experiments.threshold": ("below_width", {"below_width": 64}),
 }
 

@@ -7,20 +7,19 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
-from advdyn.claims.calibrated import difference, flat_margin
+import numpy as np
+
+from advdyn.claims.calibrated import flat_margin, paired
 from advdyn.claims.core import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
     SUPPORTED,
     Claim,
-    Effect,
     Judgement,
-    Power,
     main_and_control,
     three_way,
     three_way_cells,
 )
-from advdyn.claims.power import shift_interval
 from advdyn.claims.rule_power import (
     ALPHA,
     HIGH,
@@ -142,88 +141,82 @@ CONCENTRATION = Claim(
     judge=judge_concentration)
 
 
-def gap(a: Sequence[float], b: Sequence[float], min_effect: float, units: str, k: int,
-        unit: str) -> tuple[Effect, Power]:
-    """``mean(a) − mean(b)`` with its exact permutation interval at level ``1 − α/k``
-    (:func:`~advdyn.claims.power.shift_interval`) against ``min_effect``, and the power of an
-    equivalence margin on it (:func:`~advdyn.claims.calibrated.difference`'s detectable margin,
-    in the units of :data:`EPS_ONLY_BOUND`): adequate iff the Welch power is and the test's
-    floor can reach ``α/2k`` (Holm floor ``2k·floor`` ≤ α)."""
-    level = 1 - ALPHA / k
-    est, low, high, floor = shift_interval(a, b, level)
-    welch = difference(a, b, 0.0, units, EPS_ONLY_BOUND, unit, level)[1]
-    min_p = min(1.0, 2 * k * floor)
-    why = welch.why or (f"{welch.n} {unit}: smallest Holm p {min_p:.3g} over {k} two-sided "
-                        f"comparisons > α = {ALPHA}" if min_p > ALPHA else "")
-    return (Effect(est, low, high, min_effect, units, level),
-            Power(welch.n, min_p, welch.detectable_effect, not why, why))
-
-
 def judge_eps_only(arm: Mapping[str, Any]) -> Judgement:
-    """Rule of eps-only (see :data:`EPS_ONLY`)."""
-    rows, group, level = arm["rows"], arm["group"], arm["level"]
+    """Rule of eps-only (see :data:`EPS_ONLY`): paired on the seed, every cell holding one turn
+    per seed of ``arm["seeds"]``."""
     units = "1 − min cos∠[∂f, ∂f′]"
-
-    def cells(by: str, across: str) -> dict[Any, dict[Any, list[float]]]:
-        out: dict[Any, dict[Any, list[float]]] = {}
-        for r in rows:
-            out.setdefault(r[by], {}).setdefault(r[across], []).append(float(r["turn"]))
-        return dict(sorted(out.items()))
-
-    fixed = cells(group, level)
-    pairs = [(g, a, b) for g, c in fixed.items() for a, b in combinations(sorted(c), 2)]
+    unit = "seeds (paired across cells)"
+    turn = {(c["eps"], c["scale"]): np.asarray(c["turn"], float) for c in arm["cells"]}
+    eps_values, scales = sorted({e for e, _ in turn}), sorted({c for _, c in turn})
+    pairs = [(e, a, b) for e in eps_values for a, b in combinations(scales, 2)]
     if not pairs:
-        return Judgement(INCONCLUSIVE, f"no two {level} values at any fixed {group}", {})
+        return Judgement(INCONCLUSIVE, "no two input scales at any fixed ε", {})
     k = len(pairs)
-    judged = {f"{group} {g:g}, {level} {b:g} − {a:g}": gap(
-        fixed[g][b], fixed[g][a], 0.0, f"{units}: {level} {b:g} minus {a:g}", k,
-        f"seeds per ({group}, {level}) cell") for g, a, b in pairs}
+    judged = {f"ε {e:g}, scale {b:g} − {a:g}": paired(
+        turn[e, b] - turn[e, a], 0.0, f"{units}: scale {b:g} minus {a:g}", EPS_ONLY_BOUND, unit,
+        1 - ALPHA / k) for e, a, b in pairs}
     margins = {c: flat_margin(e, EPS_ONLY_BOUND) for c, (e, _) in judged.items()}
     verdict, phrase, effect = three_way_cells(margins, partly=False)
-    other = cells(level, group)
-    seen = {f"{level} {v:g}": gap(c[max(c)], c[min(c)], EPS_ONLY_BOUND,
-                                  f"{units}: {group} {max(c):g} minus {min(c):g}", len(other),
-                                  f"seeds per ({level}, {group}) cell")[0]
-            for v, c in other.items() if len(c) > 1}
+    top, low = max(eps_values), min(eps_values)
+    seen = {f"scale {c:g}": paired(turn[top, c] - turn[low, c], EPS_ONLY_BOUND,
+                                   f"{units}: ε {top:g} minus {low:g}", 2.0, unit,
+                                   1 - ALPHA / len(scales))[0]
+            for c in scales if top > low}
     visible = [c for c, e in seen.items() if three_way(e)[0] == SUPPORTED]
     if verdict == SUPPORTED and not visible:
-        verdict, phrase = NOT_SUPPORTED, (f"{phrase}; but {group} changes it by more than "
-                                          f"{EPS_ONLY_BOUND:g} at no fixed {level}: the "
+        verdict, phrase = NOT_SUPPORTED, (f"{phrase}; but ε changes it by more than "
+                                          f"{EPS_ONLY_BOUND:g} at no fixed input scale: the "
                                           "measurement sees no effect at all")
-    values = {f"{level}_margin_at_fixed_{group}": {c: e.to_json() for c, e in margins.items()},
-              f"{group}_effect_at_fixed_{level}": {c: e.to_json() for c, e in seen.items()},
+    values = {"seeds": len(arm["seeds"]), "pairs": k,
+              "scale_margin_at_fixed_eps": {c: e.to_json() for c, e in margins.items()},
+              "eps_effect_at_fixed_scale": {c: e.to_json() for c, e in seen.items()},
               "visible": visible}
     power = max((pw for _, pw in judged.values()), key=lambda pw: pw.detectable_effect)
-    return Judgement(verdict, f"effect of {level} at fixed {group} (Welch, {k} pairs): "
-                     f"{phrase}; {group} visibly changes it at {', '.join(visible) or 'none'}",
-                     values, power, effect)
+    n = len(arm["seeds"])
+    return Judgement(verdict, f"effect of the input scale at fixed ε (paired on {n} "
+                     f"seeds, {k} pairs): {phrase}; ε visibly changes it at "
+                     f"{', '.join(visible) or 'no scale'}", values, power, effect)
+
+
+def eps_only_arms(result: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two eps-only arms (``main``, ``control``): ``seeds`` and per (scale, ε) cell the
+    turn per seed, from the experiment's cells and its ``eps_only_turn`` ``(arm, cell, seed)``."""
+    grid, turn = result["eps_only"], result["eps_only_turn"]
+    main, control = ({"seeds": grid["seeds"],
+                      "cells": [{"scale": c["scale"], "eps": c["eps"], "turn": turn[a, i]}
+                                for i, c in enumerate(grid["cells"])]} for a in (0, 1))
+    return main, control
 
 
 EPS_ONLY = Claim(
     id="eps-only", section="§5.1.1",
     quote="the concentration results for all quantities such as sup ‖∂f(a, W, δ + x)/∂δ‖ and "
           "min_{δ,δ′∈B(0,ε)} ∠[∂f(δ), ∂f(δ′)] depend only on the scale of ε",
-    measurement="1 − min cos∠[∂f(δ), ∂f(δ′)] over sampled ball and sphere points, per seed, on "
-                "cells with the same ε (0.1, 1, 10) reached from input scales 0.1, 1, 10, 100 "
-                "(ratio = ε/scale), d = 2, m = 256.",
-    rule="Three-way equivalence: at every fixed ε, for every pair of input scales, the "
-         "margin bound − |difference of mean 1 − min cos| with the interval implied by the "
-         "exact permutation interval of the difference (inverting the two-group permutation "
-         "test under a shift; Monte Carlo beyond 20000 relabellings) at level 1 − α/k (k pairs "
-         "over all ε, α = 0.05): supported if every "
-         "pair's difference lies inside (−bound, bound), not supported if any lies wholly "
-         "outside, else inconclusive; a supported equivalence also needs ε to change the "
-         "angle by more than the bound at some fixed scale (largest minus smallest ε, the same "
-         "interval at level 1 − α/(number of scales) above the bound: the measurement can "
-         "see an effect), else not supported.",
+    measurement="1 − min cos∠[∂f(δ), ∂f(δ′)] over sampled ball and sphere points (the same "
+                "points δ/ε in every cell), per seed (one network and direction, shared by every "
+                "cell: pairs), on cells with the same ε (0.1, 1, 10) reached from input scales "
+                "0.1, 1, 10, 100 (ratio = ε/scale), d = 2, m = 256.",
+    rule="Three-way equivalence, paired on the seed: at every fixed ε, for every pair of input "
+         "scales, the margin bound − |mean paired difference of 1 − min cos| with the interval "
+         "its paired t interval at level 1 − α/k implies (k pairs over all ε, α = 0.05): "
+         "supported if every pair's difference lies inside (−bound, bound), not supported if "
+         "any lies wholly outside, else inconclusive; a supported equivalence also needs ε to "
+         "change the angle by more than the bound at some fixed scale (largest minus smallest "
+         "ε, paired t interval at level 1 − α/(number of scales) above the bound: the "
+         "measurement can see an effect), else not supported. Power: the worst pair's "
+         "detectable margin (t + z₀.₈)·se must be within the bound.",
     min_effect=f"a margin of 0, i.e. every difference between input scales at one ε within "
                f"±{EPS_ONLY_BOUND:g} in 1 − min cos (a fortieth of its range [0, 2]; at small "
                "angles 1 − cos ≈ θ²/2, so 0.05 is the gap between parallel gradients and 18° "
                "apart): 'depends only on ε' as a bounded, not a null, difference",
-    control="The same cells grouped the other way ('depends only on the input scale'): at "
-            "fixed scale, ε changes the angle, so the rule must reject.",
-    experiment="concentration", arms=lambda r: (r["eps_only"]["main"], r["eps_only"]["control"]),
-    judge=judge_eps_only)
+    control="The same networks, points, statistic and cells, with softplus's curvature scale "
+            "moved with the input scale c: f_c(z) = c·f(z/c), so ∂f_c over B(c·u, ε) is ∂f over "
+            "B(u, ε/c) and the turn depends on the ratio ε/c alone, never on ε by itself "
+            "(what a bias-free ReLU network, positively homogeneous, does at every scale). At "
+            "fixed ε the input scale then moves the turn from a ball around the origin (ratio "
+            "≫ 1: the gradient turns fully) to a ball far from it (ratio ≪ 1: it barely "
+            "turns), so the rule must reject.",
+    experiment="concentration", arms=eps_only_arms, judge=judge_eps_only)
 
 
 def judge_angle(arm: Sequence[Mapping[str, Any]]) -> Judgement:

@@ -86,8 +86,11 @@ FIELD_HELP = {
     "rho": "relative step ρ",
     "raw_eta": "phase diagram, raw-fixed convention: one step η at every scale and ratio",
     "raw_rho": "phase diagram, raw-ε² convention: η = raw_rho·ε²",
-    "control_gamma": "phase diagram's control arm: output weight γ_c of its linear network "
-                     "f(z) = γ_c wᵀz (a landscape with one minimum at every scale)",
+    "control_gamma": "phase diagram's and Figure 1's control arm: output weight γ_c of its "
+                     "linear network f(z) = γ_c wᵀz (a landscape with one minimum at every "
+                     "scale)",
+    "networks": "Figure 1's claim: networks (seeds seed, seed+1, ...) whose local minima are "
+                "counted in every panel, both arms",
     "steps": "PGD step budget per trajectory",
     "trajectories": "PGD trajectories per panel (uniform starts in the open disk)",
     "tol": "settled = stays within tol·ε of a local minimum of L on the sphere",

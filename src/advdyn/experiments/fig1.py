@@ -13,6 +13,12 @@ One network at Xavier initialisation and one unit direction ``u`` (seed ``seed``
   (each row its own ``x``, ``ε`` and step). For each run, the step from which it stays within
   ``min(τε, half the distance to the nearest other critical point)`` of a local minimum on the
   circle (:func:`~advdyn.experiments.simulated.settle_steps`).
+
+Over ``networks`` seeds (``seed, seed + 1, …``; networks and directions), the same census of
+every panel counts the local minima of L for two arms: ``main``, the seed's Xavier network, and
+``control``, the linear network ``f = γ_c w₁ᵀz`` of the same draw
+(:func:`~advdyn.experiments.phase.linear_control`): one minimum of L on every circle, at every
+scale and ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import torch
 
 from advdyn.errors import check_number, fail
 from advdyn.experiments.base import Experiment, Job, config_dict, tuple_lists
+from advdyn.experiments.phase import linear_control
 from advdyn.experiments.simulated import (
     SimulatedProblemConfig,
     check_grid,
@@ -73,7 +80,8 @@ class Fig1Config(SimulatedProblemConfig):
     (:class:`~advdyn.experiments.simulated.SimulatedSetup`); ``rule``, ``rho``, ``steps``: PGD;
     ``trajectories``: runs per panel; ``tol``: the settling radius in units of ε; ``angle_density``,
     ``min_angles``, ``max_angles``: the circle scan's grid (:class:`ScanGrid`); ``grid``: contour
-    grid points per axis.
+    grid points per axis; ``networks``: the seeds whose minima are counted in every panel
+    (both arms); ``control_gamma``: the output weight of the control's linear network.
     """
 
     dim = 2  # Figure 1 is two-dimensional (a class constant, not a parameter)
@@ -86,6 +94,8 @@ class Fig1Config(SimulatedProblemConfig):
     trajectories: int = 8
     tol: float = 0.05
     grid: int = 201
+    networks: int = 100
+    control_gamma: float = 1e-4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scales", check_grid("scales", self.scales))
@@ -95,6 +105,8 @@ class Fig1Config(SimulatedProblemConfig):
         check_number("steps", self.steps, positive=True, integer=True)
         check_number("trajectories", self.trajectories, positive=True, integer=True)
         check_number("tol", self.tol, positive=True)
+        check_number("networks", self.networks, positive=True, integer=True)
+        check_number("control_gamma", self.control_gamma, positive=True)
         self.scan_grid()
         if check_number("grid", self.grid, positive=True, integer=True) < 3:
             raise fail("grid", f"needs at least 3 points per axis, got {self.grid}")
@@ -205,20 +217,59 @@ def _checks(config: Fig1Config, panels: list[dict]) -> dict[str, Any]:
             "several_minima_at_largest_scale_and_ratio": at_corner >= 2}
 
 
+#: Seeds per network-count job.
+NETWORK_CHUNK = 25
+ARMS = ("main", "control")
+
+
+def network_counts(config: Fig1Config, first: int, count: int) -> dict[str, list[dict]]:
+    """Per arm (module docstring), per seed ``first … first + count − 1``: ``minima[i][j]``, the
+    local minima of L on the circle at scale ``scales[i]`` and ratio ``ratios[j]`` (exact circle
+    scan)."""
+    setup = config.setup()
+    cells = [(s, r) for s in config.scales for r in config.ratios]
+    eps = torch.tensor([s * r for s, r in cells], dtype=torch.float64)
+    out: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    for seed in range(first, first + count):
+        net, u, _ = setup.draw(seed)
+        for arm, model in zip(ARMS, (net, linear_control(net, config.control_gamma)),
+                              strict=True):
+            found = sphere_census(setup.objective(model, u, [s for s, _ in cells]), eps,
+                                  grid=config.scan_grid(), starts=None, seed=seed)
+            counts = np.array([len(c.minima) for c in found]).reshape(len(config.scales), -1)
+            out[arm].append({"seed": seed, "minima": counts.tolist()})
+    return out
+
+
 def job(**parameters: Any) -> dict[str, Any]:
     """Job-runner entry point: ``run_fig1(Fig1Config(**parameters))`` (JSON parameters)."""
     return run_fig1(Fig1Config(**tuple_lists(parameters)))
 
 
+def networks_job(first: int, count: int, **parameters: Any) -> dict[str, list[dict]]:
+    """Job-runner entry point: :func:`network_counts` (JSON parameters of the configuration)."""
+    return network_counts(Fig1Config(**tuple_lists(parameters)), first, count)
+
+
 def fig1_jobs(config: Fig1Config) -> list[Job]:
-    """The whole figure is one job (one batched PGD run over all panels)."""
-    return [Job("advdyn.experiments.fig1:job", config_dict(config))]
+    """The figure is one job (one batched PGD run over all panels); the network counts one job
+    per :data:`NETWORK_CHUNK` seeds."""
+    params = config_dict(config)
+    end = config.seed + config.networks
+    return [Job("advdyn.experiments.fig1:job", params)] + [
+        Job("advdyn.experiments.fig1:networks_job",
+            {**params, "first": s, "count": min(NETWORK_CHUNK, end - s)})
+        for s in range(config.seed, end, NETWORK_CHUNK)]
 
 
 def fig1_row(value: Mapping[str, Any]) -> dict[str, Any]:
-    """The figure's numbers for a sweep's table: the fewest and most local minima of L over the
-    panels of the smallest scale, the minima at the largest scale and ratio, and the fraction
-    of all trajectories that settled."""
+    """A job's numbers for a sweep's table. The figure's job: the fewest and most local minima
+    of L over the panels of the smallest scale, the minima at the largest scale and ratio, and
+    the fraction of all trajectories that settled. A network-count job: its seeds and the
+    most minima of L any of its networks (main arm) has in any panel."""
+    if "panels" not in value:
+        return {"networks": len(value["main"]),
+                "most_minima": max(max(map(max, r["minima"])) for r in value["main"])}
     checks, panels = value["checks"], value["panels"]
     small = list(checks["minima_at_smallest_scale_by_ratio"].values())
     return {"fewest_minima_at_smallest_scale": min(small),
@@ -235,12 +286,31 @@ def _panel_row(p: Mapping[str, Any]) -> list[Any]:
             "–" if med is None else med, p["saturated_starts"]]
 
 
+def _network_table(config: Fig1Config, counts: Mapping[str, list[dict]]) -> dict[str, Any]:
+    """Per panel, over the networks: how many have exactly one local minimum of L, and the mean
+    count, per arm."""
+    rows = []
+    for i, scale in enumerate(config.scales):
+        for j, ratio in enumerate(config.ratios):
+            per = {arm: [r["minima"][i][j] for r in counts[arm]] for arm in ARMS}
+            rows.append([scale, ratio, *(x for arm in ARMS for x in (
+                sum(n == 1 for n in per[arm]), float(np.mean(per[arm])) if per[arm] else None))])
+    return {"title": f"Over {config.networks} networks (seeds {config.seed}…): local minima of "
+                     "L on the circle per panel (control: a linear network)",
+            "columns": ["scale", "ratio", "networks with one minimum", "mean minima",
+                        "control: networks with one minimum", "control: mean minima"],
+            "rows": rows}
+
+
 def fig1_collect(config: Fig1Config, values: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The result: the job's value (panels, checks, arrays) with the section's paragraph and
-    the per-panel table."""
+    """The result: the figure job's value (panels, checks, arrays), the network counts
+    (``networks``: ``scales``, ``ratios`` and per arm the rows of :func:`network_counts`), the
+    section's paragraph and the per-panel tables."""
     value = dict(values[0])
+    counts = {arm: [r for v in values[1:] for r in v[arm]] for arm in ARMS}
     return {
         **value,
+        "networks": {"scales": list(config.scales), "ratios": list(config.ratios), **counts},
         "text": f"One Xavier two-layer network (d = 2, m = {config.width}) and one direction u "
                 f"(seed {config.seed}); x = scale·u, ε = ratio·scale. The counts come from the "
                 "exact circle scan; every trajectory's settling step is in fig1.json.",
@@ -248,13 +318,15 @@ def fig1_collect(config: Fig1Config, values: list[Mapping[str, Any]]) -> dict[st
                     "columns": ["scale", "ratio", "ε", "minima of L", "maxima of L",
                                 "degenerate", "KKT minima", "settled", "median steps to settle",
                                 "starts with ∇L ≈ 0"],
-                    "rows": [_panel_row(p) for p in value["panels"]]}],
+                    "rows": [_panel_row(p) for p in value["panels"]]},
+                   _network_table(config, counts)],
     }
 
 
 EXPERIMENT = Experiment(
     name="fig1", title="Figure 1: landscapes on simulated data (d = 2)", config=Fig1Config,
     jobs=fig1_jobs, collect=fig1_collect, row=fig1_row,
+    quick={"networks": 40}, reference={"networks": 100},
     description="The loss landscape L(δ) = -ℓ(y, f(x+δ)) of a two-layer network at Xavier "
                 "initialisation over the disk B(0, ε), for input scales × ratios (ε = "
                 "ratio·‖x‖), with the exact census of local minima/maxima of L on the circle "

@@ -197,12 +197,15 @@ def draw_concentration(result: Mapping[str, Any], records: Sequence[Any]) -> lis
                    label=f"{arm}, ratio {ratio:g}")
     a.set(xscale="log", xlabel="input scale", ylabel="mean spread of ℓ over the minima of L\n"
           "(relative to the range of ℓ on the sphere)")
-    rows = result["eps_only"]["main"]["rows"]
-    for eps in sorted({r["eps"] for r in rows}):
-        g = [r for r in rows if r["eps"] == eps]
-        b.scatter([r["scale"] for r in g], [r["turn"] for r in g], s=14, label=f"ε = {eps:g}")
+    cells = result["eps_only"]["cells"]
+    for arm, key, style in (("main", "mean_turn", "o-"), ("control", "mean_turn_control", "x--")):
+        for i, eps in enumerate(sorted({x["eps"] for x in cells})):
+            g = sorted((x for x in cells if x["eps"] == eps), key=lambda x: x["scale"])
+            b.plot([x["scale"] for x in g], [max(x[key], 1e-16) for x in g], style,
+                   color=f"C{i}", label=f"{arm}, ε = {eps:g}")
     b.set(xscale="log", yscale="log", xlabel="input scale (ε fixed per colour)",
-          ylabel="1 − min cos∠[∂f(δ), ∂f(δ′)]")
+          ylabel="mean over seeds of 1 − min cos∠[∂f(δ), ∂f(δ′)]\n"
+                 "(control: f_c(z) = c·f(z/c))")
     for arm, color in (("main", "tab:blue"), ("control", "tab:red")):
         g = result["angle"][arm]
         c.scatter([r["eps"] for r in g], [max(r["turn"], 1e-16) for r in g], s=14, color=color,
