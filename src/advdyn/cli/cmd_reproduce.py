@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "negative control, power) and DIR/run.json (profile, commit, machine, wall and CPU "
         "time per experiment). Exit status 1 if an experiment failed (the report says which). "
         "Profiles: quick (a smoke test of a few minutes), full (every experiment's defaults), "
-        "reference (the size of the committed results/reference/, about an hour on two "
+        "reference (the size of the committed results/reference/, about half an hour on two "
         "cores).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--profile", choices=PROFILES, default=None,
