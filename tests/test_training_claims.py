@@ -88,6 +88,7 @@ def test_q1_needs_fewer_steps_than_the_floor_multiple():
     assert claim("q1-cnn").evaluate(_result(fast_q1=True)).verdict == SUPPORTED
     rec = claim("q1-cnn").evaluate(_result(fast_q1=False))   # CNN at the floor: ratio 1 < 2
     assert rec.verdict == SUPPORTED  # as fast as the floor, several maxima: rapid
+    assert "CNN/affine: scale " in rec.reason and "{" not in rec.reason  # a sentence, no dict
 
 
 def test_q1_not_rapid_when_the_cnn_needs_more_than_twice_the_floor():

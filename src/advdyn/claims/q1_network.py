@@ -97,6 +97,8 @@ def judge_q1(arm: Arm) -> Judgement:
     power = Power(n, 0.0, 0.0, not short, "; ".join(short))
     shown = {f"scale {s:g}, epoch {e}": [v, floor_distinct.get((s, e))]
              for (s, e), v in distinct.items()}
-    return Judgement(verdict, f"{phrase}; median distinct maxima (CNN, affine) per cell "
-                     f"{shown}", {"worst_ratio": ratio, "calibration": {
+    cells = "; ".join(f"{c}: {v[0]:g}/{'–' if v[1] is None else f'{v[1]:g}'}"
+                      for c, v in shown.items())
+    return Judgement(verdict, f"{phrase}; median distinct maxima of the restarts, CNN/affine: "
+                     f"{cells}", {"worst_ratio": ratio, "calibration": {
                          "t90_steps": curves, "median_distinct_maxima": shown}}, power, effect)
