@@ -396,11 +396,3 @@ def test_run_sweep_api(tmp_path: Path) -> None:
     assert len(result.rows) == sum(map(len, sweep.jobs))
     assert {p.name for p in result.files} >= {"table.csv", "summary.png", "sweep.json"}
 
-
-EXAMPLES = sorted((TESTS.parent / "examples").glob("*.yaml"))
-
-
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_sweeps_are_valid(path: Path) -> None:
-    sweep = load_sweep(path)
-    assert sweep.points and all(sweep.jobs)
