@@ -45,7 +45,8 @@ RANGES: dict[str, str] = {
          "--probe-ratios", "--probe-reference-steps", "--probe-steps", "--q1-images",
          "--q1-steps", "--q1-tol", "--restart-images", "--restart-steps", "--restarts",
          "--robust-level", "--eval-restarts", "--n", "--lr-points", "--validation",
-         "--q1-runs", "--affine-probes", "--gap-fraction"], "positive"),
+         "--q1-runs", "--affine-probes", "--gap-fraction", "--networks", "--eps-seeds"],
+        "positive"),
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",
          "--data-seed", "--model-seed", "--epochs", "--checkpoint-epochs", "--pgd-steps",

@@ -39,9 +39,9 @@ def test_mypy_rejects_a_wrong_annotation(tmp_path: Path) -> None:
                     ignore=shutil.ignore_patterns("__pycache__"))
     geometry = tmp_path / "src" / "advdyn" / "geometry.py"
     text = geometry.read_text(encoding="utf-8")
-    right = "def row_norm(v: torch.Tensor) -> torch.Tensor:"
+    right = "def row_norm(v: torch.Tensor, keepdim: bool = False) -> torch.Tensor:"
     assert right in text
-    geometry.write_text(text.replace(right, "def row_norm(v: torch.Tensor) -> str:"),
+    geometry.write_text(text.replace(right, right.replace("-> torch.Tensor:", "-> str:")),
                         encoding="utf-8")
     done = _mypy(tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
