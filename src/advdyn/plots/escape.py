@@ -43,14 +43,16 @@ def _median_label(km: Mapping[str, Any]) -> str:
 
 
 def _fraction_axis(ax: Axes, entries: int) -> None:
-    """A fraction axis (data in [0, 1]) with headroom above 1 for a legend of ``entries`` rows
-    in the upper right: the legend sits in empty space and hides no curve. A legend row takes
-    about 7.5 % of a 3.4-inch panel's height at font size 7."""
-    low, share = -0.03, min(0.075 * entries + 0.05, 0.6)
+    """A fraction axis (data in [0, 1]) with headroom above 1 for a legend of ``entries``
+    entries in the upper right, in one column up to six entries and in columns of at most six
+    rows beyond: the legend sits in empty space and hides no curve. A legend row takes about
+    7.5 % of a 3.4-inch panel's height at font size 7."""
+    columns = max(1, math.ceil(entries / 6))
+    low, share = -0.03, 0.075 * math.ceil(entries / columns) + 0.05
     ax.set_ylim(low, low + (1.02 - low) / (1 - share))
     ax.set_yticks(np.linspace(0, 1, 6))
     if entries:
-        ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
+        ax.legend(fontsize=7, loc="upper right", framealpha=0.9, ncols=columns)
 
 
 def _survival_panel(ax: Axes, curves: Sequence[tuple[str, Any, Mapping[str, Any]]]) -> None:
