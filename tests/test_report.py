@@ -285,6 +285,11 @@ def test_a_rerun_reuses_the_drawings(tmp_path: Path, monkeypatch: pytest.MonkeyP
     png.unlink()
     reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
     assert calls == ["drawn", "drawn"] and png.is_file()
+    # an edit to the drawing code (another package fingerprint) redraws the same results
+    from advdyn.pipeline import section
+    monkeypatch.setattr(section, "code_fingerprint", lambda: "edited")
+    reproduce(the_plan, tmp_path, InlineExecutor(), progress=False)
+    assert calls == ["drawn", "drawn", "drawn"]
 
 
 def test_the_papers_label_is_shown_beside_the_typable_id(tmp_path: Path) -> None:

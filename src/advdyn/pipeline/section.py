@@ -20,7 +20,7 @@ from advdyn.report.data import Figure, Outcome, Section, Table
 from advdyn.runner.executors import Executor
 from advdyn.runner.outputs import json_part, save_figure
 from advdyn.runner.run import run_jobs
-from advdyn.runner.store import JobResult, ResultStore, job_key, key_of
+from advdyn.runner.store import JobResult, ResultStore, code_fingerprint, job_key, key_of
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,11 @@ class Done:
 def _figures(name: str, result: Mapping[str, Any], records: list[ClaimRecord],
              results: list[JobResult], folder: Path) -> list[Figure]:
     """The experiment's pictures, drawn and saved; reused without drawing when the same jobs
-    and the same records were drawn into ``folder`` before and every PNG is still there."""
+    and the same records were drawn into ``folder`` before by the same code (the whole
+    package's fingerprint: an edit to a figure redraws it) and every PNG is still there."""
     key = job_key(f"drawings:{name}", {"jobs": [key_of(r.job) for r in results],
-                                       "records": plain([r.to_json() for r in records])})
+                                       "records": plain([r.to_json() for r in records])},
+                  code=code_fingerprint())
     index = folder / f".drawings-{key[:16]}.json"
     try:
         known = [Figure(Path(f["path"]), f["caption"], f["title"])
