@@ -46,7 +46,8 @@ def test_history_has_every_epoch_and_measure(straight):
     for h in history[1:]:
         assert h["robust_train_loss"] > 0 and 0 <= h["robust_acc"] <= h["clean_acc"] <= 1
         assert h["on_sphere"] == 1.0  # no box: every projected PGD output is on the sphere
-        assert h["start_on_sphere"] < 0.2  # uniform points of the ball lie inside
+        assert h["interior_on_sphere_box"] < 0.2  # the penalised attack stays inside
+        assert 0.2 < h["interior_radius_over_eps"] < 0.9  # about ε/2, well inside
     assert history[-1]["robust_train_loss"] < history[1]["robust_train_loss"]
 
 
@@ -98,3 +99,19 @@ def test_attack_stays_in_ball_and_box_and_robust_accuracy_needs_every_restart():
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(AdvdynError, match=field):
         TrainConfig(**{field: value})
+
+
+def test_sphere_at_control_as_the_training_measures_it_is_not_supported(straight):
+    """sphere-at's control arm, read by the claim from real training histories (48 boxed
+    images: adequate power), says 'not supported'; its ‖δ‖/ε range is reported."""
+    from advdyn.claims import NOT_SUPPORTED, claim
+    from advdyn.claims.real_network_training import judge_sphere
+
+    history, _ = straight
+    result = {"runs": [{"arm": "plain", "scale": 1.0, "seed": 0, "history": history}],
+              "box_images": 48}
+    _, control = claim("sphere-at").arms(result)
+    judged = judge_sphere(control)
+    assert judged.verdict == NOT_SUPPORTED and judged.power is not None and judged.power.adequate
+    low, high = judged.values["radius_over_eps"]
+    assert 0.2 < low <= high < 0.9

@@ -135,3 +135,12 @@ def test_two_layer_floor_passes_are_what_the_rule_needs() -> None:
     assert len(step_passes(BinaryCrossEntropy, labels, "raw")) == 2
     assert len(step_passes(BinaryCrossEntropy, torch.tensor([0.3]), "normalized")) == 2
     assert len(step_passes(Quadratic, labels, "normalized")) == 2
+
+
+def test_spread_is_unknown_below_four_times_and_the_quartile_half_width_above() -> None:
+    from advdyn.bench.timing import spread
+
+    assert spread([1.0, 2.0, 3.0]) is None
+    assert spread([1.0, 1.0, 1.0, 1.0]) == 0.0
+    # quartiles (exclusive method) of 1..5: 1.5 and 4.5, median 3 → 3 / 6
+    assert spread([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(0.5)

@@ -30,7 +30,7 @@ from test_train_ensemble import ATOL, RTOL
 
 #: History columns that are counts over the data (exact), and the seconds (wall time, not
 #: compared); every other number is a float32 mean compared to float32 tolerance.
-COUNTS = ("train_adv_acc", "on_sphere", "start_on_sphere", "on_sphere_box", "clean_acc",
+COUNTS = ("train_adv_acc", "on_sphere", "on_sphere_box", "clean_acc",
           "robust_acc")
 
 Seen = dict[tuple[int, int], tuple[tuple[float, float], dict[str, torch.Tensor]]]
@@ -85,6 +85,9 @@ def test_what_cannot_share_an_ensemble_trains_alone() -> None:
     ``train_together`` refuses, naming the configurations."""
     cfgs = [CFG, replace(CFG, batch_size=8, seed=1)]
     assert not shareable(cfgs) and not shareable(cfgs[:1])
+    for other in ({"scale": 2.0}, {"box": True}, {"pgd_rule": "raw"}, {"arch": "small"}):
+        assert not shareable([CFG, replace(CFG, **other)]), other
+    assert shareable([CFG, replace(CFG, lr=0.1, seed=3, ratio=0.2, pgd_rho=0.5)])
     runs = train_runs(cfgs, _data(), 1, lambda i, e, m: None, "cpu")
     for run, cfg in zip(runs, cfgs, strict=True):
         expected = train(cfg, _data(), 1)

@@ -24,7 +24,8 @@ def _history(acc: float, epochs: int = 5) -> list[dict]:
     return [{"epoch": e, "test_robust_acc": 0.1 + (acc - 0.1) * e / epochs,
              "test_clean_acc": 0.95 * e / epochs, "robust_acc": acc, "clean_acc": 0.95,
              "on_sphere": None if e == 0 else 1.0, "on_sphere_box": None if e == 0 else 0.8,
-             "start_on_sphere": None if e == 0 else 0.0} for e in range(epochs + 1)]
+             "interior_on_sphere_box": None if e == 0 else 0.0,
+             "interior_radius_over_eps": None if e == 0 else 0.5} for e in range(epochs + 1)]
 
 
 def _result(effect: bool = True, seeds: int = 5, fast_q1: bool = True,

@@ -81,7 +81,7 @@ class CaseResult:
     target: str
     met: bool
     peers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    spread: dict[str, float] = field(default_factory=dict)
+    spread: dict[str, float | None] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, float] = field(default_factory=dict)
 
@@ -158,7 +158,7 @@ def with_peers(contenders: dict[str, Callable[[], object]],
 
 
 def summarise(times: dict[str, list[float]], per: float, peer_notes: dict[str, dict[str, Any]]
-              ) -> tuple[float, float, dict[str, dict[str, Any]], dict[str, float]]:
+              ) -> tuple[float, float, dict[str, dict[str, Any]], dict[str, float | None]]:
     """Medians divided by ``per`` (ours, floor, peers) and the spread of every contender."""
     med = {k: median(v) / per for k, v in times.items()}
     peers = dict(peer_notes)

@@ -48,10 +48,11 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def spread(values: list[float]) -> float:
-    """Relative half-width of the middle half, ``(q₃ - q₁) / (2·median)``: the noise of a figure."""
+def spread(values: list[float]) -> float | None:
+    """Relative half-width of the middle half, ``(q₃ - q₁) / (2·median)``: the noise of a figure;
+    ``None`` (unknown) from fewer than four times, whose quartiles say nothing."""
     if len(values) < 4:
-        return 0.0
+        return None
     q1, _, q3 = statistics.quantiles(values, n=4)
     return (q3 - q1) / (2 * statistics.median(values))
 

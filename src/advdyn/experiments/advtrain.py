@@ -10,11 +10,12 @@ front of the network (the scale-invisible control).
 
 Per epoch (epoch 0 = the untrained network): the robust training loss (mean ℓ at the training
 adversarial examples), the fraction of those examples whose δ ends on the sphere
-(``‖δ‖ ≥ ε(1 - 64 ulp)``) and the mean ``‖δ‖/ε`` — beside it, as a control, the same
-fraction for uniform points of the ball (the PGD starts before any step: about
-``1 - (1 - 64 ulp)^D``) — and the fraction on the sphere when the same attack also keeps
-``x + δ`` in ``[0, scale]`` (measured on the first 256 training images, not trained on),
-clean and robust held-out accuracy — robust
+(``‖δ‖ ≥ ε(1 - 64 ulp)``) and the mean ``‖δ‖/ε``; the fraction on the sphere when the same
+attack also keeps ``x + δ`` in ``[0, scale]`` (measured on the first 256 training images, not
+trained on) and, as its control, the same boxed attack from the same starts on
+``ℓ̃(δ) − κ_i‖δ‖²`` (``ℓ̃`` the loss the attack ascends, ``κ_i = ‖∇ℓ̃(x_i)‖/ε``: where the
+gradient keeps its clean size the maximum lies at ``‖δ‖ = ε/2``, inside the ball) with its mean
+``‖δ‖/ε``; clean and robust held-out accuracy — robust
 = correct under every one of ``eval_restarts`` PGD restarts (same K, rule, ρ, box).
 
 The loop itself is :func:`advdyn.train.fit` (which writes nothing): ``train`` adds the
@@ -22,9 +23,10 @@ measurements above as callbacks, hands ``on_epoch(epoch, model, state)`` every e
 (``state``: everything a resumed run needs — the epoch, configuration, data source, model and
 optimiser state, history) and resumes from such a ``state`` given as ``resume``. The caller
 decides where checkpoints go (``advdyn train`` writes them atomically; jobs keep none). The
-controls draw from their own :func:`advdyn.train.stream` purposes, so they change nothing in the
-training. :func:`train_together` trains several configurations that share a network, training
-set and attack shape as one ensemble (:func:`advdyn.train.fit_ensemble`), each with the same
+boxed probe and its control draw their (shared) starts from their own
+:func:`advdyn.train.stream` purpose, so they change nothing in the training.
+:func:`train_together` trains several configurations that share a network, training set and
+attack shape as one ensemble (:func:`advdyn.train.fit_ensemble`), each with the same
 measurements: what :func:`train` gives for each, up to float32 rounding.
 """
 
@@ -40,9 +42,11 @@ from torch import nn
 
 from advdyn.data import MnistData, mean_norm, scale_images
 from advdyn.errors import check_choice, check_number, fail
-from advdyn.geometry import L2Ball, row_norm, sphere_rtol
+from advdyn.geometry import row_norm, sphere_rtol
+from advdyn.models import ModuleObjective
+from advdyn.models.calibration import Penalised
 from advdyn.models.cnn import ACTIVATIONS, ARCHITECTURES, POOLS, build_cnn, scale_invisible
-from advdyn.pgd import RULES
+from advdyn.pgd import RULES, run_pgd
 from advdyn.train import (
     FIRST_FREE_PURPOSE,
     OPTIMIZERS,
@@ -54,16 +58,19 @@ from advdyn.train import (
     Optimiser,
     Recipe,
     Step,
+    attack_loss,
     fit,
     fit_ensemble,
     groupable,
     perturb,
     robust_accuracy,
+    shared,
     stream,
 )
 
-#: The :func:`advdyn.train.stream` purposes of the controls (the layer draws from the ones below).
-START_CONTROL, BOX_PROBE = FIRST_FREE_PURPOSE, FIRST_FREE_PURPOSE + 1
+#: The :func:`advdyn.train.stream` purpose of the boxed probe and its control (the layer draws
+#: from the ones below; the one before it drew a retired control, so the probe keeps its draws).
+BOX_PROBE = FIRST_FREE_PURPOSE + 1
 BOX_IMAGES = 256
 
 
@@ -262,45 +269,56 @@ def prepare(cfg: TrainConfig, data: MnistData) -> Prepared:
 EpochCallback = Callable[[int, nn.Module, dict[str, Any]], None]
 
 
+def interior_probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: InnerPGD,
+                   gen: torch.Generator) -> torch.Tensor:
+    """δ of ``attack`` (its start drawn from ``gen``) on the penalised objective
+    ``ℓ̃(x + δ) − κ_i‖δ‖²``, ``ℓ̃`` the loss ``attack`` ascends (:func:`advdyn.train.attack_loss`)
+    and ``κ_i = ‖∇ℓ̃(x_i)‖/ε`` (:class:`advdyn.models.calibration.Penalised`): a stationary
+    point along the gradient lies at ``‖δ‖ = ε/2`` where ``‖∇ℓ̃‖`` keeps its clean size, so the
+    maximum is interior while network, data, start, step, box and budget are the attack's."""
+    objective = ModuleObjective(model, attack_loss(attack), x, y)
+    clean = objective.evaluate(torch.zeros_like(x)).grad
+    assert clean is not None  # evaluate(grad=True) returns the gradient
+    kappa = row_norm(clean) / attack.eps
+    return run_pgd(Penalised(objective, kappa), attack.eps, attack.step_size(), attack.steps,
+                   rule=attack.rule, start="uniform", generator=gen, box=attack.box).delta
+
+
 class SphereStats(Callback):
-    """Per epoch: the fraction of the training δ on the sphere (``‖δ‖ ≥ ε(1 - 64 ulp)``), the mean
-    ``‖δ‖/ε``, the same fraction for uniform points of the ball drawn beside each batch (the
-    control), and, at the epoch's end, the fraction on the sphere when the attack also keeps
-    ``x + δ`` in ``[0, scale]`` on the first :data:`BOX_IMAGES` training images (module
-    docstring); ``None`` at epoch 0."""
+    """Per epoch: the fraction of the training δ on the sphere (``‖δ‖ ≥ ε(1 - 64 ulp)``) and the
+    mean ``‖δ‖/ε``; at the epoch's end, on the first :data:`BOX_IMAGES` training images, the
+    fraction on the sphere when the attack also keeps ``x + δ`` in ``[0, scale]`` and, from the
+    same starts, the same for :func:`interior_probe` (the control) with its mean ``‖δ‖/ε``
+    (module docstring); ``None`` at epoch 0."""
+
+    FIELDS = ("on_sphere", "radius_over_eps", "on_sphere_box", "interior_on_sphere_box",
+              "interior_radius_over_eps")
 
     def __init__(self, p: Prepared, cfg: TrainConfig) -> None:
         self.p, self.cfg = p, cfg
         self.floor = p.eps * (1 - sphere_rtol(p.x.dtype))
-        self._restart(1)
-
-    def _restart(self, epoch: int) -> None:
-        """Zero the counts and draw the control of ``epoch`` afresh."""
-        self.control = stream(self.cfg.seed, START_CONTROL, epoch)
-        self.on_sphere = self.starts = 0
-        self.radius = 0.0
+        self.on_sphere, self.radius = 0, 0.0
 
     def on_step(self, step: Step) -> None:
         if step.index == 0:
-            self._restart(step.epoch)
+            self.on_sphere, self.radius = 0, 0.0
         norms = row_norm(step.delta)
         self.on_sphere += int((norms >= self.floor).sum())
-        uniform = L2Ball.sample(step.x.shape[0], tuple(step.x.shape[1:]), self.p.eps,
-                                self.control, self.p.x.dtype)
-        self.starts += int((row_norm(uniform) >= self.floor).sum())
         self.radius += float(norms.sum()) / self.p.eps
 
     def measure(self, epoch: int, model: nn.Module) -> dict[str, Any]:
         if epoch == 0:
-            return dict.fromkeys(("on_sphere", "radius_over_eps", "start_on_sphere",
-                                  "on_sphere_box"))
+            return dict.fromkeys(self.FIELDS)
         n, k = self.p.x.shape[0], min(BOX_IMAGES, self.p.x.shape[0])
-        boxed = perturb(model, self.p.x[:k], self.p.y[:k],
-                        replace(inner(self.cfg, self.p.eps), box=(0.0, self.cfg.scale)),
-                        stream(self.cfg.seed, BOX_PROBE, epoch))
+        x, y = self.p.x[:k], self.p.y[:k]
+        attack = replace(inner(self.cfg, self.p.eps), box=(0.0, self.cfg.scale))
+        boxed = row_norm(perturb(model, x, y, attack, stream(self.cfg.seed, BOX_PROBE, epoch)))
+        interior = row_norm(interior_probe(model, x, y, attack,
+                                           stream(self.cfg.seed, BOX_PROBE, epoch)))
         return {"on_sphere": self.on_sphere / n, "radius_over_eps": self.radius / n,
-                "start_on_sphere": self.starts / n,
-                "on_sphere_box": float((row_norm(boxed) >= self.floor).double().mean())}
+                "on_sphere_box": float((boxed >= self.floor).double().mean()),
+                "interior_on_sphere_box": float((interior >= self.floor).double().mean()),
+                "interior_radius_over_eps": float(interior.double().mean()) / self.p.eps}
 
 
 def train(cfg: TrainConfig, data: MnistData, epochs: int, *,
@@ -328,19 +346,21 @@ def measurements(p: Prepared, cfg: TrainConfig, on_epoch: EpochCallback | None
     return hooks if on_epoch is None else [*hooks, EpochHook(on_epoch)]
 
 
-#: What the configurations of one ensemble share (:func:`train_together`): one network
-#: architecture, one training set (input scale and images), and what one batched PGD run and one
-#: stacked minibatch fix (:func:`advdyn.train.fit_ensemble`). Learning rate, optimiser, seed,
-#: ratio (ε), step factor and the held-out evaluation may differ.
-SHARED_FIELDS = ("arch", "activation", "pool", "invisible", "scale", "train_images",
-                 "batch_size", "pgd_steps", "pgd_rule", "box")
+#: The fields beside the recipe's :func:`advdyn.train.shared` that the configurations of one
+#: ensemble share (:func:`train_together`): one network architecture and one training set (input
+#: scale and images). Learning rate, optimiser, seed, ratio (ε), step factor and the held-out
+#: evaluation may differ.
+NETWORK_AND_DATA = ("arch", "activation", "pool", "invisible", "scale", "train_images")
 
 
 def shareable(cfgs: Sequence[TrainConfig]) -> bool:
-    """Whether ``cfgs`` (at least two) can train as one ensemble: they agree on every field of
-    :data:`SHARED_FIELDS` and their network runs grouped (:func:`advdyn.train.groupable`)."""
-    return (len(cfgs) > 1
-            and all(getattr(c, f) == getattr(cfgs[0], f) for c in cfgs for f in SHARED_FIELDS)
+    """Whether ``cfgs`` (at least two) can train as one ensemble: they agree on
+    :data:`NETWORK_AND_DATA` and on their recipes' :func:`advdyn.train.shared` fields, and their
+    network runs grouped (:func:`advdyn.train.groupable`)."""
+    def key(c: TrainConfig) -> tuple[Any, ...]:
+        return (*(getattr(c, f) for f in NETWORK_AND_DATA), shared(recipe(c, 1.0)))
+
+    return (len(cfgs) > 1 and all(key(c) == key(cfgs[0]) for c in cfgs)
             and groupable(network(cfgs[0])))
 
 
@@ -355,7 +375,8 @@ def train_together(cfgs: Sequence[TrainConfig], data: MnistData, epochs: int, *,
     epochs = check_number("epochs", epochs, nonnegative=True, integer=True)
     if not shareable(cfgs):
         raise fail("cfgs", f"{len(cfgs)} configurations cannot train as one ensemble",
-                   f"give two or more that agree on {', '.join(SHARED_FIELDS)}")
+                   "give two or more that agree on "
+                   f"{', '.join((*NETWORK_AND_DATA, *shared(recipe(TrainConfig(), 1.0))))}")
     hooks = list(on_epoch) if on_epoch is not None else [None] * len(cfgs)
     if len(hooks) != len(cfgs):
         raise fail("on_epoch", f"{len(hooks)} hooks for {len(cfgs)} configurations")

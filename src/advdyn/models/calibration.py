@@ -14,6 +14,10 @@ budget, loss) but have a single maximum of the loss over the ball — the ruler'
   Hessians and :class:`~advdyn.models.ModuleObjective` work on it unchanged. The linearisation
   is in the input only: ``f(x₀)`` and ``J`` are detached tensors (training the network later
   does not move this arm), the anchors fixed.
+- :class:`Penalised`: any objective with a quadratic penalty, ``L_κ(δ) = L(δ) + κ_b‖δ_b‖²``
+  (the attacker ascends ``ℓ(δ) − κ_b‖δ_b‖²``). With ``κ_b`` large enough its maximum over the
+  ball is interior, while the network, data, start, step rule, box and budget are those of the
+  attack: the arm that keeps a PGD measurement's ruler without a maximum on the sphere.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from torch import nn
 from torch.func import jacrev, vmap
 
 from advdyn.errors import fail
+from advdyn.models.objective import Evaluation, Objective
 
 
 def affine_classifier(in_shape: tuple[int, ...] = (1, 28, 28), classes: int = 10, *,
@@ -80,3 +85,44 @@ class JacobianLinearised(nn.Module):
         at: torch.Tensor = self.at_anchor  # type: ignore[assignment]
         step = (z - x0.to(z.dtype)).flatten(1)
         return at.to(z.dtype) + torch.einsum("bkd,bd->bk", jac.flatten(2).to(z.dtype), step)
+
+
+class Penalised(Objective):
+    """``L_κ(δ) = L(δ) + κ_b‖δ_b‖²`` for an ``objective`` ``L`` and one ``κ_b ≥ 0`` per row
+    (``kappa`` of shape ``(B,)``, or one value for every row): ``∇L_κ = ∇L + 2κ_bδ_b``,
+    ``∇²L_κ = ∇²L + 2κ_b I``; ``ell`` = ``−L_κ``. A stationary point with ``∇L`` along ``−δ``
+    lies at ``‖δ‖ = ‖∇L(δ)‖/(2κ)``."""
+
+    def __init__(self, objective: Objective, kappa: torch.Tensor | float) -> None:
+        kappa = torch.as_tensor(kappa, dtype=objective.dtype, device=objective.device)
+        if kappa.ndim > 1 or (kappa.ndim == 1 and kappa.shape[0] != objective.rows):
+            raise fail("kappa", f"needs one value or one per row ({objective.rows}), got shape "
+                       f"{tuple(kappa.shape)}")
+        if not bool(torch.isfinite(kappa).all()) or bool((kappa < 0).any()):
+            raise fail("kappa", "must be finite and ≥ 0")
+        self.objective, self.kappa = objective, kappa.reshape(-1)
+        self.x, self.y = objective.x, objective.y
+
+    def _penalty(self, delta: torch.Tensor) -> torch.Tensor:
+        return self.kappa * delta.flatten(1).square().sum(1)
+
+    def evaluate(self, delta: torch.Tensor, grad: bool = True) -> Evaluation:
+        ev = self.objective.evaluate(delta, grad)
+        value = ev.L + self._penalty(delta).to(ev.L.dtype)
+        g = None
+        if ev.grad is not None:
+            shape = (-1,) + (1,) * (delta.ndim - 1)
+            g = ev.grad + 2 * self.kappa.reshape(shape).to(ev.grad.dtype) * delta
+        return Evaluation(value, -value, g)
+
+    def state_key(self) -> object:
+        return self.objective.state_key()
+
+    def hessian(self, delta: torch.Tensor) -> torch.Tensor:
+        h = self.objective.hessian(delta)
+        eye = torch.eye(h.shape[-1], dtype=h.dtype, device=h.device)
+        return h + 2 * self.kappa.to(h.dtype).reshape(-1, 1, 1) * eye
+
+    def select(self, rows: torch.Tensor) -> Penalised:
+        kappa = self.kappa if self.kappa.shape[0] == 1 else self.kappa[rows]
+        return Penalised(self.objective.select(rows), kappa)

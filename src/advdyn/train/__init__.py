@@ -3,7 +3,7 @@ one architecture at once (:func:`fit_ensemble`, on :class:`GroupedNet`), its inn
 (:class:`InnerPGD`, :func:`perturb`, :func:`perturb_ensemble`), the robust accuracy it defines
 and the callbacks that observe a run. No file is written here."""
 
-from advdyn.train.ensemble import Member, fit_ensemble, perturb_ensemble
+from advdyn.train.ensemble import Member, fit_ensemble, perturb_ensemble, shared
 from advdyn.train.grouped import EnsembleObjective, GroupedNet, groupable
 from advdyn.train.inner import (
     ATTACK,
@@ -33,5 +33,5 @@ from advdyn.train.loop import (
 __all__ = ["ATTACK", "EVALUATE", "FIRST_FREE_PURPOSE", "FORMAT", "OPTIMIZERS", "SHUFFLE",
            "Callback", "EnsembleObjective", "EpochHook", "GroupedNet", "HeldOut", "InnerPGD",
            "Member", "Optimiser", "Progress", "Recipe", "Step", "attack_loss", "fit",
-           "fit_ensemble", "groupable", "perturb", "perturb_ensemble", "robust_accuracy", "stream",
-           "train_epoch"]
+           "fit_ensemble", "groupable", "perturb", "perturb_ensemble", "robust_accuracy", "shared",
+           "stream", "train_epoch"]

@@ -50,17 +50,20 @@ class Member:
         check_number("scale", self.scale, positive=True)
 
 
+def shared(recipe: Recipe) -> dict[str, Any]:
+    """What the members of one ensemble must agree on, by field name: what one batched PGD run
+    and one stacked minibatch fix (minibatch size, PGD steps, rule, pixel box)."""
+    return {"batch_size": recipe.batch_size, "pgd_steps": recipe.inner.steps,
+            "pgd_rule": recipe.inner.rule, "box": recipe.inner.box}
+
+
 def _shared(members: Sequence[Member]) -> None:
-    """Check that the members agree on what one batched PGD run and one stacked minibatch fix."""
-    first = members[0].recipe
+    """Check that the members agree on :func:`shared`."""
+    first = shared(members[0].recipe)
     for k, m in enumerate(members[1:], start=1):
-        r = m.recipe
-        for field, mine, theirs in (("batch_size", r.batch_size, first.batch_size),
-                                    ("pgd_steps", r.inner.steps, first.inner.steps),
-                                    ("pgd_rule", r.inner.rule, first.inner.rule),
-                                    ("box", r.inner.box, first.inner.box)):
-            if mine != theirs:
-                raise fail(field, f"member {k} has {mine!r}, member 0 {theirs!r}",
+        for field, mine in shared(m.recipe).items():
+            if mine != first[field]:
+                raise fail(field, f"member {k} has {mine!r}, member 0 {first[field]!r}",
                            "ensemble members share the batch size, PGD steps, rule and box")
 
 
