@@ -45,7 +45,8 @@ RANGES: dict[str, str] = {
          "--probe-ratios", "--probe-reference-steps", "--probe-steps", "--q1-images",
          "--q1-steps", "--q1-tol", "--restart-images", "--restart-steps", "--restarts",
          "--robust-level", "--eval-restarts", "--n", "--lr-points", "--validation",
-         "--q1-runs", "--affine-probes", "--gap-fraction", "--networks", "--eps-seeds"],
+         "--q1-runs", "--affine-probes", "--gap-fraction", "--networks", "--eps-seeds",
+         "--first-lr"],
         "positive"),
     **dict.fromkeys(
         ["--coverage", "--pgd-starts", "--saddle-starts", "--refine", "--claim-margin",

@@ -81,15 +81,6 @@ def test_at_scale_on_idx_files(mnist_dir):
                                                                  "q1_stationarity"]
 
 
-def test_at_scale_lr_grid_is_centred_by_the_reparameterisation():
-    config = at_scale.EXPERIMENT.make_config({"train_images": 100, "lr": 1e-3})
-    adam = config.lr_grid(10.0)
-    assert len(adam) == 5 and adam[2] == pytest.approx(1e-4)
-    assert adam[-1] / adam[0] == pytest.approx(1e4)
-    sgd = at_scale.EXPERIMENT.make_config({"train_images": 100, "lr": 1e-3, "optimizer": "sgd"})
-    assert sgd.lr_grid(10.0)[2] == pytest.approx(1e-5)
-
-
 @pytest.mark.parametrize(("values", "field"), [
     ({"scales": (1.0,)}, "scales"), ({"probe_epochs": (0, 99)}, "probe_epochs"),
     ({"seeds": (0, 0)}, "seeds"), ({"robust_level": 1.5}, "robust_level")])

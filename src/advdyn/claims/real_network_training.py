@@ -317,9 +317,10 @@ TRAINING_CLAIMS: tuple[Claim, ...] = (
     Claim(id="at-scale", section="abstract, §6",
           quote="A smaller input scale leads to faster convergence of adversarial training "
                 "... a smaller input scale can help the adversarial training perform better.",
-          measurement="Madry PGD training at each input scale, each at the learning rate "
-                      "selected on a validation split from a grid centred where the "
-                      "reparameterisation W₁' = s·W₁ puts it; at the selected lr, several "
+          measurement="Madry PGD training at each input scale, the first weight's learning "
+                      "rate × s⁻¹ (Adam; s⁻² SGD), which undoes the reparameterisation "
+                      "W₁' = s·W₁, each scale at the learning rate selected on a validation "
+                      "split from one grid; at the selected lr, several "
                       "seeds: robust test accuracy (correct under every restart) at the last "
                       "epoch; shown beside it the epochs to the robust level (Kaplan–Meier over "
                       "seeds), the robust error at matched clean accuracy and the constant "

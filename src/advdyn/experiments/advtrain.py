@@ -94,6 +94,8 @@ TRAIN_HELP = {
     "eval_images": "held-out images for clean and robust accuracy",
     "eval_restarts": "PGD restarts of the robust accuracy (robust = correct under all)",
     "seed": "seed of the weights, shuffles and PGD starts",
+    "first_lr": "the first weight's learning rate is lr × this (input scale s: 1/s with Adam, "
+                "1/s² with SGD keeps its effective rate)",
 }
 #: The data flags every MNIST experiment shares.
 DATA_HELP = {
@@ -145,16 +147,19 @@ class TrainingChoices:
 class TrainConfig(TrainingChoices):
     """Every choice of adversarial training (the number of epochs is not part of it: a run can
     be extended by resuming): :class:`TrainingChoices`, the input ``scale``, the arm
-    (``invisible``: the same network behind ``x/scale``) and the ``seed``."""
+    (``invisible``: the same network behind ``x/scale``), the ``seed`` and the first weight's
+    learning-rate factor ``first_lr`` (:class:`advdyn.train.Optimiser`)."""
 
     scale: float = 1.0
     invisible: bool = False
     seed: int = 0
+    first_lr: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("scale", self.scale, positive=True)
         check_number("seed", self.seed, nonnegative=True, integer=True)
+        check_number("first_lr", self.first_lr, positive=True)
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,7 @@ def inner(cfg: TrainConfig, eps: float) -> InnerPGD:
 
 def recipe(cfg: TrainConfig, eps: float) -> Recipe:
     """The :class:`advdyn.train.Recipe` of ``cfg`` at radius ``eps``."""
-    return Recipe(inner(cfg, eps), Optimiser(cfg.optimizer, cfg.lr, cfg.momentum),
+    return Recipe(inner(cfg, eps), Optimiser(cfg.optimizer, cfg.lr, cfg.momentum, cfg.first_lr),
                   cfg.batch_size, cfg.seed)
 
 

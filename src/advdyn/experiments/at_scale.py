@@ -1,12 +1,15 @@
 r"""Question 2 (and Figure 3, and Question 1 along training): Madry adversarial training at
 several input scales at a fixed ratio, each scale at its own learning rate.
 
-**Why a learning-rate search.** Input scale ``s`` is a reparameterisation of the first layer
-(``W₁' = s·W₁``, docs/experiments/at_scale.md): at one learning rate the first layer's effective
-rate grows ``∝ s`` with Adam and ``∝ s²`` with SGD, so one lr at every scale compares learning
-rates, not scales. Per scale the grid is ``lr_points`` values spaced evenly in log over
-``lr_decades`` decades, centred at ``lr · s^{-1}`` (Adam) or ``lr · s^{-2}`` (SGD), ``lr`` the
-centre at scale 1.
+**Why a per-layer learning rate and a search.** Input scale ``s`` is a reparameterisation of
+the first weight (``W₁' = s·W₁``, docs/experiments/at_scale.md): at one learning rate its
+effective rate grows ``∝ s`` with Adam and ``∝ s²`` with SGD, while every later layer sees the
+same thing at every scale. So the first weight trains at ``lr · s^{-1}`` (Adam) or
+``lr · s^{-2}`` (SGD) (:class:`advdyn.train.Optimiser`'s ``first_lr``), every other parameter at
+``lr``, and what is left of the scale is what the paper asks about: the first layer's larger
+or smaller effective weights and the landscape they make. Per scale ``lr`` is searched over
+``lr_points`` values spaced evenly in log over ``lr_decades`` decades centred at the
+configuration's ``lr`` (the same grid at every scale).
 
 **Splits.** Training on the first ``train_images`` training images; **validation** on the next
 ``validation`` training images (the lr is selected there: the best final robust validation
@@ -139,20 +142,23 @@ class AtScaleConfig(DataChoices, st.Q1Config, TrainingChoices):
         self.training(self.scales[0], seeds[0], self.lr)
         self.probe_config()
 
-    def lr_grid(self, scale: float) -> list[float]:
-        """The learning rates searched at ``scale`` (module docstring)."""
-        power = 1 if self.optimizer == "adam" else 2
-        centre = self.lr * scale ** -power
+    def lr_grid(self) -> list[float]:
+        """The learning rates searched at every scale (module docstring)."""
         offsets = np.linspace(-self.lr_decades / 2, self.lr_decades / 2, self.lr_points) \
             if self.lr_points > 1 else np.zeros(1)
-        return [float(centre * 10 ** o) for o in offsets]
+        return [float(self.lr * 10 ** o) for o in offsets]
+
+    def first_lr(self, scale: float) -> float:
+        """The first weight's learning-rate factor at ``scale``: ``s⁻¹`` (Adam) or ``s⁻²``
+        (SGD), which keeps its effective rate (module docstring)."""
+        return float(scale ** -(1 if self.optimizer == "adam" else 2))
 
     def training(self, scale: float, seed: int, lr: float, arch: str | None = None
                  ) -> TrainConfig:
         """The training configuration of one (scale, seed, lr[, arch])."""
         chosen = {n: getattr(self, n) for n in TRAIN_FIELDS}
         return TrainConfig(**{**chosen, "lr": lr, "arch": arch or self.arch}, scale=scale,
-                           seed=seed)
+                           seed=seed, first_lr=self.first_lr(scale))
 
     def probe_config(self) -> ProbeConfig:
         """The Figure 3 probe: normalised convention only, the ``probe_*`` budgets."""
@@ -230,7 +236,7 @@ def train_job(arm: str, scale: float, device: str = "cpu", **parameters: Any
     arch = None if arm == "plain" else "affine"
     data = load_data(config)
     seen = splits(config, data)
-    grid = config.lr_grid(scale)
+    grid = config.lr_grid()
     first, rest = config.seeds[0], config.seeds[1:]
     search_cfgs = [config.training(scale, first, lr, arch) for lr in grid]
     prepared = prepare(search_cfgs[0], seen)
@@ -301,9 +307,10 @@ EXPERIMENT = Experiment(
                "q1_images": 20, "q1_runs": 4, "q1_steps": 60, "restarts": 20,
                "restart_steps": 40},
     description="Madry-style PGD adversarial training of one CNN at input scales from 0.1 to "
-                "1000 at a fixed ratio, each scale at its own learning rate (a search over a "
-                "grid centred where the reparameterisation W₁' = s·W₁ puts it, selected on a "
-                "validation split, reported on the test split, several seeds), beside an "
+                "1000 at a fixed ratio, the first weight's learning rate compensated for the "
+                "reparameterisation W₁' = s·W₁ and each scale at its own learning rate (a "
+                "search selected on a validation split, reported on the test split, several "
+                "seeds), beside an "
                 "affine model trained the same way (the control): robust and clean test "
                 "accuracy per epoch; at chosen epochs the Figure 2 probe, PGD's stationarity "
                 "and plateau against the affine and linearised floors, the restarts' spread "

@@ -44,22 +44,35 @@ TRAINING_COLUMNS = ("robust_train_loss", "train_adv_acc")
 @dataclass(frozen=True)
 class Optimiser:
     """The outer step: ``adam`` (``torch.optim.Adam`` at ``lr``) or ``sgd`` (SGD at ``lr`` with
-    heavy-ball ``momentum``)."""
+    heavy-ball ``momentum``); the first weight (the first parameter of two or more dimensions,
+    in registration order: the kernel or matrix the input meets first) at ``lr · first_lr``.
+    An input scale ``s`` reparameterises that weight (``W₁' = s·W₁``): ``first_lr = s⁻¹`` (Adam,
+    whose step ignores the gradient's size) or ``s⁻²`` (SGD) keeps its effective rate."""
 
     kind: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
+    first_lr: float = 1.0
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.kind, OPTIMIZERS)
         check_number("lr", self.lr, positive=True)
         check_number("momentum", self.momentum, nonnegative=True)
+        check_number("first_lr", self.first_lr, positive=True)
 
     def build(self, model: nn.Module) -> torch.optim.Optimizer:
-        """The torch optimiser over ``model``'s parameters."""
+        """The torch optimiser over ``model``'s parameters (the first weight in a group of its
+        own when ``first_lr`` ≠ 1)."""
+        params = list(model.parameters())
+        first = next((i for i, p in enumerate(params) if p.ndim >= 2), None)
+        groups: list[dict[str, Any]] = [{"params": params}]
+        if self.first_lr != 1.0 and first is not None:
+            rest = params[:first] + params[first + 1:]
+            groups = [{"params": [params[first]], "lr": self.lr * self.first_lr},
+                      *([{"params": rest}] if rest else [])]
         if self.kind == "adam":
-            return torch.optim.Adam(model.parameters(), lr=self.lr)
-        return torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
+            return torch.optim.Adam(groups, lr=self.lr)
+        return torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum)
 
 
 @dataclass(frozen=True)
