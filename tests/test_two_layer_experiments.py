@@ -99,3 +99,28 @@ def test_concentration_counts_a_flat_landscape_without_inventing_a_spread() -> N
             {"scale": 1.0, "ratio": 1.0, "minima": 2, "spread": 0.5, "largest_angle": 1.0}]
     (cell,) = cells(rows)
     assert cell["mean_spread"] == 0.5 and cell["flat_seeds"] == 1 and cell["mean_minima"] == 1.0
+
+
+def test_l45_a_gradient_that_does_not_turn_keeps_every_trajectory_out_of_delta_minus() -> None:
+    """Why a larger step alone gives L4.5 no control that rejects: a raw step from inside the
+    ball lands at ``εy/‖y‖``, ``y = δ + η g``, with ``⟨g, y⟩ > η‖g‖²/2 > 0``, so where ``∇L``
+    does not turn over the step the landing has ``α > 0`` and is never in ``Δ⁻_η``
+    (``α ≤ −1 + θ < 0``). One softplus neuron (``∇f ∥ w`` everywhere), the largest step the
+    ruler allows (``η = 0.99·(L̂B̂_l)²``, ``θ ≈ 1``): every start reaches the sphere, enters
+    ``Δ⁺_η`` and stays."""
+    from advdyn.experiments.simulated import SimulatedSetup
+    from advdyn.experiments.two_layer.common import ball_bounds
+    from advdyn.experiments.two_layer.l45 import visits
+    from advdyn.geometry import L2Ball
+    from advdyn.models import TwoLayerNet
+
+    net = TwoLayerNet(torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64),
+                      torch.ones(1, dtype=torch.float64))
+    obj = SimulatedSetup(3, 1, "bce", 0.0).objective(
+        net, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), [2.0])
+    gen = torch.Generator().manual_seed(0)
+    b = ball_bounds(obj, 1.0, 200, gen)
+    eta = 0.99 * (b["L_hat"] * b["B_l"]) ** 2
+    seen = visits(obj, 1.0, eta, 0.99 ** 0.5, L2Ball.sample(64, (3,), 1.0, gen), 200)
+    assert seen["reached_sphere"] == seen["entered_plus"] == seen["kept"] == 64
+    assert seen["entered_minus"] == seen["left_plus"] == 0

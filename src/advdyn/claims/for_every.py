@@ -241,7 +241,15 @@ L45 = Claim(
             "held: the same starts, steps and Δ^±_η bookkeeping, only condition (6) — the "
             "lemma's mechanism — removed; if trajectories enter Δ⁻_η there the rule rejects, "
             "and if not (or too few reach the sphere) the rule cannot tell (6) from its absence "
-            "at this size and the claim stays inconclusive.",
+            "at this size and the claim stays inconclusive. No arm found that keeps the ruler "
+            "does better: a raw step from δ lands at εy/‖y‖, y = δ − η∇L(δ), with "
+            "⟨−∇L(δ), y⟩ > 0, so a landing is in Δ⁻_η (α ≤ −1 + θ < 0) only if −∇L turns "
+            "across the tangent plane within that one step, and θ ≤ 1 caps η at (L̂B̂_l)²: B̂_l "
+            "shrinks as the angle spread grows, so the step is 10⁻⁴–10⁻³ ε where the spread "
+            "is 1 rad (up to 0.5 ε only where it is 0.01 rad); larger steps (η up to "
+            "0.9·(L̂B̂_l)², where (6) fails by its step term alone), larger ε/scale and "
+            "narrower networks measured 0 entries and 0 exits in about 3,000 trajectories on "
+            "the sphere (docs/claims/two-layer.md).",
     experiment="lemma45", arms=l45_arms,
     judge=judge_l45,
     regime=lambda r: "the regime of this lemma is condition (6) itself, estimated per setting")
