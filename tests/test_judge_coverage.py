@@ -69,7 +69,8 @@ EDGE: dict[str, tuple[str, ...]] = {
     "fig3-scale": (f"{PAIRED}[fig3-scale]", f"{FEW}[fig3-scale]"),
     "q1-cnn": (E + "network::test_q1_power_flips_at_five_images_and_at_twice_the_floor_within_"
                "the_budget",),
-    "concentration-cnn": (f"{PAIRED}[concentration-cnn]",),
+    "concentration-cnn": (f"{PAIRED}[concentration-cnn]", E + "network::test_a_paired_"
+                          "difference_at_the_detectable_effect_passes_as_often_as_the_power_says"),
 }
 
 #: (b) claim id → the tests of its control as it is built, keeping the artifact.

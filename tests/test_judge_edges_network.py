@@ -149,12 +149,13 @@ def _restarts(wider: np.ndarray) -> dict:
     result = _result()
     per = wider.reshape(3, -1)
     rows = [{**r, "spread": (0.1 + (per[(0, 1, 5).index(r["epoch"])]
-                                    if r["scale"] == 1000.0 else 0 * per[0])).tolist()}
+                                    if r["scale"] == 1000.0 else np.zeros(per.shape[1]))).tolist()}
             for r in result["restarts"] if r["arm"] == "plain"]
     return {**result, "restarts": rows + [r for r in result["restarts"] if r["arm"] != "plain"]}
 
 
-#: Per paired claim: the result of per-unit differences d, the minimum, the reach.
+#: Per paired claim: the result whose contrast is the per-unit differences d, the minimum Δ,
+#: and the number of units.
 PAIRED = {
     "fig3": (lambda d: _escape(d, 0.1), 5.0, 12),
     "fig3-scale": (lambda d: _escape(d, 1000.0), 5.0, 12),
@@ -174,6 +175,23 @@ def test_paired_training_rules_flip_where_the_interval_meets_the_minimum(cid: st
     assert short.verdict == INCONCLUSIVE and "straddles" in short.reason, short.reason
     assert beyond.power is not None and beyond.power.adequate and beyond.power.n == n
     assert beyond.power.detectable_effect == pytest.approx(delta + (t + Z) * se, rel=1e-9)
+
+
+def test_a_paired_difference_at_the_detectable_effect_passes_as_often_as_the_power_says() -> None:
+    """concentration-cnn over 36 image-epochs, Gaussian differences of sd 0.02: at the true
+    mean 0.05 + (t + z₀.₈)·σ/√n (t on 35 degrees of freedom) 0.8 of 1000 draws pass (± 0.04);
+    at the minimum 0.05 itself, at most α/2 (+ 0.01)."""
+    n, sd = 36, 0.02
+    detect = 0.05 + (float(stats.t.ppf(0.975, n - 1)) + Z) * sd / np.sqrt(n)
+    rng = np.random.default_rng(2)
+
+    def rate(mean: float) -> float:
+        return float(np.mean([_judge("concentration-cnn", _restarts(
+            mean + sd * rng.standard_normal(n))).powered().verdict == SUPPORTED
+            for _ in range(1000)]))
+
+    assert abs(rate(detect) - DETECTION_POWER) < 0.04
+    assert rate(0.05) < ALPHA / 2 + 0.01
 
 
 @pytest.mark.parametrize("cid", ["fig3", "fig3-scale"])
