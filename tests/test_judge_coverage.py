@@ -36,8 +36,9 @@ EDGE: dict[str, tuple[str, ...]] = {
     "fig1": ("test_claims_landscape::test_the_edge_of_detectability_is_where_the_power_says",),
     "s5.1-minima": (f"{SLOPE}[s5.1-minima]",),
     "s5.1-escape": (E + "slopes::test_rmst_difference_flips_where_the_bootstrap_interval_meets_"
-                    "five_steps", "test_two_layer_effects::test_rmst_bootstrap_needs_five_runs_"
-                    "a_cell"),
+                    "five_steps", E + "slopes::test_an_rmst_difference_at_the_detectable_effect_"
+                    "passes_as_often_as_the_power_says", "test_two_layer_effects::test_rmst_"
+                    "bootstrap_needs_five_runs_a_cell"),
     "fig1-ratio": (E + "slopes::test_fig1_ratio_minima_slope_flips_at_its_interval_with_escape_"
                    "supported",),
     "L4.1": (f"{SLOPE}[L4.1]",),

@@ -206,3 +206,26 @@ def test_rmst_difference_flips_where_the_bootstrap_interval_meets_five_steps() -
     sd = np.std(rmst_bootstrap(slow, tau, 4000, rng) - rmst_bootstrap(fast, tau, 4000, rng))
     z = stats.norm.ppf(0.975) + Z
     assert base.power.detectable_effect == pytest.approx(5 + z * sd, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_an_rmst_difference_at_the_detectable_effect_passes_as_often_as_the_power_says() -> None:
+    """s5.1-escape (one ratio, 20 runs a cell, every run escaping, Gaussian times of sd 6): the
+    bootstrap sd of the RMST difference is about σ√(2/n), so the detectable difference is about
+    5 + (z_{0.975} + z₀.₈)·σ√(2/n); drawn there, 0.8 of 400 draws pass (± 0.06, three
+    standard errors); drawn at the minimum 5 itself, about α/2 (of 200: at most 0.05)."""
+    n, sd = 20, 6.0
+    detect = 5 + (stats.norm.ppf(0.975) + Z) * sd * np.sqrt(2 / n)
+    rng = np.random.default_rng(3)
+
+    def cell(scale: float, mean: float) -> dict:
+        times = np.maximum(np.round(mean + sd * rng.standard_normal(n)), 1)
+        return {"scale": scale, "ratio": 1.0, "times": times.tolist(), "escaped": [True] * n}
+
+    def rate(later: float, draws: int) -> float:
+        return float(np.mean([_judge("s5.1-escape", {"arms": _both({"escape": {"normalized": [
+            cell(100.0, 40 + later), cell(0.01, 40)]}, "minima": [], "mean_minima": []})}
+                                     ).powered().verdict == SUPPORTED for _ in range(draws)]))
+
+    assert abs(rate(detect, 400) - DETECTION_POWER) < 0.06
+    assert rate(5.0, 200) < ALPHA
