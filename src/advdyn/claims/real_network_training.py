@@ -23,10 +23,10 @@ from advdyn.claims.core import (
     Claim,
     Effect,
     Judgement,
-    Power,
     three_way,
 )
 from advdyn.claims.q1_network import Q1_MULTIPLE, Q1_PLATEAU, Q1_TAU, judge_q1
+from advdyn.claims.rule_power import binomial_power
 from advdyn.claims.stats import kaplan_meier
 
 Arm = Mapping[str, Any]
@@ -153,7 +153,8 @@ def judge_at_scale(arm: Arm) -> Judgement:
 
 def judge_sphere(arm: Arm) -> Judgement:
     """sphere-at rule: the lowest (scale, seed, epoch ≥ 1) fraction on the sphere, with the
-    pixel box (deciding), beside it without (shown)."""
+    pixel box (deciding), beside it without (shown); power: the counting rule's on the images
+    of a cell against 1/2 (:func:`~advdyn.claims.rule_power.binomial_power`)."""
     cells = [(h[arm["field"]], h.get(arm["shown"])) for r in arm["runs"]
              for h in r["history"] if h["epoch"] > 0 and h.get(arm["field"]) is not None]
     if not cells:
@@ -176,7 +177,8 @@ def judge_sphere(arm: Arm) -> Judgement:
                       "radius_over_eps": [float(min(radii)), float(max(radii))] if radii
                       else None,
                       "calibration": {"affine_lowest": float(min(floor)) if floor else None}},
-                     Power(n, 0.0, 0.5 + 1.96 / math.sqrt(4 * n), n >= 20), effect)
+                     binomial_power(n, "images per cell", floor=0.5, level=LEVEL_SPHERE),
+                     effect)
 
 
 

@@ -162,10 +162,12 @@ def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray)
 
 
 def table(title: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Rows of dicts (same keys) as a result table ``{"title", "columns", "rows"}``."""
-    cols = list(rows[0]) if rows else []
+    """Rows of dicts as a result table ``{"title", "columns", "rows"}``: the columns are every
+    key of any row, in the order first seen; a row without a column holds None there (e.g. a
+    trajectory that never switched has no ``t_switch``)."""
+    cols = list(dict.fromkeys(c for r in rows for c in r))
     return {"title": title, "columns": cols,
-            "rows": [[plain(r[c]) for c in cols] for r in rows]}
+            "rows": [[plain(r.get(c)) for c in cols] for r in rows]}
 
 
 #: The arms of a width sweep: the paper's width regime, widths below it, and the control with
