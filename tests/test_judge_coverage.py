@@ -103,19 +103,25 @@ CONTROL: dict[str, tuple[str, ...]] = {
                           "not_supported",),
 }
 
-#: Claims whose control test is owned elsewhere (the lead is replacing sphere-at's control with
-#: a penalised-objective arm, another helper L4.5's): covered for (a) only until their new
-#: control tests land; the lead empties this set.
-CONTROL_OWNED_ELSEWHERE = {"sphere-at", "L4.5"}
+#: Claims for which no arm that keeps the ruler can reject (measured: about 3,000 trajectories
+#: on the sphere without condition (6), none entering Δ⁻_η; docs/claims/two-layer.md): their
+#: tests show that the claim then stays inconclusive and that the counter does register entries.
+NO_REJECTING_CONTROL: dict[str, tuple[str, ...]] = {
+    "L4.5": ("test_two_layer_fractions::test_l45_control_with_few_trajectories_on_the_sphere_"
+             "keeps_the_claim_inconclusive",
+             "test_two_layer_experiments::test_l45_a_gradient_that_does_not_turn_keeps_every_"
+             "trajectory_out_of_delta_minus"),
+}
+CONTROL["sphere-at"] = ("test_advtrain::test_sphere_at_control_as_the_training_measures_it_is_"
+                        "not_supported",)
 
 
 def test_every_registered_claim_has_an_edge_test_and_a_control_test() -> None:
     ids = {c.id for c in all_claims()}
     assert set(EDGE) == ids, f"(a) missing: {sorted(ids - set(EDGE))}"
-    assert not CONTROL_OWNED_ELSEWHERE & set(CONTROL), "a control test landed: empty the set"
-    assert ids >= CONTROL_OWNED_ELSEWHERE
-    missing = sorted(ids - set(CONTROL) - CONTROL_OWNED_ELSEWHERE)
-    assert set(CONTROL) | CONTROL_OWNED_ELSEWHERE == ids, f"(b) missing: {missing}"
+    assert not set(NO_REJECTING_CONTROL) & set(CONTROL)
+    missing = sorted(ids - set(CONTROL) - set(NO_REJECTING_CONTROL))
+    assert set(CONTROL) | set(NO_REJECTING_CONTROL) == ids, f"(b) missing: {missing}"
 
 
 def _params(func: object) -> set[str]:
@@ -129,7 +135,8 @@ def _params(func: object) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("cid, ref", [(c, r) for m in (EDGE, CONTROL) for c, refs in m.items()
+@pytest.mark.parametrize("cid, ref", [(c, r) for m in (EDGE, CONTROL, NO_REJECTING_CONTROL)
+                                      for c, refs in m.items()
                                       for r in refs])
 def test_every_listed_test_exists_with_its_parameter(cid: str, ref: str) -> None:
     module, _, name = ref.partition("::")
