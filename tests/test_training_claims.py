@@ -61,6 +61,11 @@ def _result(effect: bool = True, seeds: int = 5, fast_q1: bool = True,
                 spread = (0.02 + 0.3 * k if shows else 0.0) + 0.01 * rng.random(IMAGES)
                 restarts.append({"arm": arm, "scale": s, "epoch": e, "spread": spread.tolist(),
                                  "distinct": [5 if arm == "plain" else 1] * IMAGES})
+    lin = np.random.default_rng(1)  # the linearised CNN's escape: as fast as the floor
+    escape += [{"arm": "linearised", "scale": s, "epoch": e, "ratio": 0.1,
+                "times": (20.0 + lin.integers(0, 3, IMAGES)).tolist(),
+                "escaped": [True] * IMAGES, "usable": [True] * IMAGES}
+               for s in SCALES for e in EPOCHS]
     return {"runs": runs, "escape": escape, "q1": q1, "restarts": restarts, "affineness": [],
             "budget": BUDGET, "q1_budget": 60, "robust_level": 0.5,
             "constant_predictor_acc": 0.11, "lr_search": {}, "box_images": 256}

@@ -48,16 +48,25 @@ def _t90(rows: Sequence[Mapping[str, Any]], kind: str, key: str, use: np.ndarray
 
 
 def _q1_ratio(main: Sequence[Mapping[str, Any]], floor: Sequence[Mapping[str, Any]],
-              use: np.ndarray | None) -> float:
-    """The worst over cells and over (stationary at τ = 0.05, plateau within 5 %) of the
-    main arm's T90 divided by the floor's."""
-    worst = 0.0
+              use: np.ndarray | None) -> tuple[float, float]:
+    """Bounds on the worst, over cells and over (stationary at τ = 0.05, plateau within 5 %), of
+    the main arm's T90 divided by the floor's. A cell where both T90 are censored (neither arm
+    reaches 90 % within the budget) has an unknown ratio, anywhere in ``[0, ∞]``: it adds
+    nothing to the lower bound and ``∞`` to the upper one; a censored main arm over a finite
+    floor is ``∞`` in both."""
+    low = high = 0.0
     for m in main:
         f = [r for r in floor if (r["scale"], r["epoch"]) == (m["scale"], m["epoch"])]
         for kind, key in (("stationary", Q1_TAU), ("plateau", Q1_PLATEAU)):
             a, b = _t90([m], kind, key, use), _t90(f, kind, key, use)
-            worst = max(worst, a / max(b, 1.0) if math.isfinite(a) else math.inf)
-    return worst
+            if math.isfinite(a):
+                ratio = a / max(b, 1.0)
+                low, high = max(low, ratio), max(high, ratio)
+            elif math.isfinite(b):
+                low = high = math.inf
+            else:
+                high = math.inf
+    return low, high
 
 
 def judge_q1(arm: Arm) -> Judgement:
@@ -67,12 +76,14 @@ def judge_q1(arm: Arm) -> Judgement:
         return Judgement(INCONCLUSIVE, "no Question 1 record", {})
     budget = int(main[0]["budget"])
     n = len(set(main[0]["image"]))
-    ratio = _q1_ratio(main, floor, None)
+    ratio_low, ratio = _q1_ratio(main, floor, None)
     rng = np.random.default_rng(0)
-    boot = [_q1_ratio(main, floor, rng.integers(0, n, n)) for _ in range(BOOTSTRAP)]
-    lo, hi = (float(np.quantile(boot, q, method="inverted_cdf")) for q in (0.025, 0.975))
+    boot = np.array([_q1_ratio(main, floor, rng.integers(0, n, n)) for _ in range(BOOTSTRAP)])
+    lo = float(np.quantile(boot[:, 0], 0.025, method="inverted_cdf"))
+    hi = float(np.quantile(boot[:, 1], 0.975, method="inverted_cdf"))
+    unknown = float(np.mean(boot[:, 0] != boot[:, 1]))
     effect = Effect(Q1_MULTIPLE - ratio, Q1_MULTIPLE - max(hi, ratio),
-                    Q1_MULTIPLE - min(lo, ratio), 0.0,
+                    Q1_MULTIPLE - min(lo, ratio_low), 0.0,
                     f"{Q1_MULTIPLE:g} minus the worst T90 in affine-floor units")
     verdict, phrase = three_way(effect)
     def maxima(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[float, int], float]:
@@ -87,6 +98,9 @@ def judge_q1(arm: Arm) -> Judgement:
     short = [] if math.isfinite(floor_t90) and Q1_MULTIPLE * floor_t90 <= budget else [
         f"{Q1_MULTIPLE:g}× the floor's T90 ({floor_t90:g}) exceeds the {budget} steps followed"]
     short += [f"{n} images: fewer than 5"] if n < 5 else []
+    short += [f"both arms' T90 censored at the {budget}-step budget in a cell of "
+              f"{unknown:.0%} of the bootstrap resamples (ratio unknown there: more than 2.5 % "
+              "keeps the interval open)"] if unknown > 0.025 else []
     taus = sorted({k for r in main for k in r["stationary"]}, key=float)
     curves = {f"scale {m['scale']:g}, epoch {m['epoch']}": {
         tau: {side: _t90(rows, "stationary", tau, None) for side, rows in (
@@ -99,6 +113,7 @@ def judge_q1(arm: Arm) -> Judgement:
              for (s, e), v in distinct.items()}
     cells = "; ".join(f"{c}: {v[0]:g}/{'–' if v[1] is None else f'{v[1]:g}'}"
                       for c, v in shown.items())
+    values = {"worst_ratio": ratio, "resamples_with_unknown_ratio": unknown,
+              "calibration": {"t90_steps": curves, "median_distinct_maxima": shown}}
     return Judgement(verdict, f"{phrase}; median distinct maxima of the restarts, CNN/affine: "
-                     f"{cells}", {"worst_ratio": ratio, "calibration": {
-                         "t90_steps": curves, "median_distinct_maxima": shown}}, power, effect)
+                     f"{cells}", values, power, effect)

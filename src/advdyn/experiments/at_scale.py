@@ -21,11 +21,11 @@ search, data, attack and budget (a model whose loss over the ball has one maximu
 mechanism is absent, every artifact of the ruler is kept — Q2's control).
 
 **Probes** of the first seed at the selected lr, at each of ``probe_epochs`` (float64 copies):
-the Figure 2 escape probe (normalised convention); Question 1's curves, the restarts' plateau,
-spread and distinct maxima with the training's own step ``pgd_rho`` and box
-(:mod:`advdyn.experiments.stationarity`) — on the network and, for ``plain``, on the network
-linearised at each input (:class:`advdyn.models.calibration.JacobianLinearised`); and how
-affine ℓ is over the ball.
+the Figure 2 escape probe (normalised convention) and Question 1's curves, the restarts'
+plateau, spread and distinct maxima with the training's own step ``pgd_rho`` and box
+(:mod:`advdyn.experiments.stationarity`) — each on the network and, for ``plain``, on the
+network linearised at each input (:class:`advdyn.models.calibration.JacobianLinearised`); and
+how affine ℓ is over the ball.
 """
 
 from __future__ import annotations
@@ -223,6 +223,8 @@ def _probe(config: AtScaleConfig, arm: str, model: nn.Module, scale: float, unit
     if arm == "plain":  # one maximum: two restarts find ℓ* and ℓ_min
         out["linearised"] = st.measure(lambda bx: JacobianLinearised.of(net, bx), x, y, eps,
                                        config.pgd_rho, box, replace(cfg, restarts=2), seed)
+        out["escape_linearised"] = [plain_record(r) for r in probe(
+            net, images, labels, scale, unit, config.probe_config(), linearise=True)]
     return out
 
 

@@ -29,15 +29,17 @@ def _lr_search(v: dict[str, Any]) -> dict[str, Any]:
 
 
 def _escape(v: dict[str, Any], budget: int) -> list[dict[str, Any]]:
-    """Per (epoch, ratio): per-image escape times (censored at the budget), whether the start
-    was usable (certified, with a gap to close), in the probe images' order, and the mean
-    ``log ℓ`` along the attack over the certified starts (``curve``, for Figure 3)."""
+    """Per arm (the job's, and ``linearised`` where probed), epoch and ratio: per-image escape
+    times (censored at the budget), whether the start was usable (certified, with a gap to
+    close), in the probe images' order, and the mean ``log ℓ`` along the attack over the
+    certified starts (``curve``, for Figure 3)."""
     out = []
-    for p in v["probes"]:
-        for r in p["escape"]:
+    for arm, key, p in [(name, key, p) for p in v["probes"] for name, key in
+                        ((v["arm"], "escape"), ("linearised", "escape_linearised")) if key in p]:
+        for r in p[key]:
             usable = (np.asarray(r["certified"], bool) & np.asarray(r["has_gap"], bool))
             times = np.minimum(np.asarray(r["times"], float), budget)
-            out.append({"arm": v["arm"], "scale": v["scale"], "epoch": p["epoch"],
+            out.append({"arm": arm, "scale": v["scale"], "epoch": p["epoch"],
                         "ratio": r["ratio"], "times": times.tolist(), "escaped": r["escaped"],
                         "usable": usable.tolist(),
                         "curve": np.asarray(r["curve"], float).tolist(), "km": survival(

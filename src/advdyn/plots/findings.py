@@ -169,5 +169,7 @@ def figure3(result: Mapping[str, Any]) -> Drawing:
                f"over the certified starts along {result.get('budget', '?')} normalised PGD "
                "steps, as the share of its own rise covered. Solid: the CNN at its selected "
                "learning rate (first seed; a panel says so where no start was certified); "
-               "dashed: the affine model trained the same way (the calibration floor).")
+               "dashed: the affine model trained the same way (the calibration floor)"
+               + ("; dotted: the CNN linearised in its input at each image (one maximum: the "
+                  "negative control)" if "linearised" in arms else "") + ".")
     return Drawing("findings_figure3", fig, "Figure 3 redrawn with the floor", caption)
