@@ -25,14 +25,13 @@ from advdyn.claims.core import (
 )
 from advdyn.claims.escape_training import FIG3_MIN, judge_fig3, judge_fig3_scale
 from advdyn.claims.q1_network import Q1_MULTIPLE, Q1_PLATEAU, Q1_TAU, judge_q1
-from advdyn.claims.rule_power import binomial_power
+from advdyn.claims.rule_power import ALPHA, binomial_power
 from advdyn.claims.stats import kaplan_meier
 
 Arm = Mapping[str, Any]
 CLEAN_TARGET = 0.90
 AT_SCALE_MIN = 0.05   # robust test accuracy, smallest minus largest scale
 CONC_MIN = 0.05       # restarts' spread as a fraction of ℓ's range over the ball
-LEVEL_SPHERE = 0.95
 
 
 def _rows(result: Mapping[str, Any], key: str, arm: str) -> list[dict[str, Any]]:
@@ -164,8 +163,8 @@ def judge_sphere(arm: Arm) -> Judgement:
     if not cells:
         return Judgement(INCONCLUSIVE, "no trained epoch", {})
     low = min(c[0] for c in cells)
-    n = int(arm["images"])
-    ci = stats.binomtest(round(low * n), n).proportion_ci(LEVEL_SPHERE)
+    n, level = int(arm["images"]), 1 - ALPHA / len(cells)  # the lowest of k cells: α/k each
+    ci = stats.binomtest(round(low * n), n).proportion_ci(level)
     effect = Effect(float(low), float(ci.low), float(ci.high), 0.5,
                     "lowest fraction of PGD outputs on the sphere")
     verdict, phrase = three_way(effect)
@@ -181,7 +180,7 @@ def judge_sphere(arm: Arm) -> Judgement:
                       "radius_over_eps": [float(min(radii)), float(max(radii))] if radii
                       else None,
                       "calibration": {"affine_lowest": float(min(floor)) if floor else None}},
-                     binomial_power(n, "images per cell", floor=0.5, level=LEVEL_SPHERE),
+                     binomial_power(n, "images per cell", floor=0.5, level=level),
                      effect)
 
 
@@ -267,8 +266,9 @@ TRAINING_CLAIMS: tuple[Claim, ...] = (
                       "scale, seed and epoch when x + δ is kept in the pixel box (as MNIST "
                       "training is run; deciding), beside it without the box (shown: there one "
                       "step of ρε lands on the sphere by geometry).",
-          rule="Effect: the lowest cell's fraction with the box, with its 95 % Clopper–Pearson "
-               "interval; supported iff the interval lies above 1/2, not supported iff below.",
+          rule="Effect: the lowest cell's fraction with the box, with its Clopper–Pearson "
+               "interval at level 1 − 0.05/k (k cells: the lowest of k is picked); supported "
+               "iff the interval lies above 1/2, not supported iff below.",
           min_effect="1/2 of the outputs on the sphere in every cell",
           control="The same boxed attack (network, images, starts, step rule, step size, budget, "
                   "box, tolerance) on ℓ̃(x + δ) − κ‖δ‖², ℓ̃ the loss the attack ascends and "
