@@ -224,3 +224,28 @@ def test_q1_power_flips_at_five_images_and_at_twice_the_floor_within_the_budget(
         assert seen.verdict == SUPPORTED, seen.reason
         assert seen.power is not None and seen.power.adequate is adequate
         assert seen.powered().verdict == (SUPPORTED if adequate else INCONCLUSIVE)
+
+
+def test_q1_detectable_effect_is_the_bootstrap_half_width_scaled_to_power_0_8() -> None:
+    """q1-cnn's detectable effect: the half-width of its bootstrap interval of the worst ratio,
+    × (z₀.₉₇₅ + z₀.₈)/z₀.₉₇₅ — finite for the paper's picture, infinite where a cell's ratio
+    is unbounded (the CNN never 90 % stationary within the budget)."""
+    result = _result()
+    rng = np.random.default_rng(7)
+    for r in result["q1"]:
+        if r["arm"] == "plain":   # runs whose T90 varies with the images drawn
+            k = len(r["image"])
+            rec = {"times": rng.integers(4, 30, k).tolist(), "hit": [True] * k}
+            r["stationary"] = {key: rec for key in r["stationary"]}
+    rec = claim("q1-cnn").evaluate(result)
+    effect, power = rec.effect, rec.power
+    assert 0 < power["detectable_effect"] < np.inf
+    half = (effect["high"] - effect["low"]) / 2
+    assert power["detectable_effect"] == pytest.approx(half * (1.96 + 0.8416) / 1.96, rel=1e-9)
+    result = _result()
+    for r in result["q1"]:
+        if r["arm"] == "plain":
+            k = len(r["image"])
+            never = {"times": [60] * k, "hit": [False] * k}
+            r["stationary"] = {key: never for key in r["stationary"]}
+    assert claim("q1-cnn").evaluate(result).power["detectable_effect"] == np.inf

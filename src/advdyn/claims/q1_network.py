@@ -108,7 +108,11 @@ def judge_q1(arm: Arm) -> Judgement:
                                       (m["scale"], m["epoch"])]),
             ("linearised", [x for x in arm["linearised"]["q1"] if (x["scale"], x["epoch"]) ==
                             (m["scale"], m["epoch"])]))} for tau in taus} for m in main}
-    power = Power(n, 0.0, 0.0, not short, "; ".join(short))
+    # detectable: the interval's half-width scaled from a 95 % test to power 0.8 (normal
+    # approximation, (z₀.₉₇₅ + z₀.₈)/z₀.₉₇₅); infinite where the interval is open
+    half = (effect.high - effect.low) / 2 if math.isfinite(effect.high - effect.low) \
+        else math.inf
+    power = Power(n, 0.0, half * (1.96 + 0.8416) / 1.96, not short, "; ".join(short))
     shown = {f"scale {s:g}, epoch {e}": [v, floor_distinct.get((s, e))]
              for (s, e), v in distinct.items()}
     cells = "; ".join(f"{c}: {v[0]:g}/{'–' if v[1] is None else f'{v[1]:g}'}"
