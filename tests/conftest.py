@@ -26,6 +26,16 @@ def make_objective(d: int, m: int, scale: float, loss: str = "quadratic", seed: 
     return TwoLayerObjective(net, Quadratic, x, y)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module, as every job runs (on a shared machine more threads
+    make many small tensor operations an order of magnitude slower); restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def problem_file(tmp_path):
     """Write a d = 3, m = 40 problem file and return its path."""

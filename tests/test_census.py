@@ -30,13 +30,7 @@ from reference import L_grad, L_value, Problem, diagnose, save_problem, softplus
 HELD_OUT_SEED = 424_242
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread (the machine is shared; timings are per core), restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _adv(p: Problem) -> AdvProblem:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from advdyn.claims import VERDICTS
 from advdyn.errors import AdvdynError
@@ -25,13 +24,7 @@ EXPERIMENTS = registry.registered()
 TINY = {"scales": [0.01, 100.0], "ratios": [10.0], "seeds": 2, "width": 32}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread, as every job runs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_experiments_are_registered_once() -> None:

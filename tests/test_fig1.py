@@ -31,14 +31,7 @@ SMALL = {"scales": (0.01, 100.0), "ratios": (0.1, 10.0), "width": 64, "trajector
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Many small tensor operations: one intra-op thread (as the CLI's default ``--threads 1``);
-    on a busy machine more threads make these runs an order of magnitude slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def small() -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 
 import pytest
-import torch
 
 from advdyn.claims import NOT_SUPPORTED, claim
 from inline_experiments import run_inline
@@ -50,12 +49,7 @@ CONTROLS: dict[str, tuple[dict, tuple[str, ...], bool]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if slow else n

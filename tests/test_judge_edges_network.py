@@ -241,7 +241,8 @@ def test_q1_detectable_effect_is_the_bootstrap_half_width_scaled_to_power_0_8() 
     effect, power = rec.effect, rec.power
     assert 0 < power["detectable_effect"] < np.inf
     half = (effect["high"] - effect["low"]) / 2
-    assert power["detectable_effect"] == pytest.approx(half * (1.96 + 0.8416) / 1.96, rel=1e-9)
+    z, z_power = stats.norm.ppf(0.975), stats.norm.ppf(DETECTION_POWER)
+    assert power["detectable_effect"] == pytest.approx(half * (z + z_power) / z, rel=1e-9)
     result = _result()
     for r in result["q1"]:
         if r["arm"] == "plain":

@@ -22,12 +22,7 @@ SMALL = {"scales": (0.01, 1.0, 100.0), "ratios": (0.1, 10.0), "seeds": 2, "width
          "steps": 120}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

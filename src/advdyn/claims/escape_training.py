@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 
 from advdyn.claims.calibrated import paired
-from advdyn.claims.core import INCONCLUSIVE, PARTLY, SUPPORTED, Judgement, three_way
+from advdyn.claims.core import INCONCLUSIVE, PARTLY, SUPPORTED, Arm, Judgement, three_way
 
-Arm = Mapping[str, Any]
 FIG3_MIN = 5.0        # steps of escape beyond the affine floor
 
 

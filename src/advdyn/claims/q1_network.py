@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
+from advdyn.claims.calibrated import Z_POWER
 from advdyn.claims.core import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -26,6 +28,7 @@ Arm = Mapping[str, Any]
 Q1_MULTIPLE = 2.0     # steps to 90 % stationary / at the plateau, in affine-floor units
 Q1_TAU, Q1_PLATEAU = "0.05", "0.05"
 BOOTSTRAP = 400
+Z_TWO_SIDED = float(stats.norm.ppf(0.975))  # the bootstrap interval's 95 %
 
 
 def _t90(rows: Sequence[Mapping[str, Any]], kind: str, key: str, use: np.ndarray | None
@@ -112,7 +115,8 @@ def judge_q1(arm: Arm) -> Judgement:
     # approximation, (z₀.₉₇₅ + z₀.₈)/z₀.₉₇₅); infinite where the interval is open
     half = (effect.high - effect.low) / 2 if math.isfinite(effect.high - effect.low) \
         else math.inf
-    power = Power(n, 0.0, half * (1.96 + 0.8416) / 1.96, not short, "; ".join(short))
+    power = Power(n, 0.0, half * (Z_TWO_SIDED + Z_POWER) / Z_TWO_SIDED, not short,
+                  "; ".join(short))
     shown = {f"scale {s:g}, epoch {e}": [v, floor_distinct.get((s, e))]
              for (s, e), v in distinct.items()}
     cells = "; ".join(f"{c}: {v[0]:g}/{'–' if v[1] is None else f'{v[1]:g}'}"

@@ -171,8 +171,9 @@ def judge_sphere(arm: Arm) -> Judgement:
     shown = [c[1] for c in cells if c[1] is not None]
     floor = [h[arm["field"]] for r in arm.get("floor_runs", []) for h in r["history"]
              if h["epoch"] > 0 and h.get(arm["field"]) is not None]
-    radii = [h[arm["radius"]] for r in arm["runs"] for h in r["history"]
-             if arm.get("radius") and h["epoch"] > 0 and h.get(arm["radius"]) is not None]
+    radius = arm.get("radius")
+    radii = [h[radius] for r in arm["runs"] for h in r["history"]
+             if radius and h["epoch"] > 0 and h.get(radius) is not None]
     return Judgement(verdict, f"{phrase} ({len(cells)} cells; without the box: lowest "
                      f"{min(shown):.3f})" if shown else phrase,
                      {"cells": len(cells), "lowest": float(low),
